@@ -1,0 +1,4 @@
+//! Generic checkers over register histories.
+
+pub mod parse;
+pub mod wgl;

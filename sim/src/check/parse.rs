@@ -1,0 +1,1 @@
+//! Reading history files (JSON lines).

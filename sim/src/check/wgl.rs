@@ -1,0 +1,1 @@
+//! General linearizability search (Wing-Gong-Lowe).

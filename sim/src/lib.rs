@@ -1,0 +1,4 @@
+//! tiersim's engine: a deterministic simulation core on madsim that knows nothing of caches.
+
+pub mod check;
+pub mod history;
