@@ -1,0 +1,156 @@
+//! The fault plan: faults as explicit data applied at scheduled sim times, so a replay file holds
+//! them and a shrinker can remove them one by one.
+//!
+//! Network partitions use madsim's clogging, node crashes its kill / restart, packet loss its
+//! loss rate; clock skew changes a node's clock parameters; message shaping (extra delay,
+//! duplication and so reordering) applies to one-way messages such as invalidations, which is
+//! where real invalidation pipelines lose their order.
+
+use serde::{Deserialize, Serialize};
+
+/// One fault. Node names are the names given to `World::add_node`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Fault {
+    /// Cut the link between two nodes, both directions.
+    ClogLink {
+        a: String,
+        b: String,
+    },
+    UnclogLink {
+        a: String,
+        b: String,
+    },
+    /// Cut a node off from everyone.
+    ClogNode {
+        node: String,
+    },
+    UnclogNode {
+        node: String,
+    },
+    /// Crash a node: its tasks and in-memory state are gone.
+    Kill {
+        node: String,
+    },
+    /// Start a killed node again from its init task.
+    Restart {
+        node: String,
+    },
+    /// Drop this share of all messages (per mille) until `LossEnd`.
+    LossStart {
+        per_mille: u32,
+    },
+    LossEnd,
+    /// Set a node's clock offset and drift.
+    ClockSkew {
+        node: String,
+        skew_ns: i64,
+        drift_ppm: i64,
+    },
+    /// Until `ShapingEnd`, each one-way message gets an extra delay drawn from 0..=max_delay_ns and
+    /// is duplicated with probability dup_per_mille / 1000; unequal delays reorder messages.
+    ShapingStart {
+        max_delay_ns: u64,
+        dup_per_mille: u32,
+    },
+    ShapingEnd,
+}
+
+impl Fault {
+    /// The fault that undoes this one at the healing phase, if any. Skew is not undone: a
+    /// skewed clock stays skewed, and the protocol must live with it.
+    pub fn heal(&self) -> Option<Fault> {
+        match self {
+            Fault::ClogLink { a, b } => Some(Fault::UnclogLink {
+                a: a.clone(),
+                b: b.clone(),
+            }),
+            Fault::ClogNode { node } => Some(Fault::UnclogNode { node: node.clone() }),
+            Fault::Kill { node } => Some(Fault::Restart { node: node.clone() }),
+            Fault::LossStart { .. } => Some(Fault::LossEnd),
+            Fault::ShapingStart { .. } => Some(Fault::ShapingEnd),
+            _ => None,
+        }
+    }
+}
+
+/// A fault and the sim time at which it is applied.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct TimedFault {
+    pub at_ns: u64,
+    pub fault: Fault,
+}
+
+/// The one-way message shaping in force, shared by every node's network handle.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Shaping {
+    pub max_delay_ns: u64,
+    pub dup_per_mille: u32,
+}
+
+/// The faults still in force at the end of a plan, in the order they would be healed. Used by
+/// the quiet phase: the healthy system must converge once these are undone.
+pub fn unhealed(faults: &[TimedFault]) -> Vec<Fault> {
+    let mut open: Vec<Fault> = Vec::new();
+    let mut sorted: Vec<&TimedFault> = faults.iter().collect();
+    sorted.sort_by_key(|f| f.at_ns);
+    for tf in sorted {
+        match &tf.fault {
+            Fault::UnclogLink { a, b } => open.retain(|f| {
+                f != &Fault::ClogLink {
+                    a: a.clone(),
+                    b: b.clone(),
+                }
+            }),
+            Fault::UnclogNode { node } => {
+                open.retain(|f| f != &Fault::ClogNode { node: node.clone() })
+            }
+            Fault::Restart { node } => open.retain(|f| f != &Fault::Kill { node: node.clone() }),
+            Fault::LossEnd => open.retain(|f| !matches!(f, Fault::LossStart { .. })),
+            Fault::ShapingEnd => open.retain(|f| !matches!(f, Fault::ShapingStart { .. })),
+            f if f.heal().is_some() => open.push(f.clone()),
+            _ => {}
+        }
+    }
+    open.iter().filter_map(Fault::heal).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unhealed_faults_are_undone_and_healed_ones_left_alone() {
+        let at = |at_ns, fault| TimedFault { at_ns, fault };
+        let plan = vec![
+            at(
+                10,
+                Fault::ClogLink {
+                    a: "x".into(),
+                    b: "y".into(),
+                },
+            ),
+            at(
+                20,
+                Fault::UnclogLink {
+                    a: "x".into(),
+                    b: "y".into(),
+                },
+            ),
+            at(30, Fault::Kill { node: "z".into() }),
+            at(40, Fault::LossStart { per_mille: 100 }),
+            at(
+                50,
+                Fault::ClockSkew {
+                    node: "z".into(),
+                    skew_ns: 5,
+                    drift_ppm: 0,
+                },
+            ),
+        ];
+        assert_eq!(
+            unhealed(&plan),
+            vec![Fault::Restart { node: "z".into() }, Fault::LossEnd]
+        );
+    }
+}

@@ -1,0 +1,229 @@
+//! One run: a fresh OS thread, a madsim runtime seeded with the run seed, the nodes a model adds,
+//! and the fault plan applied at its times.
+//!
+//! Each run gets its own thread because std's HashMap seeds (used inside madsim and in user code)
+//! are deterministic only in a runtime created on a fresh thread, and because a panic in model
+//! code must end that run alone: it becomes an `Abort::Crash` carrying the seed, never a crash of
+//! the process or of a sweep. A sim-time limit and a step budget end runs that would never finish
+//! (`Abort::Liveness`).
+
+use crate::clock::sim_now_ns;
+use crate::fault::Fault;
+use crate::net::{SimCtx, STEP_BUDGET_EXCEEDED};
+use madsim::runtime::{Handle, Runtime};
+use madsim::task::NodeId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Engine settings of a run. Defaults: 1 hour of sim time, 10 million steps, message latency
+/// 1..10 ms (madsim's own default).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunConfig {
+    /// The run is stopped (verdict `liveness`) when sim time reaches this.
+    pub time_limit_ns: u64,
+    /// The run is stopped (verdict `liveness`) after this many message sends and events.
+    pub step_budget: u64,
+    /// One-way network latency range [min, max) of every message.
+    pub latency_min_ns: u64,
+    pub latency_max_ns: u64,
+}
+
+impl Default for RunConfig {
+    fn default() -> Self {
+        RunConfig {
+            time_limit_ns: 3_600_000_000_000,
+            step_budget: 10_000_000,
+            latency_min_ns: 1_000_000,
+            latency_max_ns: 10_000_000,
+        }
+    }
+}
+
+/// Why a run stopped before its body finished.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Abort {
+    /// Model or protocol code panicked.
+    Crash(String),
+    /// The run could not finish: sim-time limit, step budget, or every task blocked forever.
+    Liveness(String),
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct Finished<T> {
+    pub result: Result<T, Abort>,
+    /// Sim time when the run ended, in nanoseconds.
+    pub sim_ns: u64,
+    /// Messages sent.
+    pub messages: u64,
+}
+
+/// The simulated world as the run's body sees it: add nodes, apply faults.
+pub struct World {
+    ctx: SimCtx,
+    handle: Handle,
+    ids: BTreeMap<String, NodeId>,
+}
+
+impl World {
+    /// The run-wide context every node shares.
+    pub fn ctx(&self) -> &SimCtx {
+        &self.ctx
+    }
+
+    /// Add node `name`. `init` builds the node's main task; it runs now and again after every
+    /// restart (a restart loses whatever the task kept in memory).
+    pub fn add_node<F, Fut>(&mut self, name: &str, init: F)
+    where
+        F: Fn(SimCtx, String) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + 'static,
+    {
+        assert!(
+            !self.ids.contains_key(name),
+            "tiersim bug: two nodes named {name}"
+        );
+        let n = self.ids.len() as u32 + 1;
+        let ip = IpAddr::V4(Ipv4Addr::new(10, (n >> 16) as u8, (n >> 8) as u8, n as u8));
+        self.ctx
+            .addrs
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), SocketAddr::new(ip, crate::net::PORT));
+        let ctx = self.ctx.clone();
+        let owned = name.to_string();
+        let node = self
+            .handle
+            .create_node()
+            .name(name)
+            .ip(ip)
+            .init(move || init(ctx.clone(), owned.clone()))
+            .build();
+        self.ids.insert(name.to_string(), node.id());
+    }
+
+    fn id(&self, name: &str) -> NodeId {
+        *self
+            .ids
+            .get(name)
+            .unwrap_or_else(|| panic!("tiersim bug: fault names unknown node {name}"))
+    }
+
+    /// Apply one fault now.
+    pub fn apply(&self, fault: &Fault) {
+        let net = madsim::net::NetSim::current();
+        match fault {
+            Fault::ClogLink { a, b } => {
+                net.clog_link(self.id(a), self.id(b));
+                net.clog_link(self.id(b), self.id(a));
+            }
+            Fault::UnclogLink { a, b } => {
+                net.unclog_link(self.id(a), self.id(b));
+                net.unclog_link(self.id(b), self.id(a));
+            }
+            Fault::ClogNode { node } => net.clog_node(self.id(node)),
+            Fault::UnclogNode { node } => net.unclog_node(self.id(node)),
+            Fault::Kill { node } => self.handle.kill(self.id(node)),
+            Fault::Restart { node } => self.handle.restart(self.id(node)),
+            Fault::LossStart { per_mille } => {
+                net.update_config(|c| c.packet_loss_rate = f64::from(*per_mille) / 1000.0)
+            }
+            Fault::LossEnd => net.update_config(|c| c.packet_loss_rate = 0.0),
+            Fault::ClockSkew {
+                node,
+                skew_ns,
+                drift_ppm,
+            } => self.ctx.clocks.set(
+                node,
+                crate::clock::ClockParams {
+                    skew_ns: *skew_ns,
+                    drift_ppm: *drift_ppm,
+                },
+            ),
+            Fault::ShapingStart {
+                max_delay_ns,
+                dup_per_mille,
+            } => {
+                self.ctx.shaping.lock().unwrap().0 = crate::fault::Shaping {
+                    max_delay_ns: *max_delay_ns,
+                    dup_per_mille: *dup_per_mille,
+                }
+            }
+            Fault::ShapingEnd => self.ctx.shaping.lock().unwrap().0 = Default::default(),
+        }
+    }
+}
+
+fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Run `body` in a fresh simulation seeded with `seed`. `body` is the supervisor: it adds nodes,
+/// drives the schedule and returns what the run produced.
+pub fn run<T, F, Fut>(seed: u64, cfg: &RunConfig, body: F) -> Finished<T>
+where
+    T: Send + 'static,
+    F: FnOnce(World) -> Fut + Send + 'static,
+    Fut: Future<Output = T> + 'static,
+{
+    let cfg = cfg.clone();
+    let sim_ns = Arc::new(AtomicU64::new(0));
+    let messages = Arc::new(AtomicU64::new(0));
+    let (sim_ns2, messages2) = (sim_ns.clone(), messages.clone());
+    let thread = std::thread::Builder::new()
+        .name(format!("tiersim-seed-{seed}"))
+        .spawn(move || {
+            let mut mcfg = madsim::Config::default();
+            mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
+                ..Duration::from_nanos(cfg.latency_max_ns.max(cfg.latency_min_ns + 1));
+            let mut rt = Runtime::with_seed_and_config(seed, mcfg);
+            rt.set_time_limit(Duration::from_nanos(cfg.time_limit_ns));
+            let ctx = SimCtx::new(seed, cfg.step_budget);
+            let world = World {
+                ctx: ctx.clone(),
+                handle: rt.handle().clone(),
+                ids: BTreeMap::new(),
+            };
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                rt.block_on(async move {
+                    let out = body(world).await;
+                    sim_ns2.store(sim_now_ns(), Ordering::Relaxed);
+                    out
+                })
+            }));
+            messages2.store(ctx.messages_sent(), Ordering::Relaxed);
+            outcome.map_err(|p| panic_text(&*p))
+        });
+    let joined = thread.expect("spawn a simulation thread").join();
+    let result = match joined {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(msg)) => Err(classify(msg)),
+        Err(p) => Err(Abort::Crash(panic_text(&*p))),
+    };
+    Finished {
+        result,
+        sim_ns: sim_ns.load(Ordering::Relaxed),
+        messages: messages.load(Ordering::Relaxed),
+    }
+}
+
+fn classify(msg: String) -> Abort {
+    if msg.contains(STEP_BUDGET_EXCEEDED)
+        || msg.contains("time limit exceeded")
+        || msg.contains("no events, all tasks will block forever")
+    {
+        Abort::Liveness(msg)
+    } else {
+        Abort::Crash(msg)
+    }
+}
