@@ -1,0 +1,424 @@
+//! Judging a run: the protocol's claimed invariants checked on its history and final state.
+//!
+//! Tier contents are reconstructed from the recorded fills and removals, so the
+//! invalidation barrier is checked on what every tier holds at every step, not only on what reads
+//! happened to return. Linearizability and staleness use the generic checkers of `sim`, fed with
+//! versions from the database's commit log.
+
+use crate::event::{ModelEvent, Tier};
+use crate::protocol::{Claims, Invariant};
+use crate::system::FinalState;
+use serde::Serialize;
+use std::collections::BTreeMap;
+use tiersim_sim::check::commit_order::{self, Access, VersionedOp};
+use tiersim_sim::check::staleness::{self, VersionRead};
+use tiersim_sim::history::{Event, EventType, History, OpFn};
+
+/// One broken promise, with the minimal facts that show it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Violation {
+    pub invariant: String,
+    pub key: String,
+    pub time_ns: u64,
+    pub message: String,
+}
+
+/// Seconds with millisecond precision, as violation messages show time.
+pub fn secs(ns: u64) -> String {
+    format!("{}.{:03}s", ns / 1_000_000_000, (ns / 1_000_000) % 1000)
+}
+
+/// Client operations of a run, assembled from invoke/complete pairs.
+#[derive(Clone, Debug)]
+pub struct OpRecord {
+    pub op: u64,
+    pub process: u64,
+    pub f: OpFn,
+    pub key: String,
+    pub invoke_ns: u64,
+    pub complete_ns: Option<u64>,
+    pub outcome: Option<EventType>,
+    pub value: Option<i64>,
+    pub version: Option<u64>,
+}
+
+pub fn op_records(history: &History<ModelEvent>) -> BTreeMap<u64, OpRecord> {
+    let mut ops: BTreeMap<u64, OpRecord> = BTreeMap::new();
+    for e in &history.events {
+        if let Event::Client { op, event, version } = e {
+            if event.kind == EventType::Invoke {
+                ops.insert(
+                    *op,
+                    OpRecord {
+                        op: *op,
+                        process: event.process,
+                        f: event.f,
+                        key: event.key.clone(),
+                        invoke_ns: event.time_ns,
+                        complete_ns: None,
+                        outcome: None,
+                        value: event.value.single(),
+                        version: None,
+                    },
+                );
+            } else if let Some(r) = ops.get_mut(op) {
+                r.outcome = Some(event.kind);
+                r.version = *version;
+                if event.kind != EventType::Info {
+                    r.complete_ns = Some(event.time_ns);
+                }
+                if event.f == OpFn::Read {
+                    r.value = event.value.single();
+                }
+            }
+        }
+    }
+    ops
+}
+
+/// Commits per key: version -> (commit instant, op).
+fn commits(history: &History<ModelEvent>) -> BTreeMap<String, BTreeMap<u64, (u64, u64)>> {
+    let mut out: BTreeMap<String, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
+    for e in &history.events {
+        if let Event::Internal {
+            time_ns,
+            event: ModelEvent::Commit {
+                key, version, op, ..
+            },
+        } = e
+        {
+            out.entry(key.clone())
+                .or_default()
+                .insert(*version, (*time_ns, *op));
+        }
+    }
+    out
+}
+
+/// The judgement of one run.
+#[derive(Clone, Debug, Default)]
+pub struct Judgement {
+    pub violations: Vec<Violation>,
+    /// The stalest read observed, in ns (0 when every read was current).
+    pub max_staleness_ns: u64,
+}
+
+/// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).
+pub fn judge(
+    history: &History<ModelEvent>,
+    final_state: Option<&FinalState>,
+    claims: &Claims,
+) -> Judgement {
+    let ops = op_records(history);
+    let commits = commits(history);
+    let mut j = Judgement::default();
+    let (max, stale_violation) = check_staleness(&ops, &commits, claims.staleness_bound_ns);
+    j.max_staleness_ns = max;
+    for inv in &claims.invariants {
+        match inv {
+            Invariant::Linearizable => j.violations.extend(check_linearizable(&ops, &commits)),
+            Invariant::BoundedStaleness => j.violations.extend(stale_violation.clone()),
+            Invariant::InvalidationBarrier => {
+                j.violations.extend(check_barrier(history, &ops, &commits))
+            }
+            Invariant::Converged => {
+                if let Some(f) = final_state {
+                    j.violations.extend(check_converged(f))
+                }
+            }
+            other => {
+                panic!("tiersim bug: invariant {other} is claimed but has no checker in this build")
+            }
+        }
+    }
+    j.violations
+        .sort_by(|a, b| (a.time_ns, &a.invariant, &a.key).cmp(&(b.time_ns, &b.invariant, &b.key)));
+    j
+}
+
+/// The versioned operations of one key for the commit-order checker.
+fn versioned_ops(
+    ops: &BTreeMap<u64, OpRecord>,
+    commits: &BTreeMap<String, BTreeMap<u64, (u64, u64)>>,
+) -> BTreeMap<String, Vec<VersionedOp>> {
+    let mut per_key: BTreeMap<String, Vec<VersionedOp>> = BTreeMap::new();
+    for (key, versions) in commits {
+        for (version, (_, op)) in versions {
+            let r = &ops[op];
+            per_key.entry(key.clone()).or_default().push(VersionedOp {
+                op: *op,
+                process: r.process,
+                access: Access::Write,
+                version: *version,
+                invoke_ns: r.invoke_ns,
+                complete_ns: if r.outcome == Some(EventType::Ok) {
+                    r.complete_ns
+                } else {
+                    None
+                },
+            });
+        }
+    }
+    for r in ops.values() {
+        if r.f == OpFn::Read && r.outcome == Some(EventType::Ok) {
+            per_key.entry(r.key.clone()).or_default().push(VersionedOp {
+                op: r.op,
+                process: r.process,
+                access: Access::Read,
+                version: r
+                    .version
+                    .expect("tiersim bug: an ok read without a version"),
+                invoke_ns: r.invoke_ns,
+                complete_ns: r.complete_ns,
+            });
+        }
+    }
+    per_key
+}
+
+fn check_linearizable(
+    ops: &BTreeMap<u64, OpRecord>,
+    commits: &BTreeMap<String, BTreeMap<u64, (u64, u64)>>,
+) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (key, kops) in versioned_ops(ops, commits) {
+        if let Err(cycle) = commit_order::check_key(&kops) {
+            let time_ns = cycle
+                .steps
+                .iter()
+                .map(|(o, _)| o.invoke_ns)
+                .max()
+                .unwrap_or(0);
+            out.push(Violation {
+                invariant: Invariant::Linearizable.name().into(),
+                key,
+                time_ns,
+                message: format!(
+                    "no order of these operations explains the reads: {}",
+                    cycle.explain()
+                ),
+            });
+        }
+    }
+    out
+}
+
+fn check_staleness(
+    ops: &BTreeMap<u64, OpRecord>,
+    commits: &BTreeMap<String, BTreeMap<u64, (u64, u64)>>,
+    bound_ns: Option<u64>,
+) -> (u64, Option<Violation>) {
+    let mut reads: BTreeMap<&str, Vec<VersionRead>> = BTreeMap::new();
+    for r in ops.values() {
+        if r.f == OpFn::Read && r.outcome == Some(EventType::Ok) {
+            reads.entry(&r.key).or_default().push(VersionRead {
+                op: r.op,
+                invoke_ns: r.invoke_ns,
+                version: r.version.unwrap_or(0),
+            });
+        }
+    }
+    let mut worst: Option<(String, staleness::Stalest)> = None;
+    for (key, rs) in reads {
+        let times: Vec<u64> = commits
+            .get(key)
+            .map(|c| c.values().map(|(t, _)| *t).collect())
+            .unwrap_or_default();
+        if let Some(s) = staleness::stalest(&rs, &times) {
+            if worst
+                .as_ref()
+                .is_none_or(|(_, w)| s.staleness_ns > w.staleness_ns)
+            {
+                worst = Some((key.to_string(), s));
+            }
+        }
+    }
+    let max = worst.as_ref().map_or(0, |(_, s)| s.staleness_ns);
+    let violation = match (worst, bound_ns) {
+        (Some((key, s)), Some(bound)) if s.staleness_ns > bound => Some(Violation {
+            invariant: Invariant::BoundedStaleness.name().into(),
+            key,
+            time_ns: s.read.invoke_ns,
+            message: format!(
+                "read op {} began at t={} and returned v{}, superseded at t={}: stale by {} ms, bound {} ms",
+                s.read.op,
+                secs(s.read.invoke_ns),
+                s.read.version,
+                secs(s.superseded_at_ns),
+                s.staleness_ns / 1_000_000,
+                bound / 1_000_000
+            ),
+        }),
+        _ => None,
+    };
+    (max, violation)
+}
+
+/// `invalidation-barrier`: once the write or delete that produced v completed ok (every tier
+/// acknowledged its invalidation), no tier holds and no read returns a version below v.
+fn check_barrier(
+    history: &History<ModelEvent>,
+    ops: &BTreeMap<u64, OpRecord>,
+    commits: &BTreeMap<String, BTreeMap<u64, (u64, u64)>>,
+) -> Vec<Violation> {
+    // The barrier instants: key -> [(acknowledged at, version, op)], ascending in time.
+    let mut barriers: BTreeMap<&str, Vec<(u64, u64, u64)>> = BTreeMap::new();
+    for (key, versions) in commits {
+        for (version, (_, op)) in versions {
+            let r = &ops[op];
+            if r.outcome == Some(EventType::Ok) {
+                barriers
+                    .entry(key)
+                    .or_default()
+                    .push((r.complete_ns.unwrap(), *version, *op));
+            }
+        }
+    }
+    for b in barriers.values_mut() {
+        b.sort();
+    }
+    // The highest barrier of `key` in force at `t`: (version, acknowledged at).
+    let barrier_at = |key: &str, t: u64| -> Option<(u64, u64)> {
+        barriers
+            .get(key)?
+            .iter()
+            .filter(|(at, _, _)| *at <= t)
+            .map(|(at, v, _)| (*v, *at))
+            .max()
+    };
+    let mut out = Reporter::default();
+    // Tier contents over time: (node, key) -> (tier, version, global expiry).
+    let mut held: Held = BTreeMap::new();
+    let mut acks: Vec<(u64, &str, u64)> = barriers
+        .iter()
+        .flat_map(|(k, bs)| bs.iter().map(move |(at, v, _)| (*at, *k, *v)))
+        .collect();
+    acks.sort();
+    let mut next_ack = 0;
+    for e in &history.events {
+        let t = e.time_ns();
+        check_holders(&held, &acks, &mut next_ack, t.saturating_sub(1), &mut out);
+        match e {
+            Event::Internal {
+                event:
+                    ModelEvent::Fill {
+                        node,
+                        tier,
+                        key,
+                        version,
+                        expires_at_ns,
+                    },
+                ..
+            } => {
+                held.insert(
+                    (node.clone(), key.clone()),
+                    (*tier, *version, *expires_at_ns),
+                );
+                if let Some((v, at)) = barrier_at(key, t) {
+                    if *version < v {
+                        out.report(node, key, t, format!(
+                            "{node}/{tier} was filled with v{version} at t={}; v{v} had been committed and its invalidation acknowledged at t={}",
+                            secs(t), secs(at)
+                        ));
+                    }
+                }
+            }
+            Event::Internal {
+                event: ModelEvent::Remove { node, key, .. },
+                ..
+            } => {
+                held.remove(&(node.clone(), key.clone()));
+            }
+            Event::Internal {
+                event: ModelEvent::Start { node },
+                ..
+            } => {
+                held.retain(|(n, _), _| n != node);
+            }
+            Event::Client {
+                op,
+                event,
+                version: Some(version),
+            } if event.kind == EventType::Ok && event.f == OpFn::Read => {
+                let invoke_ns = ops[op].invoke_ns;
+                if let Some((v, at)) = barrier_at(&event.key, invoke_ns) {
+                    if *version < v {
+                        out.report(&format!("p{}", event.process), &event.key, t, format!(
+                            "read op {op} by p{} began at t={} and returned v{version}; v{v}'s invalidation was acknowledged at t={}",
+                            event.process, secs(invoke_ns), secs(at)
+                        ));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    check_holders(&held, &acks, &mut next_ack, u64::MAX, &mut out);
+    out.violations
+}
+
+type Held = BTreeMap<(String, String), (Tier, u64, Option<u64>)>;
+
+/// Barrier violations, one per (node or process, key): the first is the one worth reading.
+#[derive(Default)]
+struct Reporter {
+    violations: Vec<Violation>,
+    seen: std::collections::BTreeSet<(String, String)>,
+}
+
+impl Reporter {
+    fn report(&mut self, who: &str, key: &str, time_ns: u64, message: String) {
+        if self.seen.insert((who.to_string(), key.to_string())) {
+            let invariant = Invariant::InvalidationBarrier.name().into();
+            self.violations.push(Violation {
+                invariant,
+                key: key.to_string(),
+                time_ns,
+                message,
+            });
+        }
+    }
+}
+
+/// At each acknowledgement up to `upto`, every tier still holding an older, unexpired version of
+/// the key breaks the barrier.
+fn check_holders(
+    held: &Held,
+    acks: &[(u64, &str, u64)],
+    next: &mut usize,
+    upto: u64,
+    out: &mut Reporter,
+) {
+    while *next < acks.len() && acks[*next].0 <= upto {
+        let (at, key, v) = acks[*next];
+        *next += 1;
+        for ((node, k), (tier, version, expires)) in held {
+            if k == key && *version < v && expires.is_none_or(|e| e > at) {
+                out.report(node, key, at, format!(
+                    "{node}/{tier} still held v{version} when v{v}'s invalidation was acknowledged at t={}",
+                    secs(at)
+                ));
+            }
+        }
+    }
+}
+
+/// `converged`: after the quiet phase every live entry in every tier equals the database.
+fn check_converged(f: &FinalState) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for ((node, key), (tier, entry)) in &f.tiers {
+        let db = f.db.get(key).copied().unwrap_or_default();
+        if entry.version != db.version {
+            out.push(Violation {
+                invariant: Invariant::Converged.name().into(),
+                key: key.clone(),
+                time_ns: f.at_ns,
+                message: format!(
+                    "after the quiet phase {node}/{tier} holds v{} but the database is at v{}",
+                    entry.version, db.version
+                ),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,109 @@
+//! The verdict of one run and the figures reported with it.
+
+use crate::event::ModelEvent;
+use crate::invariants::{judge, Violation};
+use crate::protocol::{DynProtocol, Invariant};
+use crate::system::{self, CacheOp, SystemConfig};
+use std::sync::Arc;
+use tiersim_sim::history::History;
+use tiersim_sim::runtime::Abort;
+use tiersim_sim::schedule::Schedule;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    Pass,
+    /// A claimed invariant was violated.
+    Fail,
+    /// Model or protocol code panicked.
+    Crash,
+    /// The run could not finish (sim-time limit, step budget, deadlock).
+    Liveness,
+}
+
+impl Verdict {
+    pub fn name(self) -> &'static str {
+        match self {
+            Verdict::Pass => "pass",
+            Verdict::Fail => "fail",
+            Verdict::Crash => "crash",
+            Verdict::Liveness => "liveness",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub seed: u64,
+    pub verdict: Verdict,
+    pub violations: Vec<Violation>,
+    /// Why a crashed or stuck run stopped.
+    pub abort: Option<String>,
+    pub trace_hash: u64,
+    /// Client operations invoked.
+    pub ops: usize,
+    pub events: usize,
+    pub messages: u64,
+    pub sim_ns: u64,
+    /// Wall-clock time of the run, filled in by the caller (the model never reads the process
+    /// clock).
+    pub wall_ms: u64,
+    pub max_staleness_ns: u64,
+    pub history: History<ModelEvent>,
+}
+
+impl Outcome {
+    /// The invariant to name for this outcome (the first violation's, or the verdict for a crash
+    /// or a stuck run).
+    pub fn invariant(&self) -> Option<String> {
+        match self.verdict {
+            Verdict::Pass => None,
+            Verdict::Fail => self.violations.first().map(|v| v.invariant.clone()),
+            Verdict::Crash => Some("crash".into()),
+            Verdict::Liveness => Some(Invariant::Live.name().into()),
+        }
+    }
+}
+
+/// Run `schedule` against `protocol` and judge the protocol's claims plus `require`.
+pub fn run_and_judge(
+    seed: u64,
+    config: &SystemConfig,
+    schedule: &Schedule<CacheOp>,
+    protocol: Arc<dyn DynProtocol>,
+    require: &[Invariant],
+) -> Outcome {
+    let mut claims = protocol.claims(config);
+    claims.invariants.extend(require.iter().copied());
+    let record = system::run(seed, config, schedule, protocol);
+    let history = record.history;
+    let last_event_ns = history.events.last().map_or(0, |e| e.time_ns());
+    let (verdict, abort, final_state, sim_ns) = match record.finished.result {
+        Ok(f) => (Verdict::Pass, None, Some(f), record.finished.sim_ns),
+        Err(Abort::Crash(m)) => (Verdict::Crash, Some(m), None, last_event_ns),
+        Err(Abort::Liveness(m)) => (Verdict::Liveness, Some(m), None, last_event_ns),
+    };
+    let judgement = judge(&history, final_state.as_ref(), &claims);
+    let verdict = if verdict == Verdict::Pass && !judgement.violations.is_empty() {
+        Verdict::Fail
+    } else {
+        verdict
+    };
+    let ops = history
+        .client_events()
+        .filter(|e| e.kind == tiersim_sim::history::EventType::Invoke)
+        .count();
+    Outcome {
+        seed,
+        verdict,
+        violations: judgement.violations,
+        abort,
+        trace_hash: history.trace_hash,
+        ops,
+        events: history.events.len(),
+        messages: record.finished.messages,
+        sim_ns,
+        wall_ms: 0,
+        max_staleness_ns: judgement.max_staleness_ns,
+        history,
+    }
+}
