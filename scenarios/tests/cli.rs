@@ -1,0 +1,236 @@
+//! The CLI end to end: exit codes, `--json` output that parses, one-line errors for bad input,
+//! and the trace hash identical across fresh processes. (These live in the scenarios package
+//! because only it can name the built `tiersim` binary.)
+
+use std::process::{Command, Output};
+
+fn tiersim(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_tiersim"))
+        .args(args)
+        .output()
+        .expect("run tiersim")
+}
+
+fn json(out: &Output) -> serde_json::Value {
+    let text = String::from_utf8_lossy(&out.stdout);
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {text}"))
+}
+
+fn one_line_error(out: &Output) -> String {
+    assert_eq!(out.status.code(), Some(2), "bad input exits 2: {out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "one line: {err:?}");
+    err
+}
+
+fn temp_dir(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("tiersim-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    d
+}
+
+#[test]
+fn list_json_names_scenarios_and_protocols() {
+    let out = tiersim(&["list", "--json"]);
+    assert!(out.status.success());
+    let j = json(&out);
+    assert!(j["scenarios"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|s| s["name"] == "stale-set"));
+    let protocols = j["protocols"].as_array().unwrap();
+    let versioned = protocols.iter().find(|p| p["name"] == "versioned").unwrap();
+    assert!(versioned["guarantees"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|g| g == "invalidation-barrier"));
+}
+
+#[test]
+fn run_is_identical_across_fresh_processes() {
+    let args = [
+        "run",
+        "--scenario",
+        "stale-set",
+        "--protocol",
+        "versioned",
+        "--seed",
+        "7",
+        "--json",
+    ];
+    let (a, b) = (tiersim(&args), tiersim(&args));
+    assert_eq!(a.status.code(), Some(0));
+    let (ja, jb) = (json(&a), json(&b));
+    assert_eq!(ja["verdict"], "pass");
+    assert_eq!(ja["trace_hash"], jb["trace_hash"]);
+    assert_eq!(ja["trace_hash"].as_str().unwrap().len(), 16);
+    for field in [
+        "violations",
+        "ops",
+        "events",
+        "sim_ns",
+        "wall_ms",
+        "max_staleness_ns",
+    ] {
+        assert!(!ja[field].is_null(), "{field} missing");
+    }
+    // And the same hash as a run inside this test process.
+    let s = tiersim_scenarios::by_name("stale-set").unwrap();
+    let o = tiersim_scenarios::run_seed(
+        &*s,
+        tiersim_model::protocols::by_name("versioned").unwrap(),
+        7,
+        &[],
+    );
+    assert_eq!(
+        ja["trace_hash"],
+        tiersim_sim::replay::hash_hex(o.trace_hash)
+    );
+}
+
+#[test]
+fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
+    let dir = temp_dir("sweep");
+    let d = dir.to_str().unwrap();
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "stale-set",
+        "--protocol",
+        "cache_aside",
+        "--seeds",
+        "0..5",
+        "--save",
+        d,
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let j = json(&out);
+    assert_eq!(j["seeds_run"], 5);
+    let first = j["first_failure"]["seed"].as_u64().expect("a failure");
+    assert_eq!(j["first_failure"]["invariant"], "invalidation-barrier");
+    for f in ["wall_ms", "seeds_per_sec", "ops_per_sec"] {
+        assert!(j[f].is_number(), "{f}");
+    }
+    let file = dir.join(format!("stale-set--cache_aside--{first}.json"));
+    let out = tiersim(&["replay", file.to_str().unwrap(), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["reproduced"], "exact");
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &text[..text.len() / 3]).unwrap();
+    let err = one_line_error(&tiersim(&["replay", truncated.to_str().unwrap()]));
+    assert!(
+        err.contains("truncated.json") && err.contains("truncated"),
+        "{err}"
+    );
+    let future = dir.join("future.json");
+    std::fs::write(
+        &future,
+        text.replace("\"format_version\": 1", "\"format_version\": 9"),
+    )
+    .unwrap();
+    let err = one_line_error(&tiersim(&["replay", future.to_str().unwrap()]));
+    assert!(err.contains("newer"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_one_line() {
+    for args in [
+        &[
+            "run",
+            "--scenario",
+            "nope",
+            "--protocol",
+            "versioned",
+            "--seed",
+            "1",
+        ][..],
+        &[
+            "run",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "nope",
+            "--seed",
+            "1",
+        ],
+        &[
+            "run",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "versioned",
+            "--seed",
+            "x",
+        ],
+        &[
+            "sweep",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "versioned",
+            "--seeds",
+            "5..2",
+        ],
+        &[
+            "sweep",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "versioned",
+            "--seeds",
+            "abc",
+        ],
+        &[
+            "run",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "versioned",
+            "--seed",
+            "1",
+            "--require",
+            "nonsense",
+        ],
+        &["replay", "/definitely/not/here.json"],
+        &["frobnicate"],
+    ] {
+        let err = one_line_error(&tiersim(args));
+        assert!(err.starts_with("tiersim: "), "{args:?}: {err}");
+    }
+}
+
+#[test]
+fn failing_run_exits_1_and_prints_the_reproduce_command() {
+    let s = tiersim_scenarios::by_name("stale-set").unwrap();
+    let p = tiersim_model::protocols::by_name("cache_aside").unwrap();
+    let seed = (0..200)
+        .find(|&seed| {
+            tiersim_scenarios::run_seed(&*s, p.clone(), seed, &[]).verdict
+                == tiersim_model::outcome::Verdict::Fail
+        })
+        .unwrap()
+        .to_string();
+    let out = tiersim(&[
+        "run",
+        "--scenario",
+        "stale-set",
+        "--protocol",
+        "cache_aside",
+        "--seed",
+        &seed,
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("invariant `invalidation-barrier` violated at t="),
+        "{text}"
+    );
+    assert!(text.contains(&format!("reproduce: cargo tiersim run --scenario stale-set --protocol cache_aside --seed {seed}")), "{text}");
+}
