@@ -1,1 +1,509 @@
-//! Reading history files (JSON lines).
+//! Reading history files (JSON lines) and pairing their events into operations.
+//!
+//! A history file holds one event a line in the format of DESIGN.md ("History file format"). The
+//! simulator writes its internal events (fills, deliveries, faults) into the same stream with
+//! `"type": "internal"` or `"type": "fault"`; the checkers ignore those lines, so one file serves
+//! both the timeline report and the checker. Every other line must be a well-formed client
+//! event: a history that a person hands to the checker is evidence, and silently dropping a line
+//! could turn a violation into a pass, so anything malformed is an error naming its line.
+//!
+//! [`build_ops`] turns the events into operations. Events are taken in time order (a stable
+//! sort, so events with the same time keep their line order), because a file may interleave the
+//! lines of independent keys in any order. The outcome rules are those of DESIGN.md: a `fail`
+//! read, write or delete did not happen and is dropped; a `fail` cas observed a value other than
+//! its expected one and stays as a constraint; an `info` completion or a missing one means the
+//! operation may take effect once at any time after its invoke, or never, so indeterminate reads
+//! (which change nothing) are dropped too.
+
+use crate::history::{ClientEvent, EventType, OpFn, OpValue};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// A problem with a history, naming the (1-based) line it was found on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    /// 1-based line number in the history text.
+    pub line: usize,
+    /// What is wrong, in a few words.
+    pub message: String,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "line {}: {}", self.line, self.message)
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+fn err(line: usize, message: impl Into<String>) -> ParseError {
+    ParseError {
+        line,
+        message: message.into(),
+    }
+}
+
+/// How an operation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Outcome {
+    /// It completed and took effect.
+    Ok,
+    /// Indeterminate (an `info` completion or none at all): it may take effect once at any time
+    /// after its invoke, or never.
+    Info,
+    /// A cas whose comparison failed: it took place within its interval, at a moment when the
+    /// register differed from the expected value, and changed nothing.
+    Fail,
+}
+
+/// One operation: an invoke paired with its completion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Op {
+    pub process: u64,
+    pub f: OpFn,
+    pub key: String,
+    /// For write and cas the invoke's value; for an ok read the value it returned; for a delete
+    /// `Single(None)`.
+    pub value: OpValue,
+    pub outcome: Outcome,
+    pub invoke_ns: u64,
+    /// `None` when the operation never completed or completed with `info`: it may then take
+    /// effect at any time after its invoke, or never.
+    pub complete_ns: Option<u64>,
+    /// The 1-based line of the invoke event.
+    pub line: usize,
+}
+
+/// Parses a JSON-lines history into its client events, in line order.
+///
+/// Blank lines and lines whose `"type"` is `"internal"` or `"fault"` are skipped. A missing
+/// `"value"` is read as `null`. Every other problem is an error naming its line.
+pub fn parse_history(text: &str) -> Result<Vec<ClientEvent>, ParseError> {
+    Ok(parse_history_with_lines(text)?
+        .into_iter()
+        .map(|(_, e)| e)
+        .collect())
+}
+
+/// Like [`parse_history`], but keeps each event's 1-based line number.
+pub fn parse_history_with_lines(text: &str) -> Result<Vec<(usize, ClientEvent)>, ParseError> {
+    let mut events = Vec::new();
+    for (index, raw) in text.lines().enumerate() {
+        let line = index + 1;
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            continue;
+        }
+        if let Some(event) = parse_line(trimmed, line)? {
+            events.push((line, event));
+        }
+    }
+    Ok(events)
+}
+
+/// Parses one non-blank line; `Ok(None)` for the simulator's internal and fault lines.
+fn parse_line(text: &str, line: usize) -> Result<Option<ClientEvent>, ParseError> {
+    let parsed: Value = serde_json::from_str(text).map_err(|e| {
+        // serde_json appends "at line 1 column N"; inside one line only the column matters.
+        let full = e.to_string();
+        let what = full.split(" at line ").next().unwrap_or(&full).to_string();
+        err(
+            line,
+            format!("not valid JSON: {what} (column {})", e.column()),
+        )
+    })?;
+    let Value::Object(obj) = parsed else {
+        return Err(err(line, "expected a JSON object"));
+    };
+    let field = |name: &str| -> Result<&Value, ParseError> {
+        obj.get(name)
+            .ok_or_else(|| err(line, format!("missing field \"{name}\"")))
+    };
+    let string_field = |name: &str| -> Result<&str, ParseError> {
+        field(name)?
+            .as_str()
+            .ok_or_else(|| err(line, format!("field \"{name}\" must be a string")))
+    };
+    let u64_field = |name: &str| -> Result<u64, ParseError> {
+        field(name)?.as_u64().ok_or_else(|| {
+            err(
+                line,
+                format!("field \"{name}\" must be a non-negative integer"),
+            )
+        })
+    };
+
+    let kind = match string_field("type")? {
+        "internal" | "fault" => return Ok(None),
+        "invoke" => EventType::Invoke,
+        "ok" => EventType::Ok,
+        "fail" => EventType::Fail,
+        "info" => EventType::Info,
+        other => {
+            return Err(err(
+                line,
+                format!("unknown type \"{other}\" (expected invoke, ok, fail or info)"),
+            ))
+        }
+    };
+    let f = match string_field("f")? {
+        "read" => OpFn::Read,
+        "write" => OpFn::Write,
+        "delete" => OpFn::Delete,
+        "cas" => OpFn::Cas,
+        other => {
+            return Err(err(
+                line,
+                format!("unknown f \"{other}\" (expected read, write, delete or cas)"),
+            ))
+        }
+    };
+    let process = u64_field("process")?;
+    let key = string_field("key")?.to_string();
+    let time_ns = u64_field("time")?;
+    let value = parse_value(obj.get("value").unwrap_or(&Value::Null), f, kind, line)?;
+    Ok(Some(ClientEvent {
+        process,
+        kind,
+        f,
+        key,
+        value,
+        time_ns,
+    }))
+}
+
+fn register_value(v: &Value, line: usize) -> Result<Option<i64>, ParseError> {
+    match v {
+        Value::Null => Ok(None),
+        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
+            err(
+                line,
+                format!("value {n} is not an integer that fits in 64 bits"),
+            )
+        }),
+        other => Err(err(
+            line,
+            format!("value {other} must be an integer or null"),
+        )),
+    }
+}
+
+/// Reads the `value` field. A cas invoke needs `[expected, new]`; completions of writes and
+/// cas are not checked against their invokes (Jepsen often writes `null` there), so any shape
+/// is accepted for them; a read's value must be a single register value.
+fn parse_value(v: &Value, f: OpFn, kind: EventType, line: usize) -> Result<OpValue, ParseError> {
+    let pair = |items: &Vec<Value>| -> Result<OpValue, ParseError> {
+        if items.len() != 2 {
+            return Err(err(
+                line,
+                format!(
+                    "cas value must be [expected, new], found {} elements",
+                    items.len()
+                ),
+            ));
+        }
+        Ok(OpValue::Cas(
+            register_value(&items[0], line)?,
+            register_value(&items[1], line)?,
+        ))
+    };
+    match (f, kind, v) {
+        (OpFn::Cas, EventType::Invoke, Value::Array(items)) => pair(items),
+        (OpFn::Cas, EventType::Invoke, _) => {
+            Err(err(line, "cas invoke needs a value [expected, new]"))
+        }
+        (OpFn::Cas, _, Value::Array(items)) => pair(items),
+        (OpFn::Cas | OpFn::Write, _, _) if kind != EventType::Invoke => {
+            // A completion's value is informational; keep it when it is well formed.
+            Ok(OpValue::Single(register_value(v, line).unwrap_or(None)))
+        }
+        (_, _, Value::Array(_)) => Err(err(
+            line,
+            format!("a {} value must be an integer or null", fn_name(f)),
+        )),
+        _ => Ok(OpValue::Single(register_value(v, line)?)),
+    }
+}
+
+fn fn_name(f: OpFn) -> &'static str {
+    match f {
+        OpFn::Read => "read",
+        OpFn::Write => "write",
+        OpFn::Delete => "delete",
+        OpFn::Cas => "cas",
+    }
+}
+
+fn type_name(kind: EventType) -> &'static str {
+    match kind {
+        EventType::Invoke => "invoke",
+        EventType::Ok => "ok",
+        EventType::Fail => "fail",
+        EventType::Info => "info",
+    }
+}
+
+/// Pairs invokes with completions per process, numbering events by their position in
+/// `events` (1-based, as if each event were a line of its own).
+pub fn build_ops(events: &[ClientEvent]) -> Result<Vec<Op>, ParseError> {
+    let numbered: Vec<(usize, &ClientEvent)> =
+        events.iter().enumerate().map(|(i, e)| (i + 1, e)).collect();
+    build_ops_numbered(&numbered)
+}
+
+/// Pairs events that carry their own line numbers (from [`parse_history_with_lines`]), so
+/// errors name the line in the original file.
+pub fn build_ops_from_lines(events: &[(usize, ClientEvent)]) -> Result<Vec<Op>, ParseError> {
+    let numbered: Vec<(usize, &ClientEvent)> = events.iter().map(|(l, e)| (*l, e)).collect();
+    build_ops_numbered(&numbered)
+}
+
+/// Parses a history text and pairs its events: [`parse_history`] then [`build_ops`], with
+/// errors naming lines of `text`.
+pub fn parse_ops(text: &str) -> Result<Vec<Op>, ParseError> {
+    build_ops_from_lines(&parse_history_with_lines(text)?)
+}
+
+fn build_ops_numbered(events: &[(usize, &ClientEvent)]) -> Result<Vec<Op>, ParseError> {
+    let mut order: Vec<&(usize, &ClientEvent)> = events.iter().collect();
+    // Stable: events at the same instant keep their line order.
+    order.sort_by_key(|(_, e)| e.time_ns);
+
+    let mut pending: BTreeMap<u64, (usize, &ClientEvent)> = BTreeMap::new();
+    let mut ops = Vec::new();
+    for &&(line, event) in &order {
+        if event.kind == EventType::Invoke {
+            if let Some((open_line, _)) = pending.get(&event.process) {
+                return Err(err(
+                    line,
+                    format!(
+                        "invoke for process {} while its operation from line {open_line} is still pending",
+                        event.process
+                    ),
+                ));
+            }
+            pending.insert(event.process, (line, event));
+            continue;
+        }
+        let Some((invoke_line, invoke)) = pending.remove(&event.process) else {
+            return Err(err(
+                line,
+                format!(
+                    "{} for process {} with no pending invoke",
+                    type_name(event.kind),
+                    event.process
+                ),
+            ));
+        };
+        if invoke.f != event.f {
+            return Err(err(
+                line,
+                format!(
+                    "{} {} for process {} does not match its invoke ({} on line {invoke_line})",
+                    type_name(event.kind),
+                    fn_name(event.f),
+                    event.process,
+                    fn_name(invoke.f)
+                ),
+            ));
+        }
+        if invoke.key != event.key {
+            return Err(err(
+                line,
+                format!(
+                    "{} for process {} is on key {:?} but its invoke (line {invoke_line}) is on key {:?}",
+                    type_name(event.kind),
+                    event.process,
+                    event.key,
+                    invoke.key
+                ),
+            ));
+        }
+        if let Some(op) = pair(invoke_line, invoke, Some(event)) {
+            ops.push(op);
+        }
+    }
+    // Invokes that never completed are indeterminate.
+    for (line, invoke) in pending.into_values() {
+        if let Some(op) = pair(line, invoke, None) {
+            ops.push(op);
+        }
+    }
+    ops.sort_by_key(|op| (op.invoke_ns, op.line));
+    Ok(ops)
+}
+
+/// Makes the operation for an invoke and its completion (`None`: never completed), or `None`
+/// when the operation imposes no constraint at all.
+fn pair(line: usize, invoke: &ClientEvent, completion: Option<&ClientEvent>) -> Option<Op> {
+    let kind = completion.map_or(EventType::Info, |c| c.kind);
+    let (outcome, value, complete_ns) = match (kind, invoke.f) {
+        (EventType::Ok, OpFn::Read) => {
+            let c = completion?;
+            (
+                Outcome::Ok,
+                OpValue::Single(c.value.single()),
+                Some(c.time_ns),
+            )
+        }
+        (EventType::Ok, OpFn::Delete) => (
+            Outcome::Ok,
+            OpValue::Single(None),
+            completion.map(|c| c.time_ns),
+        ),
+        (EventType::Ok, _) => (Outcome::Ok, invoke.value, completion.map(|c| c.time_ns)),
+        // A failed cas still constrains: the register differed from `expected` at some instant.
+        (EventType::Fail, OpFn::Cas) => {
+            (Outcome::Fail, invoke.value, completion.map(|c| c.time_ns))
+        }
+        // Failed reads, writes and deletes did not happen.
+        (EventType::Fail, _) => return None,
+        // Indeterminate reads change nothing and promise nothing.
+        (_, OpFn::Read) => return None,
+        (_, OpFn::Delete) => (Outcome::Info, OpValue::Single(None), None),
+        _ => (Outcome::Info, invoke.value, None),
+    };
+    Some(Op {
+        process: invoke.process,
+        f: invoke.f,
+        key: invoke.key.clone(),
+        value,
+        outcome,
+        invoke_ns: invoke.time_ns,
+        complete_ns,
+        line,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(p: u64, t: &str, f: &str, key: &str, v: &str, time: u64) -> String {
+        format!(
+            r#"{{"process": {p}, "type": "{t}", "f": "{f}", "key": "{key}", "value": {v}, "time": {time}}}"#
+        )
+    }
+
+    #[test]
+    fn pairs_and_classifies_outcomes() {
+        let text = [
+            line(1, "invoke", "write", "k", "1", 0),
+            line(2, "invoke", "cas", "k", "[1, 2]", 5),
+            String::new(),
+            r#"{"type": "internal", "what": "fill"}"#.to_string(),
+            line(1, "ok", "write", "k", "1", 10),
+            line(2, "fail", "cas", "k", "[1, 2]", 20),
+            line(3, "invoke", "read", "k", "null", 30),
+            line(3, "fail", "read", "k", "null", 40),
+            line(4, "invoke", "write", "k", "9", 50),
+            line(4, "info", "write", "k", "null", 60),
+            line(5, "invoke", "read", "k", "null", 70),
+            line(5, "ok", "read", "k", "9", 80),
+            line(6, "invoke", "delete", "k", "null", 90),
+        ]
+        .join("\n");
+        let ops = parse_ops(&text).expect("valid history");
+        let summary: Vec<(u64, Outcome, Option<u64>, usize)> = ops
+            .iter()
+            .map(|o| (o.process, o.outcome, o.complete_ns, o.line))
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                (1, Outcome::Ok, Some(10), 1),
+                (2, Outcome::Fail, Some(20), 2),
+                (4, Outcome::Info, None, 9),
+                (5, Outcome::Ok, Some(80), 11),
+                (6, Outcome::Info, None, 13),
+            ]
+        );
+        assert_eq!(ops[1].value, OpValue::Cas(Some(1), Some(2)));
+        assert_eq!(ops[2].value, OpValue::Single(Some(9)));
+        assert_eq!(ops[3].value, OpValue::Single(Some(9)));
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let cases = [
+            ("{not json", 1, "not valid JSON"),
+            (
+                r#"{"process": 1, "type": "invoke", "f": "read", "value": null, "time": 0}"#,
+                1,
+                "missing field \"key\"",
+            ),
+            (
+                r#"{"process": 1, "type": "begin", "f": "read", "key": "k", "time": 0}"#,
+                1,
+                "unknown type \"begin\"",
+            ),
+            (
+                r#"{"process": 1, "type": "invoke", "f": "cas", "key": "k", "value": 3, "time": 0}"#,
+                1,
+                "cas invoke needs",
+            ),
+            (
+                r#"{"process": -1, "type": "invoke", "f": "read", "key": "k", "time": 0}"#,
+                1,
+                "\"process\" must be a non-negative integer",
+            ),
+        ];
+        for (text, want_line, want) in cases {
+            let e = parse_history(text).expect_err(text);
+            assert_eq!(e.line, want_line, "{e}");
+            assert!(e.to_string().contains(want), "{e} lacks {want}");
+        }
+    }
+
+    #[test]
+    fn pairing_errors_name_the_line() {
+        let orphan = [
+            line(1, "invoke", "read", "k", "null", 0),
+            line(1, "ok", "read", "k", "null", 10),
+            line(3, "ok", "write", "k", "1", 20),
+        ]
+        .join("\n");
+        let e = parse_ops(&orphan).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "line 3: ok for process 3 with no pending invoke"
+        );
+
+        let double = [
+            line(1, "invoke", "read", "k", "null", 0),
+            line(1, "invoke", "read", "k", "null", 10),
+        ]
+        .join("\n");
+        assert_eq!(parse_ops(&double).unwrap_err().line, 2);
+
+        let wrong_key = [
+            line(1, "invoke", "read", "k", "null", 0),
+            line(1, "ok", "read", "j", "null", 10),
+        ]
+        .join("\n");
+        assert_eq!(parse_ops(&wrong_key).unwrap_err().line, 2);
+
+        let wrong_f = [
+            line(1, "invoke", "read", "k", "null", 0),
+            line(1, "ok", "write", "k", "null", 10),
+        ]
+        .join("\n");
+        assert_eq!(parse_ops(&wrong_f).unwrap_err().line, 2);
+    }
+
+    #[test]
+    fn shuffled_lines_pair_in_time_order() {
+        let text = [
+            line(1, "ok", "write", "a", "1", 10),
+            line(2, "invoke", "write", "b", "2", 3),
+            line(1, "invoke", "write", "a", "1", 0),
+            line(2, "ok", "write", "b", "2", 7),
+        ]
+        .join("\n");
+        let ops = parse_ops(&text).unwrap();
+        assert_eq!(ops.len(), 2);
+        assert_eq!((ops[0].key.as_str(), ops[0].line), ("a", 3));
+        assert_eq!((ops[1].key.as_str(), ops[1].complete_ns), ("b", Some(7)));
+    }
+}

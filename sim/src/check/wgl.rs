@@ -1,1 +1,1038 @@
-//! General linearizability search (Wing-Gong-Lowe).
+//! General linearizability checking of register histories (Wing-Gong-Lowe search).
+//!
+//! The checker decides whether a history of reads, writes, deletes and compare-and-sets on
+//! registers (one per key, initially absent) is linearizable, without knowing the order in
+//! which the system committed the writes. It is the checker for histories recorded outside the
+//! simulator (`tiersim check`, the peer histories); runs inside the simulator know the commit
+//! order and use the polynomial fast path instead.
+//!
+//! Linearizability is compositional, so the history is split by key and each key is searched on
+//! its own. Each key's search is Lowe's just-in-time refinement of the Wing-Gong algorithm: the
+//! invocation and completion events are kept in time order in a doubly linked list; the search
+//! walks the list, tries to linearize each operation whose invocation it meets (lifting its
+//! events out of the list when the register model allows it) and backtracks when it meets the
+//! completion of an operation it has not yet linearized. Every (set of linearized operations,
+//! register value) pair reached is remembered, so no configuration is explored twice; the set is
+//! a bitset whose hash is kept incrementally (Zobrist hashing), and the remembered bitsets live
+//! in one flat arena, so a visited state costs a few words. The search is an explicit loop with
+//! its own stack, so long histories cannot overflow the thread's stack.
+//!
+//! Indeterminate operations (`info`, or never completed) have no completion event: nothing has
+//! to follow them, and the search succeeds once every operation that did complete has been
+//! linearized, so each of them is free to take effect at any point after its invoke, or never.
+//! A failed cas must be linearized inside its interval at a moment when the register differs
+//! from its expected value (as Porcupine's etcd model does).
+//!
+//! The problem is NP-complete in general, so every search runs under a [`Budget`] and answers
+//! `Unknown` rather than hang or exhaust memory. The default budget counts states, so the
+//! verdict does not depend on the machine's speed; a wall-clock limit can be added for
+//! interactive use (this code runs outside the simulation, so reading the real clock is fine).
+//!
+//! When a key is not linearizable, the report names a small window of operations that forms the
+//! contradiction: the shortest prefix of the key's history (cut at an event time, operations
+//! completing after the cut treated as still pending) that is not linearizable ends at the
+//! completion of one operation, the culprit; the window is the culprit, the operations
+//! concurrent with it, the ones immediately preceding it, and the latest writer of the value it
+//! observed.
+
+use super::parse::{Op, Outcome};
+use crate::history::{OpFn, OpValue};
+use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::time::{Duration, Instant};
+
+/// How much work one check may do before it answers `Unknown`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// The most distinct search states (linearized set, register value) one key's search may
+    /// visit. Memory grows with it: about `8 * ceil(ops / 64) + 24` bytes a state.
+    pub max_states: u64,
+    /// An optional wall-clock limit for a whole call (all keys together). `None` keeps the
+    /// verdict independent of the machine's speed.
+    pub max_wall: Option<Duration>,
+}
+
+impl Default for Budget {
+    /// Two million states per key and no wall-clock limit: far beyond what any realistic
+    /// history needs (the etcd peer histories need a few thousand), and a few hundred megabytes
+    /// at most.
+    fn default() -> Self {
+        Budget {
+            max_states: 2_000_000,
+            max_wall: None,
+        }
+    }
+}
+
+/// The remembered states of one search may use at most this much memory, whatever the
+/// budget says, so a huge key fails with `Unknown` instead of taking the machine down.
+const MAX_MEMO_BYTES: usize = 1 << 30;
+
+/// The verdict for one key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyVerdict {
+    Linearizable,
+    NotLinearizable {
+        /// The operations that form the contradiction, in invoke order.
+        window: Vec<Op>,
+        /// The invoke time of the operation that cannot be placed.
+        time_ns: u64,
+        /// One readable sentence saying what cannot be placed.
+        message: String,
+    },
+    /// The search ran out of budget (or the operations were malformed) before deciding.
+    Unknown {
+        reason: String,
+    },
+}
+
+/// One key's verdict.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyResult {
+    pub key: String,
+    pub verdict: KeyVerdict,
+}
+
+/// The verdicts for every key of a history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckReport {
+    /// Distinct keys checked.
+    pub keys: usize,
+    /// Operations given to the checker.
+    pub ops: usize,
+    /// One result per key, sorted by key.
+    pub results: Vec<KeyResult>,
+}
+
+impl CheckReport {
+    /// `Some(true)` when every key is linearizable, `Some(false)` when any key is not, and
+    /// `None` when some key is undecided and none is known to be violated.
+    pub fn ok(&self) -> Option<bool> {
+        let mut unknown = false;
+        for r in &self.results {
+            match r.verdict {
+                KeyVerdict::NotLinearizable { .. } => return Some(false),
+                KeyVerdict::Unknown { .. } => unknown = true,
+                KeyVerdict::Linearizable => {}
+            }
+        }
+        if unknown {
+            None
+        } else {
+            Some(true)
+        }
+    }
+
+    /// The violated keys' results.
+    pub fn violations(&self) -> impl Iterator<Item = &KeyResult> {
+        self.results
+            .iter()
+            .filter(|r| matches!(r.verdict, KeyVerdict::NotLinearizable { .. }))
+    }
+}
+
+/// Checks a history's operations for linearizability, key by key.
+pub fn check_ops(ops: &[Op], budget: &Budget) -> CheckReport {
+    let limits = Limits::new(budget);
+    let by_key = partition(ops);
+    let results = by_key
+        .iter()
+        .map(|(key, key_ops)| KeyResult {
+            key: (*key).to_string(),
+            verdict: check_key(key_ops, &limits),
+        })
+        .collect();
+    CheckReport {
+        keys: by_key.len(),
+        ops: ops.len(),
+        results,
+    }
+}
+
+/// The smallest Δ (ns) for which the history is Δ-atomic: moving every read's invoke back by
+/// Δ makes every key linearizable. `Some(0)` for a linearizable history; `None` when the budget
+/// ran out or no Δ helps (a read returned a value that was never written, or one written only
+/// after the read completed).
+pub fn min_delta_ns(ops: &[Op], budget: &Budget) -> Option<u64> {
+    let limits = Limits::new(budget);
+    let mut worst_ns = 0;
+    for key_ops in partition(ops).values() {
+        worst_ns = worst_ns.max(key_min_delta_ns(key_ops, &limits)?);
+    }
+    Some(worst_ns)
+}
+
+/// Groups operations by key, each group in invoke order.
+fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<&Op>> {
+    let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
+    for op in ops {
+        by_key.entry(op.key.as_str()).or_default().push(op);
+    }
+    for key_ops in by_key.values_mut() {
+        key_ops.sort_by_key(|op| (op.invoke_ns, op.line));
+    }
+    by_key
+}
+
+/// A budget turned into limits for the searches of one call.
+struct Limits {
+    max_states: u64,
+    deadline: Option<Instant>,
+}
+
+impl Limits {
+    fn new(budget: &Budget) -> Self {
+        Limits {
+            max_states: budget.max_states,
+            deadline: budget.max_wall.map(|d| Instant::now() + d),
+        }
+    }
+}
+
+/// What an operation does to the register when it is linearized.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Effect {
+    /// Requires the register to hold this value.
+    Read(Option<i64>),
+    /// Sets the register (a delete sets it absent).
+    Write(Option<i64>),
+    /// Requires the register to hold `expected`, then sets `new`.
+    Cas(Option<i64>, Option<i64>),
+    /// Requires the register to differ from `expected`; changes nothing.
+    CasFails(Option<i64>),
+}
+
+impl Effect {
+    /// The register after this operation, or `None` if it cannot take effect on `state`.
+    fn apply(self, state: Option<i64>) -> Option<Option<i64>> {
+        match self {
+            Effect::Read(v) => (state == v).then_some(state),
+            Effect::Write(v) => Some(v),
+            Effect::Cas(expected, new) => (state == expected).then_some(new),
+            Effect::CasFails(expected) => (state != expected).then_some(state),
+        }
+    }
+}
+
+/// One operation as the search sees it.
+#[derive(Clone, Copy, Debug)]
+struct SearchOp {
+    invoke_ns: u64,
+    /// `None`: may take effect at any time after invoke, or never.
+    complete_ns: Option<u64>,
+    effect: Effect,
+    /// Index into the key's operations.
+    source: usize,
+}
+
+/// Turns a key's operations into search operations.
+///
+/// `cut_ns`: keep only operations invoked at or before it and treat completions after it as
+/// not yet seen (the operation is pending: a read or failed cas that has not returned promises
+/// nothing, anything else may or may not have taken effect). `read_shift_ns`: move every
+/// read's invoke back by this much (for Δ-atomicity). Errors name an operation that cannot be
+/// interpreted.
+fn search_ops(
+    ops: &[&Op],
+    cut_ns: Option<u64>,
+    read_shift_ns: u64,
+) -> Result<Vec<SearchOp>, String> {
+    let mut out = Vec::with_capacity(ops.len());
+    for (source, op) in ops.iter().enumerate() {
+        if cut_ns.is_some_and(|cut| op.invoke_ns > cut) {
+            continue;
+        }
+        let mut complete_ns = match op.outcome {
+            Outcome::Info => None,
+            Outcome::Ok | Outcome::Fail => op.complete_ns,
+        };
+        if let (Some(cut), Some(c)) = (cut_ns, complete_ns) {
+            if c > cut {
+                complete_ns = None;
+                if op.f == OpFn::Read || op.outcome == Outcome::Fail {
+                    continue;
+                }
+            }
+        }
+        let effect = match (op.f, op.outcome, op.value) {
+            (OpFn::Cas, Outcome::Fail, OpValue::Cas(expected, _)) => {
+                if complete_ns.is_none() {
+                    // A failed cas with no completion time had no effect and fixes no instant.
+                    continue;
+                }
+                Effect::CasFails(expected)
+            }
+            (_, Outcome::Fail, _) if op.f != OpFn::Cas => continue,
+            (OpFn::Cas, _, OpValue::Cas(expected, new)) => Effect::Cas(expected, new),
+            (OpFn::Cas, _, OpValue::Single(_)) => {
+                return Err(format!(
+                    "cas by p{} on line {} has no [expected, new] value",
+                    op.process, op.line
+                ))
+            }
+            (OpFn::Read, _, _) if complete_ns.is_none() => continue,
+            (OpFn::Read, _, OpValue::Single(v)) => Effect::Read(v),
+            (OpFn::Write, _, OpValue::Single(v)) => Effect::Write(v),
+            (OpFn::Delete, _, _) => Effect::Write(None),
+            (OpFn::Read | OpFn::Write, _, OpValue::Cas(..)) => {
+                return Err(format!(
+                    "{:?} by p{} on line {} has a cas value",
+                    op.f, op.process, op.line
+                ))
+            }
+        };
+        let invoke_ns = if op.f == OpFn::Read {
+            op.invoke_ns.saturating_sub(read_shift_ns)
+        } else {
+            op.invoke_ns
+        };
+        out.push(SearchOp {
+            invoke_ns,
+            complete_ns,
+            effect,
+            source,
+        });
+    }
+    Ok(out)
+}
+
+/// The outcome of one search.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Search {
+    Linearizable,
+    NotLinearizable,
+    GaveUp(String),
+}
+
+/// A hasher for keys that are already well-mixed 64-bit fingerprints.
+#[derive(Default)]
+struct FingerprintHasher(u64);
+
+impl Hasher for FingerprintHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+fn splitmix64(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+fn state_fingerprint(state: Option<i64>) -> u64 {
+    match state {
+        None => 0x5555_5555_5555_5555,
+        Some(v) => splitmix64((v as u64) ^ 0xA5A5_A5A5_0000_0001),
+    }
+}
+
+/// The set of visited (linearized set, register value) states. Bitsets are stored back to
+/// back in one arena; the table maps a fingerprint to the newest state with it, and states
+/// with equal fingerprints are chained.
+struct Memo {
+    words: usize,
+    arena: Vec<u64>,
+    values: Vec<Option<i64>>,
+    chain: Vec<u32>,
+    table: HashMap<u64, u32, BuildHasherDefault<FingerprintHasher>>,
+}
+
+const NO_STATE: u32 = u32::MAX;
+
+impl Memo {
+    fn new(words: usize) -> Self {
+        Memo {
+            words,
+            arena: Vec::new(),
+            values: Vec::new(),
+            chain: Vec::new(),
+            table: HashMap::default(),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    fn bytes(&self) -> usize {
+        self.arena.len() * 8 + self.values.len() * 24
+    }
+
+    /// Records the state; false if it was already there.
+    fn insert(&mut self, fingerprint: u64, bits: &[u64], value: Option<i64>) -> bool {
+        let first = self.table.get(&fingerprint).copied().unwrap_or(NO_STATE);
+        let mut at = first;
+        while at != NO_STATE {
+            let i = at as usize;
+            if self.values[i] == value && self.arena[i * self.words..(i + 1) * self.words] == *bits
+            {
+                return false;
+            }
+            at = self.chain[i];
+        }
+        let index = self.values.len() as u32;
+        self.arena.extend_from_slice(bits);
+        self.values.push(value);
+        self.chain.push(first);
+        self.table.insert(fingerprint, index);
+        true
+    }
+}
+
+const NIL: usize = usize::MAX;
+
+/// Lowe's just-in-time linearization search over one key's operations.
+fn search(ops: &[SearchOp], limits: &Limits) -> Search {
+    let n = ops.len();
+    // The events, in time order; at equal times invocations come first, because an operation
+    // precedes another only when it completed strictly before the other was invoked.
+    let mut events: Vec<(u64, bool, usize)> = Vec::with_capacity(2 * n);
+    for (i, op) in ops.iter().enumerate() {
+        events.push((op.invoke_ns, false, i));
+        if let Some(c) = op.complete_ns {
+            events.push((c.max(op.invoke_ns), true, i));
+        }
+    }
+    events.sort_unstable();
+    let m = events.len();
+    let head = m;
+    let mut next = vec![NIL; m + 1];
+    let mut prev = vec![NIL; m + 1];
+    let mut call_node = vec![NIL; n];
+    let mut ret_node = vec![NIL; n];
+    let mut is_return = vec![false; m];
+    let mut op_of = vec![0usize; m];
+    let mut last = head;
+    for (node, &(_, ret, op)) in events.iter().enumerate() {
+        is_return[node] = ret;
+        op_of[node] = op;
+        if ret {
+            ret_node[op] = node;
+        } else {
+            call_node[op] = node;
+        }
+        next[last] = node;
+        prev[node] = last;
+        last = node;
+    }
+
+    let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix64(i ^ 0x1234_5678)).collect();
+    let words = n.div_ceil(64).max(1);
+    let mut bits = vec![0u64; words];
+    let mut bits_fp = 0u64;
+    let mut memo = Memo::new(words);
+    let max_states = limits.max_states.min(u64::from(NO_STATE - 1));
+
+    let mut state: Option<i64> = None;
+    let mut must_remaining = ops.iter().filter(|o| o.complete_ns.is_some()).count();
+    let mut stack: Vec<(usize, Option<i64>)> = Vec::new();
+    let mut steps: u64 = 0;
+    let mut cur = next[head];
+
+    loop {
+        if must_remaining == 0 {
+            return Search::Linearizable;
+        }
+        steps += 1;
+        if steps & 0xFFF == 0 {
+            if let Some(deadline) = limits.deadline {
+                if Instant::now() >= deadline {
+                    return Search::GaveUp(format!(
+                        "wall-clock budget ran out after {} states",
+                        memo.len()
+                    ));
+                }
+            }
+        }
+        if cur != NIL && !is_return[cur] {
+            let i = op_of[cur];
+            if let Some(new_state) = ops[i].effect.apply(state) {
+                bits[i / 64] |= 1 << (i % 64);
+                let fp = bits_fp ^ zobrist[i] ^ state_fingerprint(new_state);
+                if memo.insert(fp, &bits, new_state) {
+                    if memo.len() as u64 > max_states {
+                        return Search::GaveUp(format!(
+                            "search budget of {} states exhausted",
+                            limits.max_states
+                        ));
+                    }
+                    if memo.bytes() > MAX_MEMO_BYTES {
+                        return Search::GaveUp(format!(
+                            "search memory limit of {} MiB reached after {} states",
+                            MAX_MEMO_BYTES >> 20,
+                            memo.len()
+                        ));
+                    }
+                    bits_fp ^= zobrist[i];
+                    stack.push((i, state));
+                    state = new_state;
+                    // Lift the operation's events out of the list.
+                    for node in [call_node[i], ret_node[i]] {
+                        if node != NIL {
+                            next[prev[node]] = next[node];
+                            if next[node] != NIL {
+                                prev[next[node]] = prev[node];
+                            }
+                        }
+                    }
+                    if ops[i].complete_ns.is_some() {
+                        must_remaining -= 1;
+                    }
+                    cur = next[head];
+                    continue;
+                }
+                bits[i / 64] &= !(1 << (i % 64));
+            }
+            cur = next[cur];
+        } else {
+            // A completed operation that is not yet linearized (or, defensively, the end of
+            // the list): undo the latest linearization and try the next candidate after it.
+            let Some((i, old_state)) = stack.pop() else {
+                return Search::NotLinearizable;
+            };
+            bits[i / 64] &= !(1 << (i % 64));
+            bits_fp ^= zobrist[i];
+            state = old_state;
+            // Put its events back, in the reverse order of lifting.
+            for node in [ret_node[i], call_node[i]] {
+                if node != NIL {
+                    next[prev[node]] = node;
+                    if next[node] != NIL {
+                        prev[next[node]] = node;
+                    }
+                }
+            }
+            if ops[i].complete_ns.is_some() {
+                must_remaining += 1;
+            }
+            cur = next[call_node[i]];
+        }
+    }
+}
+
+/// Decides one key and explains a violation.
+fn check_key(ops: &[&Op], limits: &Limits) -> KeyVerdict {
+    let full = match search_ops(ops, None, 0) {
+        Ok(s) => s,
+        Err(reason) => return KeyVerdict::Unknown { reason },
+    };
+    match search(&full, limits) {
+        Search::Linearizable => KeyVerdict::Linearizable,
+        Search::GaveUp(reason) => KeyVerdict::Unknown { reason },
+        Search::NotLinearizable => explain(ops, limits),
+    }
+}
+
+/// Finds the shortest non-linearizable prefix and builds the window and message.
+fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
+    // Cut points: every event time. Cutting at the last one is the whole history, which is
+    // known to fail; a longer prefix only adds constraints, so failure is monotone in the cut.
+    let mut times: Vec<u64> = Vec::new();
+    for op in ops {
+        times.push(op.invoke_ns);
+        if let Some(c) = op.complete_ns {
+            times.push(c);
+        }
+    }
+    times.sort_unstable();
+    times.dedup();
+    let (mut lo, mut hi) = (0, times.len().saturating_sub(1));
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let fails = search_ops(ops, Some(times[mid]), 0)
+            .map(|s| search(&s, limits) == Search::NotLinearizable)
+            .unwrap_or(false);
+        if fails {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    let cut_ns = times.get(hi).copied().unwrap_or(0);
+    let prefix = search_ops(ops, Some(cut_ns), 0).unwrap_or_default();
+    // The culprit is an operation whose completion was the last straw.
+    let culprit_at = prefix
+        .iter()
+        .position(|s| s.complete_ns == Some(cut_ns))
+        .or_else(|| prefix.len().checked_sub(1));
+    let Some(culprit_at) = culprit_at else {
+        return KeyVerdict::NotLinearizable {
+            window: Vec::new(),
+            time_ns: 0,
+            message: "no linearization exists".to_string(),
+        };
+    };
+    let culprit = prefix[culprit_at];
+    let c_op = ops[culprit.source];
+    let c_complete_ns = culprit.complete_ns.unwrap_or(cut_ns);
+
+    // Immediately preceding: completed before the culprit's invoke, with nothing completed
+    // before the culprit's invoke starting after them.
+    let done_before: Vec<&SearchOp> = prefix
+        .iter()
+        .filter(|s| s.complete_ns.is_some_and(|c| c < culprit.invoke_ns))
+        .collect();
+    let latest_invoke_ns = done_before.iter().map(|s| s.invoke_ns).max();
+    let mut in_window = vec![false; prefix.len()];
+    in_window[culprit_at] = true;
+    for (k, s) in prefix.iter().enumerate() {
+        let concurrent =
+            s.invoke_ns <= c_complete_ns && s.complete_ns.is_none_or(|c| c >= culprit.invoke_ns);
+        let frontier = match (s.complete_ns, latest_invoke_ns) {
+            (Some(c), Some(latest)) => c < culprit.invoke_ns && c >= latest,
+            _ => false,
+        };
+        in_window[k] |= concurrent || frontier;
+    }
+    // The latest writer of the value the culprit observed, so the reader sees where it came from.
+    let observed = match culprit.effect {
+        Effect::Read(v) | Effect::Cas(v, _) => Some(v),
+        Effect::Write(_) | Effect::CasFails(_) => None,
+    };
+    if let Some(v) = observed {
+        let writer = prefix.iter().enumerate().rev().find(|(_, s)| {
+            matches!(s.effect, Effect::Write(w) | Effect::Cas(_, w) if w == v)
+                && s.invoke_ns <= c_complete_ns
+        });
+        if let Some((k, _)) = writer {
+            in_window[k] = true;
+        }
+    }
+    let window: Vec<Op> = prefix
+        .iter()
+        .zip(&in_window)
+        .filter(|(_, &keep)| keep)
+        .map(|(s, _)| ops[s.source].clone())
+        .collect();
+    let others = prefix.len() - 1;
+    let message = format!(
+        "{}, but no linearization of the {} operation{} before it allows that",
+        describe(c_op),
+        others,
+        if others == 1 { "" } else { "s" }
+    );
+    KeyVerdict::NotLinearizable {
+        window,
+        time_ns: c_op.invoke_ns,
+        message,
+    }
+}
+
+fn show(v: Option<i64>) -> String {
+    v.map_or_else(|| "nothing (absent)".to_string(), |v| v.to_string())
+}
+
+/// A short description of an operation, e.g. `read by p3 at 12000ns returned 3`.
+fn describe(op: &Op) -> String {
+    let head = |what: &str| format!("{what} by p{} at {}ns", op.process, op.invoke_ns);
+    match (op.f, op.outcome, op.value) {
+        (OpFn::Read, _, v) => format!("{} returned {}", head("read"), show(v.single())),
+        (OpFn::Write, _, v) => format!("{} of {}", head("write"), show(v.single())),
+        (OpFn::Delete, _, _) => head("delete"),
+        (OpFn::Cas, Outcome::Fail, OpValue::Cas(e, _)) => format!(
+            "{} failed, so the register was not {}",
+            head("cas"),
+            show(e)
+        ),
+        (OpFn::Cas, _, OpValue::Cas(e, n)) => {
+            format!("{} swapped {} for {}", head("cas"), show(e), show(n))
+        }
+        (OpFn::Cas, _, _) => head("cas"),
+    }
+}
+
+/// The smallest Δ making one key's history linearizable, or `None` if the budget ran out or
+/// no Δ helps.
+fn key_min_delta_ns(ops: &[&Op], limits: &Limits) -> Option<u64> {
+    let linearizable_with = |shift_ns: u64| -> Option<bool> {
+        let s = search_ops(ops, None, shift_ns).ok()?;
+        match search(&s, limits) {
+            Search::Linearizable => Some(true),
+            Search::NotLinearizable => Some(false),
+            Search::GaveUp(_) => None,
+        }
+    };
+    if linearizable_with(0)? {
+        return Some(0);
+    }
+    // Moving a read's invoke back by Δ only matters when it passes another operation's
+    // completion: the candidates are those gaps (Δ = gap removes that precedence).
+    let base = search_ops(ops, None, 0).ok()?;
+    let reads: Vec<u64> = base
+        .iter()
+        .filter(|s| matches!(s.effect, Effect::Read(_)))
+        .map(|s| s.invoke_ns)
+        .collect();
+    let completions: Vec<u64> = base.iter().filter_map(|s| s.complete_ns).collect();
+    let mut candidates: Vec<u64> = Vec::new();
+    if reads.len().saturating_mul(completions.len()) <= 1 << 22 {
+        for &r in &reads {
+            for &c in &completions {
+                if c < r {
+                    candidates.push(r - c);
+                }
+            }
+        }
+        candidates.sort_unstable();
+        candidates.dedup();
+    }
+    let largest_ns = reads.iter().copied().max().unwrap_or(0);
+    if candidates.is_empty() && largest_ns > 0 {
+        // Too many gaps to list: search the integers instead (the answer is the same).
+        if !linearizable_with(largest_ns)? {
+            return None;
+        }
+        let (mut lo, mut hi) = (1u64, largest_ns);
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if linearizable_with(mid)? {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return Some(hi);
+    }
+    let last = *candidates.last()?;
+    if !linearizable_with(last)? {
+        return None;
+    }
+    let (mut lo, mut hi) = (0, candidates.len() - 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if linearizable_with(candidates[mid])? {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    Some(candidates[hi])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Builds operations tersely: `(process, f, value, outcome, invoke, complete)`.
+    fn op(
+        process: u64,
+        f: OpFn,
+        value: OpValue,
+        outcome: Outcome,
+        invoke_ns: u64,
+        complete_ns: Option<u64>,
+    ) -> Op {
+        Op {
+            process,
+            f,
+            key: "k".to_string(),
+            value,
+            outcome,
+            invoke_ns,
+            complete_ns,
+            line: 0,
+        }
+    }
+    fn w(p: u64, v: i64, inv: u64, comp: u64) -> Op {
+        op(
+            p,
+            OpFn::Write,
+            OpValue::Single(Some(v)),
+            Outcome::Ok,
+            inv,
+            Some(comp),
+        )
+    }
+    fn w_info(p: u64, v: i64, inv: u64) -> Op {
+        op(
+            p,
+            OpFn::Write,
+            OpValue::Single(Some(v)),
+            Outcome::Info,
+            inv,
+            None,
+        )
+    }
+    fn r(p: u64, v: Option<i64>, inv: u64, comp: u64) -> Op {
+        op(
+            p,
+            OpFn::Read,
+            OpValue::Single(v),
+            Outcome::Ok,
+            inv,
+            Some(comp),
+        )
+    }
+    fn cas(p: u64, e: i64, n: i64, outcome: Outcome, inv: u64, comp: u64) -> Op {
+        op(
+            p,
+            OpFn::Cas,
+            OpValue::Cas(Some(e), Some(n)),
+            outcome,
+            inv,
+            Some(comp),
+        )
+    }
+    fn verdict(ops: &[Op]) -> Option<bool> {
+        check_ops(ops, &Budget::default()).ok()
+    }
+
+    #[test]
+    fn sequential_history_passes() {
+        let h = [r(1, None, 0, 1), w(1, 1, 2, 3), r(2, Some(1), 4, 5)];
+        assert_eq!(verdict(&h), Some(true));
+    }
+
+    #[test]
+    fn stale_read_is_caught_and_explained() {
+        let h = [
+            w(1, 1, 0, 10),
+            w(1, 2, 20, 30),
+            r(2, Some(1), 40, 50),
+            r(3, Some(2), 60, 70),
+        ];
+        let report = check_ops(&h, &Budget::default());
+        assert_eq!(report.ok(), Some(false));
+        let KeyVerdict::NotLinearizable {
+            window,
+            time_ns,
+            message,
+        } = &report.results[0].verdict
+        else {
+            panic!("expected a violation, got {report:?}");
+        };
+        assert_eq!(*time_ns, 40);
+        assert_eq!(
+            message,
+            "read by p2 at 40ns returned 1, but no linearization of the 2 operations before it allows that"
+        );
+        // The window: the write that made 1 stale, the write of 1, and the read; not the read after.
+        let invokes: Vec<u64> = window.iter().map(|o| o.invoke_ns).collect();
+        assert_eq!(invokes, vec![0, 20, 40]);
+    }
+
+    #[test]
+    fn concurrent_writes_may_take_effect_in_either_order() {
+        for last in [1, 2] {
+            let h = [w(1, 1, 0, 10), w(2, 2, 5, 15), r(3, Some(last), 20, 30)];
+            assert_eq!(verdict(&h), Some(true), "reading {last}");
+        }
+        let h = [
+            w(1, 1, 0, 10),
+            w(2, 2, 5, 15),
+            r(3, Some(1), 20, 30),
+            r(3, Some(2), 40, 50),
+        ];
+        assert_eq!(verdict(&h), Some(false), "values cannot flip back");
+    }
+
+    #[test]
+    fn failed_cas_needs_a_different_value_inside_its_interval() {
+        // The register holds 1 throughout the cas's interval, so a cas expecting 1 cannot fail.
+        let h = [w(1, 1, 0, 10), cas(2, 1, 5, Outcome::Fail, 20, 30)];
+        assert_eq!(verdict(&h), Some(false));
+        // With a concurrent write of 2 it can fail, before or after it.
+        let h = [
+            w(1, 1, 0, 10),
+            w(3, 2, 15, 25),
+            cas(2, 1, 5, Outcome::Fail, 20, 30),
+        ];
+        assert_eq!(verdict(&h), Some(true));
+        // A failed cas changes nothing.
+        let h = [
+            w(1, 1, 0, 10),
+            cas(2, 2, 5, Outcome::Fail, 20, 30),
+            r(3, Some(1), 40, 50),
+        ];
+        assert_eq!(verdict(&h), Some(true));
+        // A successful cas requires the expected value.
+        let h = [w(1, 1, 0, 10), cas(2, 2, 5, Outcome::Ok, 20, 30)];
+        assert_eq!(verdict(&h), Some(false));
+    }
+
+    #[test]
+    fn info_write_may_take_effect_late() {
+        // p1's write timed out; it shows up long afterwards, after a later write.
+        let h = [
+            w_info(1, 1, 0),
+            w(2, 2, 100, 110),
+            r(3, Some(2), 120, 130),
+            r(3, Some(1), 500, 510),
+        ];
+        assert_eq!(verdict(&h), Some(true));
+        // But never before its invoke.
+        let h = [r(3, Some(1), 0, 10), w_info(1, 1, 20)];
+        assert_eq!(verdict(&h), Some(false));
+    }
+
+    #[test]
+    fn info_write_may_never_take_effect() {
+        let h = [w_info(1, 1, 0), r(2, None, 10, 20), r(2, None, 1000, 2000)];
+        assert_eq!(verdict(&h), Some(true));
+        // Taking effect once only: 1, then 2, then 1 again is impossible.
+        let h = [
+            w_info(1, 1, 0),
+            r(2, Some(1), 10, 20),
+            w(3, 2, 30, 40),
+            r(2, Some(1), 50, 60),
+        ];
+        assert_eq!(verdict(&h), Some(false));
+    }
+
+    #[test]
+    fn delete_makes_the_register_absent() {
+        let del = op(
+            2,
+            OpFn::Delete,
+            OpValue::Single(None),
+            Outcome::Ok,
+            20,
+            Some(30),
+        );
+        let h = [w(1, 1, 0, 10), del.clone(), r(3, None, 40, 50)];
+        assert_eq!(verdict(&h), Some(true));
+        let h = [w(1, 1, 0, 10), del, r(3, Some(1), 40, 50)];
+        assert_eq!(verdict(&h), Some(false));
+    }
+
+    #[test]
+    fn keys_are_independent_and_sorted() {
+        let mut a = w(1, 1, 0, 10);
+        a.key = "b".into();
+        let mut b = r(2, Some(1), 20, 30);
+        b.key = "a".into();
+        let report = check_ops(&[a, b], &Budget::default());
+        assert_eq!(report.keys, 2);
+        let keys: Vec<&str> = report.results.iter().map(|r| r.key.as_str()).collect();
+        assert_eq!(keys, vec!["a", "b"]);
+        assert!(matches!(
+            report.results[0].verdict,
+            KeyVerdict::NotLinearizable { .. }
+        ));
+        assert_eq!(report.results[1].verdict, KeyVerdict::Linearizable);
+    }
+
+    #[test]
+    fn budget_exhaustion_is_unknown_not_a_verdict() {
+        let mut h = Vec::new();
+        for p in 0..12 {
+            h.push(w(p, p as i64, 0, 1000));
+        }
+        h.push(r(99, Some(1000), 2000, 3000));
+        let tiny = Budget {
+            max_states: 10,
+            max_wall: None,
+        };
+        let report = check_ops(&h, &tiny);
+        assert_eq!(report.ok(), None, "{report:?}");
+        assert_eq!(check_ops(&h, &Budget::default()).ok(), Some(false));
+    }
+
+    #[test]
+    fn min_delta_is_the_staleness_gap() {
+        // The read at 100 returns 1, superseded by the write of 2 that completed at 30.
+        let h = [w(1, 1, 0, 10), w(1, 2, 20, 30), r(2, Some(1), 100, 110)];
+        assert_eq!(min_delta_ns(&h, &Budget::default()), Some(70));
+        assert_eq!(min_delta_ns(&h[..2], &Budget::default()), Some(0));
+        // A value never written cannot be explained by any Δ.
+        let h = [w(1, 1, 0, 10), r(2, Some(7), 100, 110)];
+        assert_eq!(min_delta_ns(&h, &Budget::default()), None);
+    }
+
+    /// A reference checker: tries every order (no memo, no event list). Exponential; for tiny
+    /// histories only.
+    fn brute_force(ops: &[Op]) -> bool {
+        let s = search_ops(&ops.iter().collect::<Vec<_>>(), None, 0).unwrap();
+        fn go(s: &[SearchOp], placed: &mut Vec<bool>, state: Option<i64>) -> bool {
+            let must_left = s
+                .iter()
+                .zip(placed.iter())
+                .any(|(o, p)| !p && o.complete_ns.is_some());
+            if !must_left {
+                return true;
+            }
+            for c in 0..s.len() {
+                if placed[c] {
+                    continue;
+                }
+                let blocked = s
+                    .iter()
+                    .zip(placed.iter())
+                    .any(|(o, p)| !p && o.complete_ns.is_some_and(|done| done < s[c].invoke_ns));
+                if blocked {
+                    continue;
+                }
+                // The register model, written out again so the reference shares no code with
+                // the search.
+                let next = match s[c].effect {
+                    Effect::Read(v) if v == state => Some(state),
+                    Effect::Write(v) => Some(v),
+                    Effect::Cas(e, n) if e == state => Some(n),
+                    Effect::CasFails(e) if e != state => Some(state),
+                    _ => None,
+                };
+                if let Some(next) = next {
+                    placed[c] = true;
+                    if go(s, placed, next) {
+                        placed[c] = false;
+                        return true;
+                    }
+                    placed[c] = false;
+                }
+            }
+            false
+        }
+        go(&s, &mut vec![false; s.len()], None)
+    }
+
+    fn arb_op() -> impl Strategy<Value = Op> {
+        (
+            0u64..4,
+            0u8..4,
+            0i64..3,
+            0i64..3,
+            0u8..6,
+            0u64..20,
+            0u64..12,
+        )
+            .prop_map(|(p, f, a, b, outcome, inv, len)| {
+                let f = [OpFn::Read, OpFn::Write, OpFn::Delete, OpFn::Cas][f as usize];
+                let value = if f == OpFn::Cas {
+                    OpValue::Cas(Some(a), Some(b))
+                } else if f == OpFn::Read && a == 0 {
+                    OpValue::Single(None)
+                } else {
+                    OpValue::Single(Some(a))
+                };
+                let outcome = match outcome {
+                    0 => Outcome::Info,
+                    1 => Outcome::Fail,
+                    _ => Outcome::Ok,
+                };
+                let complete = (outcome != Outcome::Info).then_some(inv + len);
+                op(p, f, value, outcome, inv, complete)
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+        /// The search agrees with exhaustive enumeration on every small history.
+        #[test]
+        fn agrees_with_brute_force(ops in proptest::collection::vec(arb_op(), 0..7)) {
+            let expected = brute_force(&ops);
+            let got = check_ops(&ops, &Budget::default()).ok();
+            prop_assert_eq!(got, Some(expected));
+        }
+    }
+}
