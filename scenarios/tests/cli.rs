@@ -234,3 +234,50 @@ fn failing_run_exits_1_and_prints_the_reproduce_command() {
     );
     assert!(text.contains(&format!("reproduce: cargo tiersim run --scenario stale-set --protocol cache_aside --seed {seed}")), "{text}");
 }
+
+#[test]
+fn check_judges_a_recorded_history_both_ways_and_names_bad_lines() {
+    let dir = temp_dir("check");
+    std::fs::create_dir_all(&dir).unwrap();
+    let line = |p: u64, t: &str, f: &str, v: &str, time: u64| {
+        format!("{{\"process\": {p}, \"type\": \"{t}\", \"f\": \"{f}\", \"key\": \"k\", \"value\": {v}, \"time\": {time}}}\n")
+    };
+    let good = [
+        line(0, "invoke", "write", "1", 0),
+        line(0, "ok", "write", "1", 10),
+        line(1, "invoke", "read", "null", 20),
+        line(1, "ok", "read", "1", 30),
+    ]
+    .concat();
+    // The read begins after the write completed, yet sees the initial (absent) value.
+    let stale = [
+        line(0, "invoke", "write", "1", 0),
+        line(0, "ok", "write", "1", 10),
+        line(1, "invoke", "read", "null", 20),
+        line(1, "ok", "read", "null", 30),
+    ]
+    .concat();
+    let bad = [
+        line(0, "invoke", "write", "1", 0),
+        "{\"process\": 0, \"type\": \"ok\"}\n".to_string(),
+    ]
+    .concat();
+    for (name, text) in [("good", &good), ("stale", &stale), ("bad", &bad)] {
+        std::fs::write(dir.join(format!("{name}.jsonl")), text).unwrap();
+    }
+    let path = |n: &str| dir.join(format!("{n}.jsonl")).to_str().unwrap().to_string();
+    let out = tiersim(&["check", &path("good"), "--json"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(json(&out)["ok"], true);
+    let out = tiersim(&["check", &path("stale"), "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let j = json(&out);
+    assert_eq!(j["ok"], false);
+    assert_eq!(j["violations"][0]["key"], "k");
+    for f in ["keys", "ops", "wall_ms"] {
+        assert!(j[f].is_number(), "{f}");
+    }
+    let err = one_line_error(&tiersim(&["check", &path("bad")]));
+    assert!(err.contains("bad.jsonl") && err.contains("line 2"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
