@@ -242,21 +242,18 @@ fn check_judges_a_recorded_history_both_ways_and_names_bad_lines() {
     let line = |p: u64, t: &str, f: &str, v: &str, time: u64| {
         format!("{{\"process\": {p}, \"type\": \"{t}\", \"f\": \"{f}\", \"key\": \"k\", \"value\": {v}, \"time\": {time}}}\n")
     };
-    let good = [
-        line(0, "invoke", "write", "1", 0),
-        line(0, "ok", "write", "1", 10),
-        line(1, "invoke", "read", "null", 20),
-        line(1, "ok", "read", "1", 30),
-    ]
-    .concat();
-    // The read begins after the write completed, yet sees the initial (absent) value.
-    let stale = [
-        line(0, "invoke", "write", "1", 0),
-        line(0, "ok", "write", "1", 10),
-        line(1, "invoke", "read", "null", 20),
-        line(1, "ok", "read", "null", 30),
-    ]
-    .concat();
+    // A write completes, then a read begins: it must see the write ("1"); the stale history's
+    // read sees the initial absent value instead.
+    let history = |read: &str| {
+        [
+            line(0, "invoke", "write", "1", 0),
+            line(0, "ok", "write", "1", 10),
+            line(1, "invoke", "read", "null", 20),
+            line(1, "ok", "read", read, 30),
+        ]
+        .concat()
+    };
+    let (good, stale) = (history("1"), history("null"));
     let bad = [
         line(0, "invoke", "write", "1", 0),
         "{\"process\": 0, \"type\": \"ok\"}\n".to_string(),
