@@ -202,8 +202,11 @@ fn to_text(events: &[ClientEvent]) -> String {
         .join("\n")
 }
 
+/// A key's verdict without line numbers: violation time, message and window (process, invoke).
+type Detail = Option<(u64, String, Vec<(u64, u64)>)>;
+
 /// A report with line numbers removed, to compare checks of the same events in other orders.
-fn without_lines(report: &CheckReport) -> Vec<(String, Option<(u64, String, Vec<(u64, u64)>)>)> {
+fn without_lines(report: &CheckReport) -> Vec<(String, Detail)> {
     report
         .results
         .iter()
