@@ -115,6 +115,20 @@ fn etcd_timing() {
         "{} etcd histories, parse + check: best of {rounds} rounds {best_ms:.1} ms",
         texts.len()
     );
+    let mut slowest: Vec<(f64, usize)> = texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let started = Instant::now();
+            let ops = parse_ops(text).expect("valid history");
+            check_ops(&ops, &Budget::default());
+            (started.elapsed().as_secs_f64() * 1e3, i)
+        })
+        .collect();
+    slowest.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (ms, i) in slowest.iter().take(5) {
+        println!("  history #{i}: {ms:.2} ms");
+    }
 }
 
 fn event(p: u64, t: &str, f: &str, v: &str, time: u64) -> String {
