@@ -1,14 +1,18 @@
 //! An app node: one application process with its in-process L1, the clients (Jepsen processes)
-//! that run on it, and the handles a protocol uses — `App` is what protocol code is written
-//! against.
+//! that run on it, and the handles a protocol is written against. `App` is what protocol code
+//! sees: the tiers of its host and region, Redis, the database and its replica, its peers, pub/sub
+//! and its own clock — the way service code sees its environment.
 
-use crate::db::{DbReq, Row};
-use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::db::{Change, Data, DbReq, Row};
+use crate::event::{ModelEvent, Tier};
 use crate::protocol::{DynProtocol, Invalidation, OpError};
-use crate::redis::SetOpts;
-use crate::redis_node::{RedisReq, RedisResp};
+use crate::redis::{shard_for, SetOpts};
+use crate::redis_node::{Published, RedisReq, RedisResp};
 use crate::store::{Entry, TierStore};
-use crate::system::{CacheOp, SystemConfig, DB_NODE, REDIS_NODE};
+use crate::system::{CacheOp, SystemConfig, DB_NODE};
+use crate::tier::{Fill, FillTtl, Gate, TierCmd, TierReply, TierState};
+use std::cell::RefCell;
+use std::future::Future;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -27,18 +31,33 @@ pub enum AppReq {
 struct AppNode {
     net: Net,
     clock: NodeClock,
-    l1: Arc<Mutex<TierStore>>,
+    l1: RefCell<TierState>,
+    /// Every other app node, in name order.
     peers: Vec<String>,
+    l2: String,
+    l3: String,
+    replica: String,
     recorder: Recorder<ModelEvent>,
     config: SystemConfig,
 }
 
 /// The context a protocol method runs in: this app node's handles, and the client operation
-/// being served (none inside an invalidation handler).
+/// being served (none in handlers and background tasks).
 #[derive(Clone)]
 pub struct App {
     node: Rc<AppNode>,
     op: Option<u64>,
+}
+
+/// What a tier lookup found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lookup {
+    pub entry: Option<Entry>,
+    /// The entry's remaining TTL on the tier's clock.
+    pub remaining_ns: Option<u64>,
+    /// The tier's incarnation (it rises on every restart): pass it back with a fill so that a
+    /// tier that restarted in between refuses it.
+    pub incarnation: u64,
 }
 
 impl App {
@@ -47,19 +66,29 @@ impl App {
         self.node.net.name()
     }
 
+    /// The client operation being served, if any.
+    pub fn op(&self) -> Option<u64> {
+        self.op
+    }
+
     /// The node's local clock in nanoseconds (skewed by the fault plan like a real host's).
     pub fn now_ns(&self) -> u64 {
         self.node.clock.now_ns()
     }
 
-    /// The system's configuration (TTLs, timeouts).
+    /// The system's configuration (topology, TTLs, timeouts).
     pub fn config(&self) -> &SystemConfig {
         &self.node.config
     }
 
-    /// The other app nodes, in name order.
+    /// Every other app node, in name order.
     pub fn peers(&self) -> &[String] {
         &self.node.peers
+    }
+
+    /// The tags of `key` under the system's tag scheme.
+    pub fn tags_of(&self, key: &str) -> Vec<String> {
+        self.node.config.tags_of(key)
     }
 
     /// Sleep on the simulated clock.
@@ -67,35 +96,138 @@ impl App {
         madsim::time::sleep(d).await
     }
 
-    /// A fresh entry filled now on this node's clock, expiring after `ttl_ns` (None: never).
-    pub fn entry(&self, row: Row, ttl_ns: Option<u64>) -> Entry {
-        let now = self.now_ns();
-        Entry {
-            value: row.value,
-            version: row.version,
-            filled_at_ns: now,
-            expires_at_ns: ttl_ns.map(|t| now + t),
-            tags: Default::default(),
+    /// Run `work` in the background on this node (it dies with the node).
+    pub fn spawn(&self, work: impl Future<Output = ()> + 'static) {
+        madsim::task::spawn_local(work);
+    }
+
+    /// A context for background work, detached from the client operation.
+    pub fn detached(&self) -> App {
+        App {
+            node: self.node.clone(),
+            op: None,
         }
     }
 
-    pub fn l1(&self) -> L1<'_> {
-        L1 { app: self }
+    /// A fill of `data` into some tier, with this system's tags for the key.
+    pub fn fill_of(
+        &self,
+        key: &str,
+        data: &Data,
+        ttl: FillTtl,
+        gate: Gate,
+        incarnation: Option<u64>,
+    ) -> Fill {
+        Fill {
+            key: key.to_string(),
+            value: data.value,
+            version: data.version,
+            origin_ns: data.origin_ns,
+            tags: self.tags_of(key),
+            ttl,
+            gate,
+            incarnation,
+            op: self.op,
+        }
     }
 
+    /// An entry for a Redis fill of `data`.
+    pub fn entry_of(&self, key: &str, data: &Data) -> Entry {
+        Entry {
+            value: data.value,
+            version: data.version,
+            filled_at_ns: self.now_ns(),
+            origin_ns: data.origin_ns,
+            expires_at_ns: None,
+            tags: self.tags_of(key).into_iter().collect(),
+        }
+    }
+
+    /// This process's in-memory L1.
+    pub fn l1(&self) -> TierHandle<'_> {
+        TierHandle {
+            app: self,
+            tier: Tier::L1,
+            node: None,
+        }
+    }
+
+    /// This host's L2.
+    pub fn l2(&self) -> TierHandle<'_> {
+        TierHandle {
+            app: self,
+            tier: Tier::L2,
+            node: Some(self.node.l2.clone()),
+        }
+    }
+
+    /// This region's L3.
+    pub fn l3(&self) -> TierHandle<'_> {
+        TierHandle {
+            app: self,
+            tier: Tier::L3,
+            node: Some(self.node.l3.clone()),
+        }
+    }
+
+    /// A handle to tier node `node` (an L2 or L3 by name; an L1 is this process's own).
+    pub fn tier_handle(&self, node: &str, tier: Tier) -> TierHandle<'_> {
+        let node = (tier != Tier::L1).then(|| node.to_string());
+        TierHandle {
+            app: self,
+            tier,
+            node,
+        }
+    }
+
+    /// This process's path through the tiers, nearest first: L1, L2, L3.
+    pub fn path(&self) -> [TierHandle<'_>; 3] {
+        [self.l1(), self.l2(), self.l3()]
+    }
+
+    /// Every L2 and L3 node of the system as handles, deepest first (L3s, then L2s): the order
+    /// of a bottom-up invalidation.
+    pub fn shared_tiers(&self) -> Vec<TierHandle<'_>> {
+        let t = &self.node.config.topology;
+        let l3 = (0..t.regions).map(|r| TierHandle {
+            app: self,
+            tier: Tier::L3,
+            node: Some(crate::system::l3_node(r)),
+        });
+        let l2 = (0..t.hosts()).map(|h| TierHandle {
+            app: self,
+            tier: Tier::L2,
+            node: Some(crate::system::l2_node(h)),
+        });
+        l3.chain(l2).collect()
+    }
+
+    /// Redis (sharded by key slot).
     pub fn redis(&self) -> RedisClient<'_> {
         RedisClient { app: self }
     }
 
+    /// The database of record.
     pub fn db(&self) -> DbClient<'_> {
-        DbClient { app: self }
+        DbClient {
+            app: self,
+            node: DB_NODE.to_string(),
+        }
+    }
+
+    /// This region's read replica (it lags the database).
+    pub fn replica(&self) -> DbClient<'_> {
+        DbClient {
+            app: self,
+            node: self.node.replica.clone(),
+        }
     }
 
     fn rpc_timeout(&self) -> Duration {
         Duration::from_millis(self.node.config.rpc_timeout_ms)
     }
 
-    /// Invalidate `peer`'s L1 through its protocol handler and wait for its acknowledgement.
+    /// Invalidate `peer` through its protocol handler and wait for its acknowledgement.
     pub async fn invalidate_peer(&self, peer: &str, inv: Invalidation) -> Result<(), NetError> {
         self.node
             .net
@@ -107,178 +239,112 @@ impl App {
     pub async fn notify_peer(&self, peer: &str, inv: Invalidation) -> Result<(), NetError> {
         self.node.net.send(peer, inv).await
     }
+
+    /// SUBSCRIBE this node to a pub/sub channel (on Redis shard 0).
+    pub async fn subscribe(&self, channel: &str) -> Result<(), OpError> {
+        self.redis()
+            .call_shard(
+                0,
+                RedisReq::Subscribe {
+                    channel: channel.into(),
+                },
+            )
+            .await
+            .map(|_| ())
+    }
+
+    /// PUBLISH an invalidation (at most once to each subscriber); returns how many received it.
+    pub async fn publish(&self, channel: &str, inv: Invalidation) -> Result<i64, OpError> {
+        match self
+            .redis()
+            .call_shard(
+                0,
+                RedisReq::Publish {
+                    channel: channel.into(),
+                    inv,
+                },
+            )
+            .await?
+        {
+            RedisResp::Int(n) => Ok(n),
+            other => panic!("tiersim bug: PUBLISH answered {other:?}"),
+        }
+    }
 }
 
-/// This process's in-memory L1. Every change is recorded for the checkers.
-pub struct L1<'a> {
+/// One tier as a protocol sees it: the L1 in-process, L2 and L3 over the network. The same
+/// commands either way.
+pub struct TierHandle<'a> {
     app: &'a App,
+    tier: Tier,
+    /// The node answering (None: this process's own L1).
+    node: Option<String>,
 }
 
-impl L1<'_> {
-    fn record(&self, event: ModelEvent) {
-        self.app.node.recorder.internal(event);
-    }
-
-    fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
-        self.record(ModelEvent::Remove {
-            node: self.app.name().to_string(),
-            tier: Tier::L1,
-            key: key.to_string(),
-            version,
-            cause,
-        });
-    }
-
-    /// A live entry (an expired one is dropped on the way, as lazy expiry does).
-    pub fn get(&self, key: &str) -> Option<Entry> {
-        let now = self.app.now_ns();
-        let (stored, hit) = {
-            let mut l1 = self.app.node.l1.lock().unwrap();
-            let stored = l1.peek_any(key).map(|e| e.version);
-            (stored, l1.get(key, now))
-        };
-        if let (None, Some(version)) = (&hit, stored) {
-            self.removed(key, version, RemoveCause::Expire);
-        }
-        hit
-    }
-
-    /// The version floor of `key` (0 if none).
-    pub fn floor(&self, key: &str) -> u64 {
-        self.app.node.l1.lock().unwrap().floor(key)
-    }
-
-    /// Store `entry`, evicting least-recently-used entries beyond capacity.
-    pub fn fill(&self, key: &str, entry: Entry) {
-        let version = entry.version;
-        let expires_at_ns = entry
-            .expires_at_ns
-            .map(|t| self.app.node.clock.to_global_ns(t));
-        let evicted = self.app.node.l1.lock().unwrap().insert(key, entry);
-        self.record(ModelEvent::Fill {
-            node: self.app.name().to_string(),
-            tier: Tier::L1,
-            key: key.to_string(),
-            version,
-            expires_at_ns,
-        });
-        for (k, e) in evicted {
-            self.removed(&k, e.version, RemoveCause::Evict);
+impl TierHandle<'_> {
+    async fn apply(&self, cmd: TierCmd) -> Result<TierReply, OpError> {
+        let node = &self.app.node;
+        match &self.node {
+            None => Ok(node.l1.borrow_mut().apply(cmd)),
+            Some(to) => Ok(node
+                .net
+                .call::<TierCmd, TierReply>(to, cmd, self.app.rpc_timeout())
+                .await?),
         }
     }
 
-    /// Store `entry` unless it is below the key's floor or older than what is cached; returns
-    /// whether it was stored.
-    pub fn fill_if_newer(&self, key: &str, entry: Entry) -> bool {
-        let now = self.app.now_ns();
-        let (floor, current) = {
-            let l1 = self.app.node.l1.lock().unwrap();
-            (l1.floor(key), l1.peek(key, now).map(|e| e.version))
-        };
-        if entry.version < floor || current.is_some_and(|c| c >= entry.version) {
-            self.record(ModelEvent::Refuse {
-                node: self.app.name().to_string(),
-                tier: Tier::L1,
-                key: key.to_string(),
-                version: entry.version,
-                floor_version: floor.max(current.unwrap_or(0)),
-            });
-            return false;
-        }
-        self.fill(key, entry);
-        true
+    pub fn tier(&self) -> Tier {
+        self.tier
     }
 
-    /// Raise the floor of `key` to `version` and drop any entry below it.
-    pub fn invalidate(&self, key: &str, version: u64) {
-        let removed = {
-            let mut l1 = self.app.node.l1.lock().unwrap();
-            l1.raise_floor(key, version);
-            if l1.peek_any(key).is_some_and(|e| e.version < version) {
-                l1.remove(key)
-            } else {
-                None
-            }
-        };
-        self.record(ModelEvent::Floor {
-            node: self.app.name().to_string(),
-            tier: Tier::L1,
-            key: key.to_string(),
-            version,
-        });
-        if let Some(e) = removed {
-            self.removed(key, e.version, RemoveCause::Invalidate);
+    /// The node that answers (`app-N` for an L1).
+    pub fn node_name(&self) -> &str {
+        self.node.as_deref().unwrap_or(self.app.name())
+    }
+
+    /// Look `key` up (an expired entry is dropped on the way).
+    pub async fn get(&self, key: &str) -> Result<Lookup, OpError> {
+        self.lookup(key, false).await
+    }
+
+    /// Look `key` up and restart its TTL on a hit (a sliding TTL).
+    pub async fn get_touch(&self, key: &str) -> Result<Lookup, OpError> {
+        self.lookup(key, true).await
+    }
+
+    async fn lookup(&self, key: &str, touch: bool) -> Result<Lookup, OpError> {
+        match self
+            .apply(TierCmd::Get {
+                key: key.into(),
+                op: self.app.op,
+                touch,
+            })
+            .await?
+        {
+            TierReply::Got {
+                entry,
+                remaining_ns,
+                incarnation,
+            } => Ok(Lookup {
+                entry,
+                remaining_ns,
+                incarnation,
+            }),
+            other => panic!("tiersim bug: get answered {other:?}"),
         }
     }
 
-    /// Drop `key` whatever its version.
-    pub fn remove(&self, key: &str) {
-        let removed = self.app.node.l1.lock().unwrap().remove(key);
-        if let Some(e) = removed {
-            self.removed(key, e.version, RemoveCause::Delete);
-        }
-    }
-}
-
-/// A Redis client on this app node.
-pub struct RedisClient<'a> {
-    app: &'a App,
-}
-
-impl RedisClient<'_> {
-    async fn call(&self, req: RedisReq) -> Result<RedisResp, OpError> {
-        let resp = self
-            .app
-            .node
-            .net
-            .call::<RedisReq, RedisResp>(REDIS_NODE, req, self.app.rpc_timeout())
-            .await?;
-        match resp {
-            RedisResp::Error(e) => Err(OpError::Failed(format!("redis: {e}"))),
-            ok => Ok(ok),
+    /// Fill; returns whether the tier stored it.
+    pub async fn fill(&self, fill: Fill) -> Result<bool, OpError> {
+        match self.apply(TierCmd::Fill(fill)).await? {
+            TierReply::Filled(b) => Ok(b),
+            other => panic!("tiersim bug: fill answered {other:?}"),
         }
     }
 
-    /// GET: the entry and its remaining TTL in ms (-1: none).
-    pub async fn get(&self, key: &str) -> Result<Option<(Entry, i64)>, OpError> {
-        match self.call(RedisReq::Get { key: key.into() }).await? {
-            RedisResp::Entry(e) => Ok(e),
-            other => panic!("tiersim bug: GET answered {other:?}"),
-        }
-    }
-
-    /// SET with options; false when NX/XX was not met.
-    pub async fn set(&self, key: &str, entry: Entry, opts: SetOpts) -> Result<bool, OpError> {
-        self.bool(RedisReq::Set {
-            key: key.into(),
-            entry,
-            opts,
-        })
-        .await
-    }
-
-    pub async fn del(&self, key: &str) -> Result<bool, OpError> {
-        self.bool(RedisReq::Del { key: key.into() }).await
-    }
-
-    /// Version-gated fill (a Lua script in production): refused below the key's floor.
-    pub async fn fill_if_newer(
-        &self,
-        key: &str,
-        entry: Entry,
-        opts: SetOpts,
-    ) -> Result<bool, OpError> {
-        self.bool(RedisReq::FillIfNewer {
-            key: key.into(),
-            entry,
-            opts,
-        })
-        .await
-    }
-
-    /// Raise the key's floor and drop anything cached below it (a Lua script in production).
+    /// Raise the key's floor to `version` and drop anything older.
     pub async fn invalidate(&self, key: &str, version: u64) -> Result<(), OpError> {
-        self.bool(RedisReq::Invalidate {
+        self.apply(TierCmd::Invalidate {
             key: key.into(),
             version,
         })
@@ -286,43 +352,205 @@ impl RedisClient<'_> {
         .map(|_| ())
     }
 
-    async fn bool(&self, req: RedisReq) -> Result<bool, OpError> {
-        match self.call(req).await? {
+    /// Drop `key` whatever its version (keeps no floor).
+    pub async fn remove(&self, key: &str) -> Result<(), OpError> {
+        self.apply(TierCmd::Remove { key: key.into() })
+            .await
+            .map(|_| ())
+    }
+
+    /// Invalidate every entry of `tag` up to now (`inclusive`: filled in this very millisecond
+    /// too).
+    pub async fn invalidate_tag(&self, tag: &str, inclusive: bool) -> Result<(), OpError> {
+        self.apply(TierCmd::InvalidateTag {
+            tag: tag.into(),
+            inclusive,
+        })
+        .await
+        .map(|_| ())
+    }
+
+    pub async fn keys_with_tag(&self, tag: &str) -> Result<Vec<String>, OpError> {
+        match self.apply(TierCmd::KeysWithTag { tag: tag.into() }).await? {
+            TierReply::Keys(k) => Ok(k),
+            other => panic!("tiersim bug: keys_with_tag answered {other:?}"),
+        }
+    }
+}
+
+/// A Redis client on this app node, routing each key to its shard.
+pub struct RedisClient<'a> {
+    app: &'a App,
+}
+
+impl RedisClient<'_> {
+    fn shard_of(&self, key: &str) -> usize {
+        shard_for(key, self.app.node.config.topology.redis_shards)
+    }
+
+    async fn call_shard(&self, shard: usize, req: RedisReq) -> Result<RedisResp, OpError> {
+        let node = crate::system::redis_node(shard);
+        let resp = self
+            .app
+            .node
+            .net
+            .call::<RedisReq, RedisResp>(&node, req, self.app.rpc_timeout())
+            .await?;
+        match resp {
+            RedisResp::Error(e) => Err(OpError::Failed(format!("{node}: {e}"))),
+            ok => Ok(ok),
+        }
+    }
+
+    async fn call(&self, key: &str, req: RedisReq) -> Result<RedisResp, OpError> {
+        self.call_shard(self.shard_of(key), req).await
+    }
+
+    /// GET: the entry with its PTTL in ms (-1: none), and the shard's run id.
+    pub async fn get(&self, key: &str) -> Result<(Option<(Entry, i64)>, u64), OpError> {
+        self.get_inner(key, None).await
+    }
+
+    /// GETEX PX: a hit restarts the TTL (a sliding TTL).
+    pub async fn get_touch(
+        &self,
+        key: &str,
+        ttl_ms: u64,
+    ) -> Result<(Option<(Entry, i64)>, u64), OpError> {
+        self.get_inner(key, Some(ttl_ms)).await
+    }
+
+    async fn get_inner(
+        &self,
+        key: &str,
+        touch_ms: Option<u64>,
+    ) -> Result<(Option<(Entry, i64)>, u64), OpError> {
+        match self
+            .call(
+                key,
+                RedisReq::Get {
+                    key: key.into(),
+                    op: self.app.op,
+                    touch_ms,
+                },
+            )
+            .await?
+        {
+            RedisResp::Entry { entry, run_id } => Ok((entry, run_id)),
+            other => panic!("tiersim bug: GET answered {other:?}"),
+        }
+    }
+
+    /// SET with options; false when NX/XX was not met.
+    pub async fn set(&self, key: &str, entry: Entry, opts: SetOpts) -> Result<bool, OpError> {
+        self.fill(key, entry, opts, Gate::Plain, None).await
+    }
+
+    /// A gated fill (a Lua script in production): `gate` as for tiers, and refused when the
+    /// shard restarted since the reader saw `run_id`.
+    pub async fn fill(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        run_id: Option<u64>,
+    ) -> Result<bool, OpError> {
+        self.bool(
+            key,
+            RedisReq::Fill {
+                key: key.into(),
+                entry,
+                opts,
+                gate,
+                run_id,
+                op: self.app.op,
+            },
+        )
+        .await
+    }
+
+    pub async fn del(&self, key: &str) -> Result<bool, OpError> {
+        self.bool(key, RedisReq::Del { key: key.into() }).await
+    }
+
+    /// Raise the key's floor and drop anything cached below it (a Lua script in production).
+    pub async fn invalidate(&self, key: &str, version: u64) -> Result<(), OpError> {
+        self.bool(
+            key,
+            RedisReq::Invalidate {
+                key: key.into(),
+                version,
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Keys cached with `tag`, over every shard.
+    pub async fn keys_with_tag(&self, tag: &str) -> Result<Vec<String>, OpError> {
+        let mut keys = Vec::new();
+        for shard in 0..self.app.node.config.topology.redis_shards {
+            match self
+                .call_shard(shard, RedisReq::KeysWithTag { tag: tag.into() })
+                .await?
+            {
+                RedisResp::Keys(k) => keys.extend(k),
+                other => panic!("tiersim bug: KeysWithTag answered {other:?}"),
+            }
+        }
+        keys.sort();
+        Ok(keys)
+    }
+
+    /// Delete every key of `tag` on every shard.
+    pub async fn del_tag(&self, tag: &str) -> Result<(), OpError> {
+        for shard in 0..self.app.node.config.topology.redis_shards {
+            self.call_shard(shard, RedisReq::DelTag { tag: tag.into() })
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn bool(&self, key: &str, req: RedisReq) -> Result<bool, OpError> {
+        match self.call(key, req).await? {
             RedisResp::Bool(b) => Ok(b),
             other => panic!("tiersim bug: expected a boolean reply, got {other:?}"),
         }
     }
 }
 
-/// A database client on this app node.
+/// A client of the database or of a read replica.
 pub struct DbClient<'a> {
     app: &'a App,
+    node: String,
 }
 
 impl DbClient<'_> {
-    pub async fn read(&self, key: &str) -> Result<Row, OpError> {
+    /// Read `key` (from a replica: as of its lag).
+    pub async fn read(&self, key: &str) -> Result<Data, OpError> {
         let t = self.app.rpc_timeout();
         Ok(self
             .app
             .node
             .net
-            .call::<DbReq, Row>(DB_NODE, DbReq::Read { key: key.into() }, t)
+            .call::<DbReq, Data>(&self.node, DbReq::Read { key: key.into() }, t)
             .await?)
     }
 
-    /// Commit a write; a timeout is indeterminate (it may have committed).
+    /// Commit a write (`None`: delete); a timeout is indeterminate (it may have committed).
     pub async fn write(&self, key: &str, value: Option<i64>) -> Result<Row, OpError> {
         let op = self
             .app
             .op
             .expect("tiersim bug: a database write outside a client operation");
         let t = self.app.rpc_timeout();
-        Ok(self
+        let data = self
             .app
             .node
             .net
-            .call::<DbReq, Row>(
-                DB_NODE,
+            .call::<DbReq, Data>(
+                &self.node,
                 DbReq::Write {
                     key: key.into(),
                     value,
@@ -330,37 +558,55 @@ impl DbClient<'_> {
                 },
                 t,
             )
-            .await?)
+            .await?;
+        Ok(data.row())
     }
 }
 
-/// The app node's main task: an empty L1 (memory is lost on restart), the invalidation
-/// handlers, and the clients of the processes that live here.
-pub async fn serve(
-    net: Net,
-    recorder: Recorder<ModelEvent>,
-    config: SystemConfig,
-    peers: Vec<String>,
-    l1: Arc<Mutex<TierStore>>,
-    protocol: Arc<dyn DynProtocol>,
-    schedule: Arc<Schedule<CacheOp>>,
-    processes: Vec<u64>,
-) {
+/// Where an app node sits and what it runs.
+pub struct AppSetup {
+    pub config: SystemConfig,
+    pub peers: Vec<String>,
+    pub l2: String,
+    pub l3: String,
+    pub replica: String,
+    pub l1: Arc<Mutex<TierStore>>,
+    pub protocol: Arc<dyn DynProtocol>,
+    pub schedule: Arc<Schedule<CacheOp>>,
+    pub processes: Vec<u64>,
+}
+
+/// The app node's main task: an empty L1 (memory is lost on restart), the protocol's start hook,
+/// the invalidation and change-stream handlers, and the clients of the processes that live here.
+pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup>) {
     let name = net.name().to_string();
-    l1.lock().unwrap().clear();
-    recorder.internal(ModelEvent::Start { node: name.clone() });
+    let clock = net.ctx().clocks.node(&name);
+    let l1_ttl_ns = setup.config.l1_ttl_ms * 1_000_000;
+    let l1 = TierState::start(
+        &name,
+        Tier::L1,
+        setup.config.l1_capacity,
+        Some(l1_ttl_ns),
+        clock.clone(),
+        recorder.clone(),
+        setup.l1.clone(),
+    );
     let node = Rc::new(AppNode {
-        clock: net.ctx().clocks.node(&name),
+        clock,
         net: net.clone(),
-        l1,
-        peers,
+        l1: RefCell::new(l1),
+        peers: setup.peers.clone(),
+        l2: setup.l2.clone(),
+        l3: setup.l3.clone(),
+        replica: setup.replica.clone(),
         recorder,
-        config,
+        config: setup.config.clone(),
     });
     let app = App {
         node: node.clone(),
         op: None,
     };
+    let protocol = setup.protocol.clone();
 
     let (a, p) = (app.clone(), protocol.clone());
     net.serve(move |req: AppReq, _from| {
@@ -372,18 +618,42 @@ pub async fn serve(
             Some(())
         }
     });
-    let (a, p, n) = (app.clone(), protocol.clone(), net.clone());
-    madsim::task::spawn_local(async move {
-        loop {
-            let (inv, _from) = n.recv::<Invalidation>().await;
-            p.on_invalidation(&a, inv).await;
+    let (a, p) = (app.clone(), protocol.clone());
+    net.serve(move |change: Change, _from| {
+        let (a, p) = (a.clone(), p.clone());
+        async move {
+            p.on_change(&a, change).await;
+            Some(())
         }
     });
+    for handler in 0..3 {
+        let (a, p, n) = (app.clone(), protocol.clone(), net.clone());
+        madsim::task::spawn_local(async move {
+            loop {
+                match handler {
+                    0 => {
+                        let (inv, _) = n.recv::<Invalidation>().await;
+                        p.on_invalidation(&a, inv).await;
+                    }
+                    1 => {
+                        let (msg, _) = n.recv::<Published>().await;
+                        p.on_invalidation(&a, msg.inv).await;
+                    }
+                    _ => {
+                        let (change, _) = n.recv::<Change>().await;
+                        p.on_change(&a, change).await;
+                    }
+                }
+            }
+        });
+    }
+    protocol.on_start(&app).await;
 
     let started_ns = sim_now_ns();
     let mut clients = Vec::new();
-    for process in processes {
-        let ops: Vec<_> = schedule
+    for &process in &setup.processes {
+        let ops: Vec<_> = setup
+            .schedule
             .ops_of(process)
             .into_iter()
             // A restarted node does not replay what it missed while down.
@@ -413,6 +683,8 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
         CacheOp::Read { key } => (OpFn::Read, key.clone(), OpValue::Single(None)),
         CacheOp::Write { key, value } => (OpFn::Write, key.clone(), OpValue::Single(Some(*value))),
         CacheOp::Delete { key } => (OpFn::Delete, key.clone(), OpValue::Single(None)),
+        CacheOp::InvalidateTag { tag } => (OpFn::InvalidateTag, tag.clone(), OpValue::Single(None)),
+        CacheOp::Warm { batch, .. } => (OpFn::Warm, batch.clone(), OpValue::Single(None)),
     };
     let id = node.recorder.invoke(process, f, &key, value);
     let app = App {
@@ -421,9 +693,13 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
     };
     let fut = async {
         match &op {
-            CacheOp::Read { key } => protocol.read(&app, key).await,
-            CacheOp::Write { key, value } => protocol.write(&app, key, *value).await,
-            CacheOp::Delete { key } => protocol.delete(&app, key).await,
+            CacheOp::Read { key } => protocol.read(&app, key).await.map(Some),
+            CacheOp::Write { key, value } => protocol.write(&app, key, *value).await.map(Some),
+            CacheOp::Delete { key } => protocol.delete(&app, key).await.map(Some),
+            CacheOp::InvalidateTag { tag } => {
+                protocol.invalidate_tag(&app, tag).await.map(|_| None)
+            }
+            CacheOp::Warm { keys, .. } => protocol.warm(&app, keys).await.map(|_| None),
         }
     };
     let timeout = Duration::from_millis(node.config.op_timeout_ms);
@@ -434,12 +710,12 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
     match result {
         Ok(row) => {
             let v = if f == OpFn::Read {
-                OpValue::Single(row.value)
+                OpValue::Single(row.and_then(|r| r.value))
             } else {
                 value
             };
             node.recorder
-                .complete(id, EventType::Ok, v, Some(row.version));
+                .complete(id, EventType::Ok, v, row.map(|r| r.version));
         }
         Err(OpError::Failed(_)) => node.recorder.complete(id, EventType::Fail, value, None),
         Err(OpError::Indeterminate(_)) => node.recorder.complete(id, EventType::Info, value, None),

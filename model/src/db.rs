@@ -16,6 +16,60 @@ pub struct Row {
     pub version: u64,
 }
 
+/// A row as a reader received it, with the instant the database (or replica) served it: the
+/// origin of every cached copy made from it, so checkers know how old cached data is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Data {
+    pub value: Option<i64>,
+    pub version: u64,
+    /// Global sim time at which it was read (checker metadata).
+    pub origin_ns: u64,
+}
+
+impl Data {
+    pub fn row(&self) -> Row {
+        Row {
+            value: self.value,
+            version: self.version,
+        }
+    }
+
+    /// The data of a cached entry.
+    pub fn of(entry: &crate::store::Entry) -> Data {
+        Data {
+            value: entry.value,
+            version: entry.version,
+            origin_ns: entry.origin_ns,
+        }
+    }
+}
+
+fn served(row: Row) -> Data {
+    Data {
+        value: row.value,
+        version: row.version,
+        origin_ns: tiersim_sim::clock::sim_now_ns(),
+    }
+}
+
+/// One committed change, as the change stream (CDC) carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    pub key: String,
+    pub version: u64,
+    pub value: Option<i64>,
+}
+
+/// How the change stream reaches its consumer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CdcMode {
+    /// Fire and forget: a change sent into a partition or lost packet is gone.
+    AtMostOnce,
+    /// Sent until acknowledged, in commit order per key.
+    AtLeastOnce,
+}
+
 /// Requests the database node answers.
 #[derive(Clone, Debug)]
 pub enum DbReq {
@@ -71,18 +125,112 @@ impl Database {
         *row
     }
 
-    /// The database node's main task: answer reads and commits until the node dies.
-    pub async fn serve(self, net: Net, recorder: Recorder<ModelEvent>) {
+    /// The database node's main task: answer reads and commits until the node dies, and
+    /// publish every commit on the change stream to `subscribers` (read replicas, the
+    /// invalidation daemon) in `mode`.
+    pub async fn serve(
+        self,
+        net: Net,
+        recorder: Recorder<ModelEvent>,
+        subscribers: Vec<String>,
+        mode: CdcMode,
+        retry: std::time::Duration,
+    ) {
+        // One queue per subscriber keeps the stream in commit order.
+        let mut queues = Vec::new();
+        for sub in subscribers {
+            let (tx, mut rx) = futures_channel::mpsc::unbounded::<Change>();
+            queues.push(tx);
+            let net = net.clone();
+            madsim::task::spawn_local(async move {
+                use futures_util::StreamExt;
+                while let Some(change) = rx.next().await {
+                    match mode {
+                        CdcMode::AtMostOnce => {
+                            let _ = net.send(&sub, change).await;
+                        }
+                        CdcMode::AtLeastOnce => {
+                            while net
+                                .call::<Change, ()>(&sub, change.clone(), retry)
+                                .await
+                                .is_err()
+                            {}
+                        }
+                    }
+                }
+            });
+        }
         net.serve(move |req: DbReq, _from| {
             let db = self.clone();
             let recorder = recorder.clone();
+            let queues = queues.clone();
             async move {
                 Some(match req {
-                    DbReq::Read { key } => db.row(&key),
-                    DbReq::Write { key, value, op } => db.commit(&key, value, op, &recorder),
+                    DbReq::Read { key } => served(db.row(&key)),
+                    DbReq::Write { key, value, op } => {
+                        let row = db.commit(&key, value, op, &recorder);
+                        for q in &queues {
+                            let _ = q.unbounded_send(Change {
+                                key: key.clone(),
+                                version: row.version,
+                                value,
+                            });
+                        }
+                        served(row)
+                    }
                 })
             }
         });
         std::future::pending::<()>().await
+    }
+}
+
+/// A read replica: applies the change stream after a lag, serves (possibly stale) reads.
+/// Its data is in memory: a restart empties it until the stream refills it.
+pub async fn serve_replica(net: Net, recorder: Recorder<ModelEvent>, lag: std::time::Duration) {
+    let rows: std::rc::Rc<std::cell::RefCell<BTreeMap<String, Row>>> = Default::default();
+    let r = rows.clone();
+    net.serve(move |req: DbReq, _from| {
+        let row = match req {
+            DbReq::Read { key } => served(r.borrow().get(&key).copied().unwrap_or_default()),
+            DbReq::Write { .. } => panic!("tiersim bug: a write sent to a read replica"),
+        };
+        async move { Some(row) }
+    });
+    let applied = rows.clone();
+    let node = net.name().to_string();
+    let apply = move |change: Change| {
+        let mut rows = applied.borrow_mut();
+        let row = rows.entry(change.key.clone()).or_default();
+        if change.version > row.version {
+            *row = Row {
+                value: change.value,
+                version: change.version,
+            };
+            recorder.internal(ModelEvent::Replicate {
+                node: node.clone(),
+                key: change.key,
+                version: change.version,
+            });
+        }
+    };
+    let apply = std::rc::Rc::new(apply);
+    // Acknowledged deliveries (at-least-once) and one-way ones (at-most-once) both land here.
+    let a = apply.clone();
+    net.serve(move |change: Change, _from| {
+        let a = a.clone();
+        async move {
+            madsim::time::sleep(lag).await;
+            a(change);
+            Some(())
+        }
+    });
+    loop {
+        let (change, _) = net.recv::<Change>().await;
+        let a = apply.clone();
+        madsim::task::spawn_local(async move {
+            madsim::time::sleep(lag).await;
+            a(change);
+        });
     }
 }

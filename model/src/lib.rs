@@ -12,3 +12,5 @@ pub mod redis;
 pub mod redis_node;
 pub mod store;
 pub mod system;
+pub mod tier;
+pub mod tier_node;

@@ -48,6 +48,8 @@ pub struct Outcome {
     /// clock).
     pub wall_ms: u64,
     pub max_staleness_ns: u64,
+    /// Claimed invariants this build cannot check yet.
+    pub unchecked: Vec<Invariant>,
     pub history: History<ModelEvent>,
 }
 
@@ -104,6 +106,7 @@ pub fn run_and_judge(
         sim_ns,
         wall_ms: 0,
         max_staleness_ns: judgement.max_staleness_ns,
+        unchecked: judgement.unchecked,
         history,
     }
 }

@@ -6,7 +6,7 @@
 //! is a promise under every fault the scenario injects.
 
 use crate::app::App;
-use crate::db::Row;
+use crate::db::{Change, Row};
 use crate::system::SystemConfig;
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -128,11 +128,15 @@ impl From<NetError> for OpError {
     }
 }
 
-/// An invalidation message: drop what you hold of `key` below `version`.
+/// An invalidation message, sent peer to peer or over pub/sub.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Invalidation {
-    pub key: String,
-    pub version: u64,
+pub enum Invalidation {
+    /// Drop what you hold of `key` below `version`.
+    Key { key: String, version: u64 },
+    /// Drop `key` whatever its version, keeping no floor (what floorless protocols send).
+    Remove { key: String },
+    /// Drop every entry of `tag`.
+    Tag { tag: String },
 }
 
 /// A cache protocol. Implement this for your own cache logic; see `examples/` and the doc page
@@ -150,10 +154,33 @@ pub trait Protocol: Send + Sync + 'static {
     async fn write(&self, cx: &App, key: &str, value: i64) -> Result<Row, OpError>;
     /// Delete `key` through the database; returns the committed (absent) row.
     async fn delete(&self, cx: &App, key: &str) -> Result<Row, OpError>;
-    /// Handle an invalidation delivered to this app node. The default drops the key from L1.
-    async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
-        cx.l1().invalidate(&inv.key, inv.version);
+    /// Invalidate every cached entry of `tag`. The default refuses: not every protocol has tags.
+    async fn invalidate_tag(&self, _cx: &App, tag: &str) -> Result<(), OpError> {
+        Err(OpError::Failed(format!(
+            "{} does not support tag invalidation ({tag})",
+            self.name()
+        )))
     }
+    /// Warm `keys` into the cache. The default reads each one through the protocol.
+    async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
+        for key in keys {
+            self.read(cx, key).await?;
+        }
+        Ok(())
+    }
+    /// Handle an invalidation delivered to this app node. The default drops it from the L1.
+    async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
+        let _ = match inv {
+            Invalidation::Key { key, version } => cx.l1().invalidate(&key, version).await,
+            Invalidation::Remove { key } => cx.l1().remove(&key).await,
+            Invalidation::Tag { tag } => cx.l1().invalidate_tag(&tag, true).await,
+        };
+    }
+    /// Handle one change of the database's change stream (on the invalidation daemon node,
+    /// `cdc`). The default ignores it.
+    async fn on_change(&self, _cx: &App, _change: Change) {}
+    /// Runs when an app node (re)starts, before its clients: subscribe to channels here.
+    async fn on_start(&self, _cx: &App) {}
 }
 
 type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -171,7 +198,15 @@ pub trait DynProtocol: Send + Sync + 'static {
         value: i64,
     ) -> LocalFuture<'a, Result<Row, OpError>>;
     fn delete<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>>;
+    fn invalidate_tag<'a>(
+        &'a self,
+        cx: &'a App,
+        tag: &'a str,
+    ) -> LocalFuture<'a, Result<(), OpError>>;
+    fn warm<'a>(&'a self, cx: &'a App, keys: &'a [String]) -> LocalFuture<'a, Result<(), OpError>>;
     fn on_invalidation<'a>(&'a self, cx: &'a App, inv: Invalidation) -> LocalFuture<'a, ()>;
+    fn on_change<'a>(&'a self, cx: &'a App, change: Change) -> LocalFuture<'a, ()>;
+    fn on_start<'a>(&'a self, cx: &'a App) -> LocalFuture<'a, ()>;
 }
 
 impl<P: Protocol> DynProtocol for P {
@@ -195,7 +230,23 @@ impl<P: Protocol> DynProtocol for P {
     fn delete<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>> {
         Box::pin(Protocol::delete(self, cx, key))
     }
+    fn invalidate_tag<'a>(
+        &'a self,
+        cx: &'a App,
+        tag: &'a str,
+    ) -> LocalFuture<'a, Result<(), OpError>> {
+        Box::pin(Protocol::invalidate_tag(self, cx, tag))
+    }
+    fn warm<'a>(&'a self, cx: &'a App, keys: &'a [String]) -> LocalFuture<'a, Result<(), OpError>> {
+        Box::pin(Protocol::warm(self, cx, keys))
+    }
     fn on_invalidation<'a>(&'a self, cx: &'a App, inv: Invalidation) -> LocalFuture<'a, ()> {
         Box::pin(Protocol::on_invalidation(self, cx, inv))
+    }
+    fn on_change<'a>(&'a self, cx: &'a App, change: Change) -> LocalFuture<'a, ()> {
+        Box::pin(Protocol::on_change(self, cx, change))
+    }
+    fn on_start<'a>(&'a self, cx: &'a App) -> LocalFuture<'a, ()> {
+        Box::pin(Protocol::on_start(self, cx))
     }
 }

@@ -1,28 +1,42 @@
-//! The Redis node: a `RedisStore` of cache entries behind typed requests, plus the version-gated
-//! commands that correct protocols run as Lua scripts in production (`fill_if_newer`,
-//! `invalidate`), which keep a per-key version floor in a second keyspace so it outlives the entry.
+//! A Redis node (one shard): a `RedisStore` of cache entries behind typed requests, plus what
+//! production deployments add around it — version-gated fills and invalidations run as Lua
+//! scripts (which keep a per-key version floor in a second keyspace so it outlives the entry),
+//! a tag index (a set per tag), and pub/sub for invalidation fan-out.
 //!
-//! The node reads its own clock (skew applies) and keeps its data in memory: a restart empties it.
+//! The node reads its own clock (skew applies). Its data, floors and subscriptions are in memory:
+//! a restart empties them and changes its run id (Redis's `run_id`), which gated fills check so
+//! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
-use crate::redis::{RedisStore, SetOpts};
+use crate::protocol::Invalidation;
+use crate::redis::{PubSub, RedisStore, SetOpts};
 use crate::store::Entry;
+use crate::tier::Gate;
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
-use tiersim_sim::clock::NodeClock;
+use tiersim_sim::clock::{sim_now_ns, NodeClock};
 use tiersim_sim::history::Recorder;
 use tiersim_sim::net::Net;
 
 #[derive(Clone, Debug)]
 pub enum RedisReq {
+    /// GET, or GETEX PX when `touch_ms` is set (a sliding TTL).
     Get {
         key: String,
+        op: Option<u64>,
+        touch_ms: Option<u64>,
     },
-    Set {
+    /// SET with options, gated as `gate` says (Plain is a plain SET); `run_id`: refuse if the
+    /// node restarted since the reader saw this run id.
+    Fill {
         key: String,
         entry: Entry,
         opts: SetOpts,
+        gate: Gate,
+        run_id: Option<u64>,
+        op: Option<u64>,
     },
     Del {
         key: String,
@@ -30,30 +44,51 @@ pub enum RedisReq {
     Pttl {
         key: String,
     },
-    /// Store `entry` with expiry `opts` unless the key's floor is above its version or a newer
-    /// version is cached (script semantics).
-    FillIfNewer {
-        key: String,
-        entry: Entry,
-        opts: SetOpts,
-    },
-    /// Raise the key's floor to `version` and drop any cached entry below it (script semantics).
+    /// Raise the key's floor to `version` and drop any cached entry below it (script).
     Invalidate {
         key: String,
         version: u64,
+    },
+    /// The keys cached with `tag` (SMEMBERS of the tag's set, live keys only).
+    KeysWithTag {
+        tag: String,
+    },
+    /// Delete every key of `tag` (script over the tag's set).
+    DelTag {
+        tag: String,
+    },
+    /// SUBSCRIBE the calling node to `channel`.
+    Subscribe {
+        channel: String,
+    },
+    /// PUBLISH `inv` on `channel`; answers the number of receivers.
+    Publish {
+        channel: String,
+        inv: Invalidation,
     },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisResp {
-    /// GET: the entry and its PTTL in ms (-1: no TTL).
-    Entry(Option<(Entry, i64)>),
+    /// GET: the entry and its PTTL in ms (-1: no TTL), and the node's run id.
+    Entry {
+        entry: Option<(Entry, i64)>,
+        run_id: u64,
+    },
     Bool(bool),
     Int(i64),
+    Keys(Vec<String>),
     Error(String),
 }
 
-/// What the checkers and the quiet phase can see of the Redis node from outside.
+/// A message pub/sub delivers to a subscriber.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Published {
+    pub channel: String,
+    pub inv: Invalidation,
+}
+
+/// What the quiet-phase snapshot can see of a Redis node from outside.
 #[derive(Clone, Default)]
 pub struct RedisShared {
     pub data: Arc<Mutex<Option<RedisStore<Entry>>>>,
@@ -61,7 +96,11 @@ pub struct RedisShared {
 
 struct RedisState {
     data: RedisStore<Entry>,
-    floors: std::collections::BTreeMap<String, u64>,
+    floors: BTreeMap<String, u64>,
+    pubsub: PubSub,
+    /// Subscriber node names by pub/sub id.
+    subscribers: BTreeMap<u64, String>,
+    run_id: u64,
     clock: NodeClock,
     node: String,
     recorder: Recorder<ModelEvent>,
@@ -73,28 +112,11 @@ impl RedisState {
         self.clock.now_ns() / 1_000_000
     }
 
-    fn publish(&self) {
+    fn publish_state(&self) {
         *self.shared.data.lock().unwrap() = Some(self.data.clone());
     }
 
-    fn fill_event(&mut self, key: &str, entry: &Entry) {
-        let now_ms = self.now_ms();
-        let pttl = self.data.pttl(key, now_ms);
-        // Redis keeps a key alive through its expire millisecond and drops it after.
-        let expires_at_ns = (pttl >= 0).then(|| {
-            self.clock
-                .to_global_ns((now_ms + pttl as u64 + 1) * 1_000_000)
-        });
-        self.recorder.internal(ModelEvent::Fill {
-            node: self.node.clone(),
-            tier: Tier::Redis,
-            key: key.to_string(),
-            version: entry.version,
-            expires_at_ns,
-        });
-    }
-
-    fn remove_event(&self, key: &str, version: u64, cause: RemoveCause) {
+    fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
         self.recorder.internal(ModelEvent::Remove {
             node: self.node.clone(),
             tier: Tier::Redis,
@@ -104,77 +126,142 @@ impl RedisState {
         });
     }
 
+    /// A live entry, recording a lazy expiry on the way.
     fn live(&mut self, key: &str) -> Option<Entry> {
         let now_ms = self.now_ms();
         let had = self.data.peek_any(key);
         let got = self.data.get(key, now_ms);
-        if got.is_none() {
-            if let Some(old) = had {
-                self.remove_event(key, old.version, RemoveCause::Expire);
-            }
+        if let (None, Some(old)) = (&got, had) {
+            self.removed(key, old.version, RemoveCause::Expire);
         }
         got
     }
 
-    fn handle(&mut self, req: RedisReq) -> RedisResp {
+    fn fill(
+        &mut self,
+        key: String,
+        mut entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        run_id: Option<u64>,
+        op: Option<u64>,
+    ) -> RedisResp {
         let now_ms = self.now_ms();
+        let floor = self.floors.get(&key).copied().unwrap_or(0);
+        let current = self.live(&key);
+        let cached = current.as_ref().map(|c| c.version);
+        let refused = run_id.is_some_and(|r| r != self.run_id)
+            || match gate {
+                Gate::Plain => false,
+                Gate::IfNewer => {
+                    entry.version < floor || cached.is_some_and(|c| c >= entry.version)
+                }
+                Gate::IfNewerThanCached => cached.is_some_and(|c| c >= entry.version),
+            };
+        if refused {
+            self.recorder.internal(ModelEvent::Refuse {
+                node: self.node.clone(),
+                tier: Tier::Redis,
+                key,
+                version: entry.version,
+                floor_version: floor.max(cached.unwrap_or(0)),
+            });
+            return RedisResp::Bool(false);
+        }
+        entry.filled_at_ns = self.clock.now_ns();
+        match self.data.set(&key, entry.clone(), &opts, now_ms) {
+            Ok(true) => {
+                if let Some(old) = current {
+                    self.removed(&key, old.version, RemoveCause::Invalidate);
+                }
+                let pttl = self.data.pttl(&key, now_ms);
+                // Redis keeps a key alive through its expire millisecond and drops it after.
+                let expires_at_ns = (pttl >= 0).then(|| {
+                    self.clock
+                        .to_global_ns((now_ms + pttl as u64 + 1) * 1_000_000)
+                });
+                self.recorder.internal(ModelEvent::Fill {
+                    node: self.node.clone(),
+                    tier: Tier::Redis,
+                    key,
+                    version: entry.version,
+                    origin_ns: entry.origin_ns,
+                    filled_at_local_ns: entry.filled_at_ns,
+                    tier_ttl_ns: (pttl >= 0).then(|| pttl as u64 * 1_000_000 + 1_000_000),
+                    expires_at_ns,
+                    tags: entry.tags.iter().cloned().collect(),
+                    op,
+                });
+                RedisResp::Bool(true)
+            }
+            Ok(false) => RedisResp::Bool(false),
+            Err(e) => RedisResp::Error(e.to_string()),
+        }
+    }
+
+    fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
+        let now_ms = self.now_ms();
+        self.data
+            .keys()
+            .filter(|k| {
+                self.data
+                    .peek(k, now_ms)
+                    .is_some_and(|e| e.tags.contains(tag))
+            })
+            .cloned()
+            .collect()
+    }
+
+    fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<(String, Published)>) {
+        let now_ms = self.now_ms();
+        let mut deliveries = Vec::new();
         let resp = match req {
-            RedisReq::Get { key } => match self.live(&key) {
-                Some(e) => RedisResp::Entry(Some((e, self.data.pttl(&key, now_ms)))),
-                None => RedisResp::Entry(None),
-            },
-            RedisReq::Set { key, entry, opts } => {
-                let old = self.live(&key);
-                match self.data.set(&key, entry.clone(), &opts, now_ms) {
-                    Ok(true) => {
-                        if let Some(old) = old {
-                            self.remove_event(&key, old.version, RemoveCause::Invalidate);
-                        }
-                        self.fill_event(&key, &entry);
-                        RedisResp::Bool(true)
-                    }
-                    Ok(false) => RedisResp::Bool(false),
-                    Err(e) => RedisResp::Error(e.to_string()),
+            RedisReq::Get { key, op, touch_ms } => {
+                let hit = self.live(&key);
+                if let (Some(e), Some(ms)) = (&hit, touch_ms) {
+                    let _ = self.data.pexpire(&key, ms as i64, now_ms);
+                    let _ = e;
+                }
+                let entry = hit.map(|e| {
+                    let pttl = self.data.pttl(&key, now_ms);
+                    self.recorder.internal(ModelEvent::Serve {
+                        node: self.node.clone(),
+                        tier: Tier::Redis,
+                        key: key.clone(),
+                        version: e.version,
+                        op,
+                        now_local_ns: self.clock.now_ns(),
+                        filled_at_local_ns: e.filled_at_ns,
+                        tier_ttl_ns: None,
+                        origin_ns: e.origin_ns,
+                        tags: e.tags.iter().cloned().collect(),
+                    });
+                    (e, pttl)
+                });
+                RedisResp::Entry {
+                    entry,
+                    run_id: self.run_id,
                 }
             }
+            RedisReq::Fill {
+                key,
+                entry,
+                opts,
+                gate,
+                run_id,
+                op,
+            } => self.fill(key, entry, opts, gate, run_id, op),
             RedisReq::Del { key } => {
                 let old = self.live(&key);
                 let removed = self.data.del(&key, now_ms);
                 if let (true, Some(old)) = (removed, old) {
-                    self.remove_event(&key, old.version, RemoveCause::Delete);
+                    self.removed(&key, old.version, RemoveCause::Delete);
                 }
                 RedisResp::Bool(removed)
             }
             RedisReq::Pttl { key } => {
                 self.live(&key);
                 RedisResp::Int(self.data.pttl(&key, now_ms))
-            }
-            RedisReq::FillIfNewer { key, entry, opts } => {
-                let floor = self.floors.get(&key).copied().unwrap_or(0);
-                let current = self.live(&key);
-                if entry.version < floor
-                    || current.as_ref().is_some_and(|c| c.version >= entry.version)
-                {
-                    self.recorder.internal(ModelEvent::Refuse {
-                        node: self.node.clone(),
-                        tier: Tier::Redis,
-                        key: key.clone(),
-                        version: entry.version,
-                        floor_version: floor.max(current.map_or(0, |c| c.version)),
-                    });
-                    RedisResp::Bool(false)
-                } else {
-                    match self.data.set(&key, entry.clone(), &opts, now_ms) {
-                        Ok(_) => {
-                            if let Some(old) = current {
-                                self.remove_event(&key, old.version, RemoveCause::Invalidate);
-                            }
-                            self.fill_event(&key, &entry);
-                            RedisResp::Bool(true)
-                        }
-                        Err(e) => RedisResp::Error(e.to_string()),
-                    }
-                }
             }
             RedisReq::Invalidate { key, version } => {
                 let floor = self.floors.entry(key.clone()).or_insert(0);
@@ -188,14 +275,54 @@ impl RedisState {
                 if let Some(old) = self.live(&key) {
                     if old.version < version {
                         self.data.del(&key, now_ms);
-                        self.remove_event(&key, old.version, RemoveCause::Invalidate);
+                        self.removed(&key, old.version, RemoveCause::Invalidate);
                     }
                 }
                 RedisResp::Bool(true)
             }
+            RedisReq::KeysWithTag { tag } => RedisResp::Keys(self.keys_with_tag(&tag)),
+            RedisReq::DelTag { tag } => {
+                let keys = self.keys_with_tag(&tag);
+                for key in &keys {
+                    if let Some(old) = self.data.peek_any(key) {
+                        self.data.del(key, now_ms);
+                        self.removed(key, old.version, RemoveCause::Tag);
+                    }
+                }
+                self.recorder.internal(ModelEvent::TagInvalidate {
+                    node: self.node.clone(),
+                    tier: Tier::Redis,
+                    tag,
+                });
+                RedisResp::Int(keys.len() as i64)
+            }
+            RedisReq::Subscribe { channel } => {
+                let id = match self.subscribers.iter().find(|(_, n)| n.as_str() == from) {
+                    Some((id, _)) => *id,
+                    None => {
+                        let id = self.subscribers.len() as u64;
+                        self.subscribers.insert(id, from.to_string());
+                        id
+                    }
+                };
+                RedisResp::Bool(self.pubsub.subscribe(&channel, id))
+            }
+            RedisReq::Publish { channel, inv } => {
+                let receivers = self.pubsub.publish(&channel);
+                for id in &receivers {
+                    deliveries.push((
+                        self.subscribers[id].clone(),
+                        Published {
+                            channel: channel.clone(),
+                            inv: inv.clone(),
+                        },
+                    ));
+                }
+                RedisResp::Int(receivers.len() as i64)
+            }
         };
-        self.publish();
-        resp
+        self.publish_state();
+        (resp, deliveries)
     }
 }
 
@@ -206,17 +333,27 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
     recorder.internal(ModelEvent::Start { node: node.clone() });
     let state = Rc::new(RefCell::new(RedisState {
         data: RedisStore::new(),
-        floors: Default::default(),
+        floors: BTreeMap::new(),
+        pubsub: PubSub::new(),
+        subscribers: BTreeMap::new(),
+        run_id: sim_now_ns() + 1,
         clock: net.ctx().clocks.node(&node),
         node,
         recorder,
         shared,
     }));
-    state.borrow().publish();
-    let s = state.clone();
-    net.serve(move |req: RedisReq, _from| {
-        let resp = s.borrow_mut().handle(req);
-        async move { Some(resp) }
+    state.borrow().publish_state();
+    let (s, n) = (state.clone(), net.clone());
+    net.serve(move |req: RedisReq, from| {
+        let (resp, deliveries) = s.borrow_mut().handle(req, &from);
+        let n = n.clone();
+        async move {
+            // Pub/sub is at most once: a subscriber that is cut off misses the message.
+            for (to, msg) in deliveries {
+                let _ = n.send(&to, msg).await;
+            }
+            Some(resp)
+        }
     });
     loop {
         madsim::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -225,8 +362,8 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
         let snapshot = st.data.clone();
         for key in st.data.active_expire(now_ms) {
             let version = snapshot.peek_any(&key).map_or(0, |e| e.version);
-            st.remove_event(&key, version, RemoveCause::Expire);
+            st.removed(&key, version, RemoveCause::Expire);
         }
-        st.publish();
+        st.publish_state();
     }
 }

@@ -38,6 +38,11 @@ pub struct Entry {
     pub version: u64,
     /// The tier's local clock when the entry was filled.
     pub filled_at_ns: u64,
+    /// Global sim time at which the value was read from the database of record: the age of
+    /// the data, carried unchanged from tier to tier. Checker metadata; protocols need not set it
+    /// by hand (`App::entry` does).
+    #[serde(default)]
+    pub origin_ns: u64,
     /// The tier's local clock at which the entry expires; it is expired at and after this
     /// instant (`now_ns >= expires_at_ns`). `None` never expires.
     pub expires_at_ns: Option<u64>,
@@ -357,6 +362,7 @@ mod tests {
             value: Some(version as i64 * 10),
             version,
             filled_at_ns: 0,
+            origin_ns: 0,
             expires_at_ns,
             tags: tags.iter().map(|t| t.to_string()).collect(),
         }
@@ -681,6 +687,7 @@ mod tests {
                                 value: (v % 2 == 0).then_some(v as i64),
                                 version: v,
                                 filled_at_ns: 0,
+                                origin_ns: 0,
                                 expires_at_ns: exp,
                                 tags: (0..3)
                                     .filter(|i| tag_bits & (1 << i) != 0)

@@ -1,6 +1,7 @@
 //! Named scenarios (topology + workload + faults) and the runner the CLI and tests share.
 
-pub mod stale_set;
+pub mod catalog;
+pub mod workload;
 
 use serde::Serialize;
 use std::sync::Arc;
@@ -21,7 +22,19 @@ pub trait Scenario: Send + Sync {
 
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
-    vec![Arc::new(stale_set::StaleSet)]
+    use catalog::*;
+    vec![
+        Arc::new(stale_set()),
+        Arc::new(cascade_invalidation()),
+        Arc::new(lossy_fanout()),
+        Arc::new(evict_pressure()),
+        Arc::new(warming()),
+        Arc::new(tag_invalidation()),
+        Arc::new(clock_skew()),
+        Arc::new(partitioned_hot_keys()),
+        Arc::new(restarts()),
+        Arc::new(refresh_ahead()),
+    ]
 }
 
 pub fn by_name(name: &str) -> Option<Arc<dyn Scenario>> {

@@ -272,14 +272,34 @@ fn exit_for(v: Verdict) -> u8 {
 }
 
 fn list(json: bool) -> u8 {
-    let cfg_of = |_: &str| tiersim_model::system::SystemConfig::default();
+    use tiersim_model::protocols::zoo;
+    // A claim can depend on the system (a staleness bound on its TTLs): show it for the scenario
+    // that exposes a zoo entry, and for the default system otherwise.
+    let claims_of = |p: &dyn DynProtocol| {
+        let cfg = zoo::entry(&p.name())
+            .and_then(|e| tiersim_scenarios::by_name(e.scenario))
+            .map_or_else(tiersim_model::system::SystemConfig::default, |s| s.config());
+        p.claims(&cfg)
+    };
     let scenarios: Vec<_> = tiersim_scenarios::all()
         .iter()
         .map(|s| json!({"name": s.name(), "description": s.description()}))
         .collect();
     let protocols: Vec<_> = tiersim_model::protocols::builtin()
         .iter()
-        .map(|p| json!({"name": p.name(), "guarantees": p.claims(&cfg_of(&p.name())).names(), "zoo": false, "exposed_by": null}))
+        .map(|p| {
+            let entry = zoo::entry(&p.name());
+            let claims = claims_of(&**p);
+            json!({
+                "name": p.name(),
+                "guarantees": claims.names(),
+                "staleness_bound_ns": claims.staleness_bound_ns,
+                "zoo": entry.is_some(),
+                "exposed_by": entry.map(|e| json!({"scenario": e.scenario, "invariant": e.invariant.name()})),
+                "story": entry.map(|e| e.story),
+                "source": entry.map(|e| e.source),
+            })
+        })
         .collect();
     if json {
         println!(
@@ -289,14 +309,17 @@ fn list(json: bool) -> u8 {
     } else {
         println!("scenarios:");
         for s in tiersim_scenarios::all() {
-            println!("  {:<16} {}", s.name(), s.description());
+            println!("  {:<22} {}", s.name(), s.description());
         }
         println!("protocols:");
         for p in tiersim_model::protocols::builtin() {
+            let exposed = zoo::entry(&p.name()).map_or(String::new(), |e| {
+                format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant)
+            });
             println!(
-                "  {:<16} claims {}",
+                "  {:<26} claims {}{exposed}",
                 p.name(),
-                p.claims(&cfg_of(&p.name())).names().join(", ")
+                claims_of(&*p).names().join(", ")
             );
         }
     }
@@ -318,17 +341,28 @@ fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_jso
         "sim_ns": o.sim_ns,
         "wall_ms": o.wall_ms,
         "max_staleness_ns": o.max_staleness_ns,
+        "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
         "reproduce": reproduce_command(s.name(), &p.name(), o.seed),
     })
 }
 
 fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
     let cfg = s.config();
+    let t = &cfg.topology;
+    let schedule = s.schedule(o.seed);
     println!(
-        "seed {} · scenario {} · protocol {} · apps {} · L1 TTL {} ms · Redis TTL {} ms · rpc timeout {} ms",
-        o.seed, s.name(), p.name(), cfg.apps, cfg.l1_ttl_ms, cfg.redis_ttl_ms, cfg.rpc_timeout_ms
+        "seed {} · scenario {} · protocol {} · {}x{}x{} apps, {} Redis shard(s) · TTL L1/L2/L3/Redis {}/{}/{}/{} ms · {} ops, {} faults scheduled",
+        o.seed, s.name(), p.name(), t.regions, t.hosts_per_region, t.processes_per_host, t.redis_shards,
+        cfg.l1_ttl_ms, cfg.l2_ttl_ms, cfg.l3_ttl_ms, cfg.redis_ttl_ms, schedule.ops.len(), schedule.faults.len()
     );
     println!("claims: {}", p.claims(&cfg).names().join(", "));
+    if !o.unchecked.is_empty() {
+        let names: Vec<&str> = o.unchecked.iter().map(|i| i.name()).collect();
+        println!(
+            "not checked yet (no checker in this build): {}",
+            names.join(", ")
+        );
+    }
     println!("verdict: {}", o.verdict.name());
     for v in o.violations.iter().take(5) {
         println!(

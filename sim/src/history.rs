@@ -31,6 +31,17 @@ pub enum OpFn {
     Write,
     Delete,
     Cas,
+    /// Cache administration with no register effect: invalidate a tag (`key` is the tag).
+    InvalidateTag,
+    /// Cache administration with no register effect: warm a batch of keys (`key` names it).
+    Warm,
+}
+
+impl OpFn {
+    /// Whether the operation reads or changes the register (what linearizability is about).
+    pub fn is_register_op(self) -> bool {
+        matches!(self, OpFn::Read | OpFn::Write | OpFn::Delete | OpFn::Cas)
+    }
 }
 
 /// The `value` field: a register value (`null` is absent), or `[expected, new]` for a cas.

@@ -23,11 +23,20 @@ use std::time::Duration;
 
 /// The port every node listens on.
 pub(crate) const PORT: u16 = 1;
-/// Tag of requests; responses come back on a tag of their own.
-const REQUEST_TAG: u64 = 1;
-/// Tag of one-way messages.
-const ONE_WAY_TAG: u64 = 2;
+/// Responses come back on a tag of their own, counted up from here (per run).
 const FIRST_REPLY_TAG: u64 = 1 << 32;
+
+/// The tag requests or one-way messages of type `T` travel on, so one node can serve several
+/// request types and receive several message types. It is a stable hash of the type's name
+/// (FNV-1a) with the top bit set, clear of reply tags.
+fn type_tag<T: ?Sized>(one_way: bool) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in std::any::type_name::<T>().bytes().chain([one_way as u8]) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h | (1 << 63)
+}
 
 /// Why a call produced no response.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +98,9 @@ pub struct SimCtx {
     pub(crate) shaping: Arc<Mutex<(Shaping, ChaCha8Rng)>>,
     pub budget: StepBudget,
     pub(crate) messages: Arc<AtomicU64>,
+    /// Reply tags are unique in the whole run, so a late reply to a node that has since
+    /// restarted can never be taken for the answer to a new request.
+    next_reply_tag: Arc<AtomicU64>,
 }
 
 impl SimCtx {
@@ -102,6 +114,7 @@ impl SimCtx {
             ))),
             budget: StepBudget::new(step_budget),
             messages: Default::default(),
+            next_reply_tag: Arc::new(AtomicU64::new(FIRST_REPLY_TAG)),
         }
     }
 
@@ -152,7 +165,6 @@ pub struct Net {
     ep: Arc<Endpoint>,
     me: Arc<str>,
     ctx: SimCtx,
-    next_reply_tag: Arc<AtomicU64>,
 }
 
 impl Net {
@@ -166,7 +178,6 @@ impl Net {
             ep: Arc::new(ep),
             me: me.into(),
             ctx: ctx.clone(),
-            next_reply_tag: Arc::new(AtomicU64::new(FIRST_REPLY_TAG)),
         }
     }
 
@@ -192,13 +203,14 @@ impl Net {
         R: Any + Send + Sync,
     {
         let addr = self.ctx.addr(to)?;
-        let reply_tag = self.next_reply_tag.fetch_add(1, Ordering::Relaxed);
+        let reply_tag = self.ctx.next_reply_tag.fetch_add(1, Ordering::Relaxed);
         let envelope = RequestEnvelope {
             reply_tag,
             from: self.me.to_string(),
             body: Box::new(req),
         };
-        self.send_raw(addr, REQUEST_TAG, Box::new(envelope)).await;
+        self.send_raw(addr, type_tag::<Q>(false), Box::new(envelope))
+            .await;
         match madsim::time::timeout(timeout, self.ep.recv_from_raw(reply_tag)).await {
             Ok(Ok((payload, _))) => Ok(*payload.downcast::<R>().unwrap_or_else(|_| {
                 panic!("tiersim bug: response from {to} is not the expected type")
@@ -208,6 +220,7 @@ impl Net {
     }
 
     /// Answer requests of type `Q` with `handler`, one task per request, until the node dies.
+    /// A node may serve several request types, one `serve` each.
     /// A handler returning `None` sends no response (the caller times out).
     pub fn serve<Q, R, H, Fut>(&self, handler: H)
     where
@@ -219,7 +232,8 @@ impl Net {
         let net = self.clone();
         madsim::task::spawn_local(async move {
             loop {
-                let Ok((payload, from_addr)) = net.ep.recv_from_raw(REQUEST_TAG).await else {
+                let Ok((payload, from_addr)) = net.ep.recv_from_raw(type_tag::<Q>(false)).await
+                else {
                     return;
                 };
                 let envelope = *payload
@@ -256,12 +270,14 @@ impl Net {
                 body: Box::new(msg.clone()),
             };
             if delay_ns == 0 {
-                self.send_raw(addr, ONE_WAY_TAG, Box::new(envelope)).await;
+                self.send_raw(addr, type_tag::<M>(true), Box::new(envelope))
+                    .await;
             } else {
                 let net = self.clone();
                 madsim::task::spawn_local(async move {
                     madsim::time::sleep(Duration::from_nanos(delay_ns)).await;
-                    net.send_raw(addr, ONE_WAY_TAG, Box::new(envelope)).await;
+                    net.send_raw(addr, type_tag::<M>(true), Box::new(envelope))
+                        .await;
                 });
             }
         }
@@ -272,7 +288,7 @@ impl Net {
     pub async fn recv<M: Any>(&self) -> (M, String) {
         loop {
             // The endpoint fails only when the node is being torn down; wait to be dropped.
-            let Ok((payload, _)) = self.ep.recv_from_raw(ONE_WAY_TAG).await else {
+            let Ok((payload, _)) = self.ep.recv_from_raw(type_tag::<M>(true)).await else {
                 std::future::pending::<()>().await;
                 unreachable!()
             };

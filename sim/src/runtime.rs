@@ -128,7 +128,12 @@ impl World {
             Fault::ClogNode { node } => net.clog_node(self.id(node)),
             Fault::UnclogNode { node } => net.unclog_node(self.id(node)),
             Fault::Kill { node } => self.handle.kill(self.id(node)),
-            Fault::Restart { node } => self.handle.restart(self.id(node)),
+            Fault::Restart { node } => {
+                // Killing first makes a restart of a running node (overlapping outages) a clean
+                // crash-and-start: its sockets are released before the init task binds again.
+                self.handle.kill(self.id(node));
+                self.handle.restart(self.id(node));
+            }
             Fault::LossStart { per_mille } => {
                 net.update_config(|c| c.packet_loss_rate = f64::from(*per_mille) / 1000.0)
             }

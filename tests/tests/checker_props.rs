@@ -156,6 +156,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
                 }
             }
             (OpFn::Cas, OpValue::Single(_)) => unreachable!("cas ops are planned with pairs"),
+            (OpFn::InvalidateTag | OpFn::Warm, _) => unreachable!("only register ops are planned"),
         }
     }
 

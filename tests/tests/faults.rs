@@ -40,13 +40,13 @@ fn faulty_schedule() -> tiersim_sim::schedule::Schedule<tiersim_model::system::C
         at(
             900,
             Fault::Kill {
-                node: "redis".into(),
+                node: "redis-0".into(),
             },
         ),
         at(
             1200,
             Fault::Restart {
-                node: "redis".into(),
+                node: "redis-0".into(),
             },
         ),
         at(1300, Fault::LossStart { per_mille: 200 }),
@@ -117,8 +117,8 @@ fn faults_are_applied_recorded_healed_and_deterministic() {
     );
 
     // Redis came back empty after its restart.
-    let starts = a.history.events.iter().filter(|e| matches!(e, Event::Internal { event: ModelEvent::Start { node }, .. } if node == "redis")).count();
-    assert_eq!(starts, 2, "redis started once and restarted once");
+    let starts = a.history.events.iter().filter(|e| matches!(e, Event::Internal { event: ModelEvent::Start { node }, .. } if node == "redis-0")).count();
+    assert_eq!(starts, 2, "redis-0 started once and restarted once");
 
     // Operations of processes on the partitioned app-1 (processes 1 and 4) did not complete
     // normally while it was cut off.

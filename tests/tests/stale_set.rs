@@ -94,7 +94,7 @@ fn a_panic_in_protocol_code_is_a_crash_verdict_not_a_crash() {
             Claims::default()
         }
         async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
-            cx.db().read(key).await
+            cx.db().read(key).await.map(|d| d.row())
         }
         async fn write(&self, _: &App, key: &str, _: i64) -> Result<Row, OpError> {
             panic!("user bug while writing {key}")

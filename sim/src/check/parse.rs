@@ -232,6 +232,8 @@ fn fn_name(f: OpFn) -> &'static str {
         OpFn::Write => "write",
         OpFn::Delete => "delete",
         OpFn::Cas => "cas",
+        OpFn::InvalidateTag => "invalidate_tag",
+        OpFn::Warm => "warm",
     }
 }
 
@@ -337,6 +339,10 @@ fn build_ops_numbered(events: &[(usize, &ClientEvent)]) -> Result<Vec<Op>, Parse
 /// Makes the operation for an invoke and its completion (`None`: never completed), or `None`
 /// when the operation imposes no constraint at all.
 fn pair(line: usize, invoke: &ClientEvent, completion: Option<&ClientEvent>) -> Option<Op> {
+    // Cache administration (tag invalidation, warming) has no register effect.
+    if !invoke.f.is_register_op() {
+        return None;
+    }
     let kind = completion.map_or(EventType::Info, |c| c.kind);
     let (outcome, value, complete_ns) = match (kind, invoke.f) {
         (EventType::Ok, OpFn::Read) => {

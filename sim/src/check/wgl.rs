@@ -255,6 +255,8 @@ fn search_ops(
             }
         }
         let effect = match (op.f, op.outcome, op.value) {
+            // Cache administration has no register effect (build_ops drops it already).
+            (OpFn::InvalidateTag | OpFn::Warm, _, _) => continue,
             (OpFn::Cas, Outcome::Fail, OpValue::Cas(expected, _)) => {
                 if complete_ns.is_none() {
                     // A failed cas with no completion time had no effect and fixes no instant.
@@ -684,6 +686,8 @@ fn describe(op: &Op) -> String {
             format!("{} swapped {} for {}", head("cas"), show(e), show(n))
         }
         (OpFn::Cas, _, _) => head("cas"),
+        (OpFn::InvalidateTag, _, _) => head("tag invalidation"),
+        (OpFn::Warm, _, _) => head("warm"),
     }
 }
 

@@ -1,0 +1,417 @@
+//! The layered read-through protocol over L1 / L2 / L3 / Redis / database, built correctly as
+//! `versioned` and, with one `Flaw`, as each bug-zoo entry that imitates it.
+//!
+//! Correct behaviour (DESIGN.md, "Built-in protocols"): every entry carries its database
+//! version; every tier keeps a per-key version floor that outlives eviction and deletion and
+//! refuses fills below it (`Gate::IfNewer`); a fill carries the incarnation (run id) the reader
+//! saw, so a tier restarted since refuses it; invalidation runs bottom-up after the commit —
+//! Redis, every L3, every L2, every L1 — acknowledged and retried, and a write that cannot reach a
+//! tier in time is indeterminate; a fill never outlives its source's expiry; tag invalidation
+//! reaches every tier with an inclusive epoch.
+//!
+//! A flaw changes exactly one of those steps, the way real code gets it wrong. Keeping the zoo on
+//! this one path guarantees each entry differs from the correct protocol only where it claims to.
+
+use crate::app::{App, Lookup, TierHandle};
+use crate::db::{Data, Row};
+use crate::protocol::{Invalidation, OpError};
+use crate::redis::{Expiry, SetOpts};
+use crate::tier::{FillTtl, Gate};
+use std::time::Duration;
+
+/// The pub/sub channel invalidations are published on by the flawed fan-outs.
+pub const CHANNEL: &str = "invalidations";
+
+/// One way to get the layered protocol wrong.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaw {
+    /// Redis is filled with a plain SET: a slow fill lands after the invalidation.
+    StaleSet,
+    /// Invalidation deletes top-down (L1 first) without floors; a read refills L1 from a stale L2.
+    TopDownCascade,
+    /// L1s are invalidated by fire-and-forget pub/sub, and the write does not wait.
+    LostInvalidation,
+    /// L2/L3 fills are written back in the background without a version check.
+    ReorderedFill,
+    /// The gate compares with the cached entry only: the version is forgotten on eviction.
+    VersionLostOnEvict,
+    /// Caches are cleared before the database commit, floorless.
+    InvalidateBeforeCommit,
+    /// Warming reads the lagging replica and fills with a plain SET.
+    LaggingReplicaWarm,
+    /// Tag invalidation enumerates the tag's keys in Redis, then deletes those keys everywhere.
+    TagEnumerationRace,
+    /// L2/L3 expiry is an absolute instant computed on the app's clock.
+    TtlSkew,
+    /// A hit restarts the entry's TTL.
+    SlidingTtl,
+    /// A cached absence is filled without a version check.
+    NegativeCache,
+    /// L1s are invalidated over pub/sub; a restarted process resubscribes only after a while.
+    ResubscribeGap,
+    /// Tag epochs compare with a strict `<`: an entry filled in the same millisecond survives.
+    SameTickInvalidateAll,
+    /// A background refresh of a hot key refills it after it was invalidated.
+    RefreshAfterInvalidate,
+}
+
+/// How many times an invalidation is sent before the write reports `info`.
+const ATTEMPTS: usize = 3;
+/// How long a restarted process takes to resubscribe under `ResubscribeGap`.
+const RESUBSCRIBE_DELAY: Duration = Duration::from_millis(300);
+
+/// The layered protocol, correct when `flaw` is `None`.
+#[derive(Clone, Copy, Debug)]
+pub struct Layered {
+    pub flaw: Option<Flaw>,
+}
+
+impl Layered {
+    fn has(&self, f: Flaw) -> bool {
+        self.flaw == Some(f)
+    }
+
+    fn gate(&self) -> Gate {
+        if self.has(Flaw::VersionLostOnEvict) {
+            Gate::IfNewerThanCached
+        } else {
+            Gate::IfNewer
+        }
+    }
+
+    async fn lookup(&self, tier: &TierHandle<'_>, key: &str) -> Result<Lookup, OpError> {
+        if self.has(Flaw::SlidingTtl) {
+            tier.get_touch(key).await
+        } else {
+            tier.get(key).await
+        }
+    }
+
+    /// Read `key` through the tiers, filling the ones that missed on the way back.
+    pub async fn read_through(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+        let path = cx.path();
+        let mut incarnations = Vec::new();
+        let mut found: Option<(Data, Option<u64>)> = None;
+        for tier in &path {
+            let l = self.lookup(tier, key).await?;
+            if let Some(e) = l.entry {
+                found = Some((Data::of(&e), l.remaining_ns));
+                if self.has(Flaw::RefreshAfterInvalidate) {
+                    self.maybe_refresh(cx, key, l.remaining_ns);
+                }
+                break;
+            }
+            incarnations.push(l.incarnation);
+        }
+        // Below every tier that missed: Redis, then the database.
+        let (data, remaining_ns) = match found {
+            Some(f) => f,
+            None => {
+                let redis_ttl_ms = cx.config().redis_ttl_ms;
+                let (hit, run_id) = if self.has(Flaw::SlidingTtl) {
+                    cx.redis().get_touch(key, redis_ttl_ms).await?
+                } else {
+                    cx.redis().get(key).await?
+                };
+                match hit {
+                    Some((e, pttl_ms)) => (
+                        Data::of(&e),
+                        (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000),
+                    ),
+                    None => {
+                        let data = cx.db().read(key).await?; // the race window opens here
+                        self.fill_redis(cx, key, &data, run_id).await;
+                        (data, None)
+                    }
+                }
+            }
+        };
+        // Fill the tiers that missed, deepest first, each no longer-lived than its source.
+        for (tier, incarnation) in path.iter().zip(incarnations).rev() {
+            let ttl = match (
+                remaining_ns,
+                self.has(Flaw::TtlSkew) && tier.tier() != crate::event::Tier::L1,
+            ) {
+                (_, true) => FillTtl::AbsoluteLocal {
+                    expires_at_ns: cx.now_ns() + tier_ttl_ns(cx, tier),
+                },
+                (Some(r), false) => FillTtl::AtMost { remaining_ns: r },
+                (None, false) => FillTtl::Tier,
+            };
+            let gate = if self.has(Flaw::NegativeCache) && data.value.is_none() {
+                Gate::Plain
+            } else {
+                self.gate()
+            };
+            let fill = cx.fill_of(key, &data, ttl, gate, Some(incarnation));
+            if self.has(Flaw::ReorderedFill) && tier.tier() != crate::event::Tier::L1 {
+                // Written back in the background, unchecked: fills of one key can overtake
+                // each other.
+                let mut fill = fill;
+                fill.gate = Gate::Plain;
+                fill.incarnation = None;
+                let (cx2, node, t) = (cx.detached(), tier.node_name().to_string(), tier.tier());
+                cx.spawn(async move {
+                    let handle = cx2.tier_handle(&node, t);
+                    let _ = handle.fill(fill).await;
+                });
+                continue;
+            }
+            let _ = tier.fill(fill).await;
+        }
+        Ok(data.row())
+    }
+
+    async fn fill_redis(&self, cx: &App, key: &str, data: &Data, run_id: u64) {
+        let opts = SetOpts {
+            expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
+            ..Default::default()
+        };
+        let plain =
+            self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
+        let (gate, run_id) = if plain {
+            (Gate::Plain, None)
+        } else {
+            (self.gate(), Some(run_id))
+        };
+        // A failed fill is not the reader's problem: it still has the row.
+        let _ = cx
+            .redis()
+            .fill(key, cx.entry_of(key, data), opts, gate, run_id)
+            .await;
+    }
+
+    /// `RefreshAfterInvalidate`: a hit close to expiry refreshes the key in the background,
+    /// reading the database now and filling later, unconditionally.
+    fn maybe_refresh(&self, cx: &App, key: &str, remaining_ns: Option<u64>) {
+        let near_expiry = remaining_ns.is_some_and(|r| r < cx.config().l1_ttl_ms * 1_000_000 / 2);
+        if !near_expiry {
+            return;
+        }
+        let (cx, key) = (cx.detached(), key.to_string());
+        cx.clone().spawn(async move {
+            let Ok(data) = cx.db().read(&key).await else {
+                return;
+            };
+            cx.sleep(Duration::from_millis(20)).await; // serialise, compress, queue
+            let opts = SetOpts {
+                expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
+                ..Default::default()
+            };
+            let _ = cx
+                .redis()
+                .fill(&key, cx.entry_of(&key, &data), opts, Gate::Plain, None)
+                .await;
+            for tier in cx.path().iter().rev() {
+                let _ = tier
+                    .fill(cx.fill_of(&key, &data, FillTtl::Tier, Gate::Plain, None))
+                    .await;
+            }
+        });
+    }
+
+    /// Commit `value` (None: delete) and invalidate every tier.
+    pub async fn commit(&self, cx: &App, key: &str, value: Option<i64>) -> Result<Row, OpError> {
+        if self.has(Flaw::InvalidateBeforeCommit) {
+            self.remove_everywhere(cx, key, false).await?;
+            return cx.db().write(key, value).await;
+        }
+        let row = cx.db().write(key, value).await?;
+        if self.has(Flaw::TopDownCascade) {
+            self.remove_everywhere(cx, key, true).await?;
+        } else {
+            self.invalidate_bottom_up(cx, key, row.version).await?;
+        }
+        Ok(row)
+    }
+
+    async fn retry<F, Fut>(&self, what: &str, mut f: F) -> Result<(), OpError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<(), OpError>>,
+    {
+        for _ in 0..ATTEMPTS {
+            if f().await.is_ok() {
+                return Ok(());
+            }
+        }
+        Err(OpError::Indeterminate(format!(
+            "{what} did not acknowledge the invalidation"
+        )))
+    }
+
+    /// Redis, every L3, every L2, this L1, every other L1: each acknowledged or retried.
+    async fn invalidate_bottom_up(&self, cx: &App, key: &str, version: u64) -> Result<(), OpError> {
+        self.retry("redis", || async move {
+            cx.redis().invalidate(key, version).await
+        })
+        .await?;
+        for tier in cx.shared_tiers() {
+            let name = tier.node_name().to_string();
+            self.retry(&name, || tier.invalidate(key, version)).await?;
+        }
+        cx.l1().invalidate(key, version).await?;
+        self.fan_out(
+            cx,
+            Invalidation::Key {
+                key: key.to_string(),
+                version,
+            },
+        )
+        .await
+    }
+
+    /// Tell every other process's L1: acknowledged peer to peer, or (the flawed variants)
+    /// published at most once.
+    async fn fan_out(&self, cx: &App, inv: Invalidation) -> Result<(), OpError> {
+        if self.has(Flaw::LostInvalidation) || self.has(Flaw::ResubscribeGap) {
+            cx.publish(CHANNEL, inv).await?;
+            return Ok(());
+        }
+        for peer in cx.peers() {
+            let inv = inv.clone();
+            self.retry(peer, || async {
+                cx.invalidate_peer(peer, inv.clone())
+                    .await
+                    .map_err(OpError::from)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// Floorless deletes everywhere: top-down (L1 first) or bottom-up.
+    async fn remove_everywhere(&self, cx: &App, key: &str, top_down: bool) -> Result<(), OpError> {
+        let mut steps: Vec<usize> = (0..4).collect();
+        if !top_down {
+            steps.reverse();
+        }
+        for step in steps {
+            match step {
+                0 => {
+                    cx.l1().remove(key).await?;
+                    for peer in cx.peers() {
+                        let inv = Invalidation::Remove {
+                            key: key.to_string(),
+                        };
+                        self.retry(peer, || async {
+                            cx.invalidate_peer(peer, inv.clone())
+                                .await
+                                .map_err(OpError::from)
+                        })
+                        .await?;
+                    }
+                }
+                1 => {
+                    for tier in cx
+                        .shared_tiers()
+                        .into_iter()
+                        .filter(|t| t.tier() == crate::event::Tier::L2)
+                    {
+                        tier.remove(key).await?;
+                    }
+                }
+                2 => {
+                    for tier in cx
+                        .shared_tiers()
+                        .into_iter()
+                        .filter(|t| t.tier() == crate::event::Tier::L3)
+                    {
+                        tier.remove(key).await?;
+                    }
+                }
+                _ => {
+                    cx.redis().del(key).await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Invalidate a tag everywhere.
+    pub async fn invalidate_tag(&self, cx: &App, tag: &str) -> Result<(), OpError> {
+        if self.has(Flaw::TagEnumerationRace) {
+            // Enumerate once, from Redis's tag sets, then delete those keys everywhere: keys
+            // cached elsewhere but gone from Redis are missed.
+            let keys = cx.redis().keys_with_tag(tag).await?;
+            for key in keys {
+                self.remove_everywhere(cx, &key, false).await?;
+            }
+            return Ok(());
+        }
+        let inclusive = !self.has(Flaw::SameTickInvalidateAll);
+        cx.redis().del_tag(tag).await?;
+        for tier in cx.shared_tiers() {
+            let name = tier.node_name().to_string();
+            self.retry(&name, || tier.invalidate_tag(tag, inclusive))
+                .await?;
+        }
+        cx.l1().invalidate_tag(tag, inclusive).await?;
+        self.fan_out(
+            cx,
+            Invalidation::Tag {
+                tag: tag.to_string(),
+            },
+        )
+        .await
+    }
+
+    /// Warm keys: read each through the tiers; `LaggingReplicaWarm` reads the replica and sets
+    /// every tier unconditionally instead.
+    pub async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
+        for key in keys {
+            if self.has(Flaw::LaggingReplicaWarm) {
+                let data = cx.replica().read(key).await?;
+                let opts = SetOpts {
+                    expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
+                    ..Default::default()
+                };
+                cx.redis()
+                    .fill(key, cx.entry_of(key, &data), opts, Gate::Plain, None)
+                    .await?;
+                for tier in cx.path().iter().rev() {
+                    tier.fill(cx.fill_of(key, &data, FillTtl::Tier, Gate::Plain, None))
+                        .await?;
+                }
+            } else {
+                self.read_through(cx, key).await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// What a process does when it (re)starts.
+    pub async fn on_start(&self, cx: &App) {
+        if self.has(Flaw::ResubscribeGap) {
+            // Reconnect backoff: invalidations published meanwhile are lost to this process.
+            cx.sleep(RESUBSCRIBE_DELAY).await;
+        }
+        if self.has(Flaw::LostInvalidation) || self.has(Flaw::ResubscribeGap) {
+            while cx.subscribe(CHANNEL).await.is_err() {}
+        }
+    }
+
+    /// A delivered invalidation: a floored removal, or a floorless delete.
+    pub async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
+        let _ = match inv {
+            Invalidation::Key { key, version } => cx.l1().invalidate(&key, version).await,
+            Invalidation::Remove { key } => cx.l1().remove(&key).await,
+            Invalidation::Tag { tag } => {
+                cx.l1()
+                    .invalidate_tag(&tag, !self.has(Flaw::SameTickInvalidateAll))
+                    .await
+            }
+        };
+    }
+}
+
+fn tier_ttl_ns(cx: &App, tier: &TierHandle<'_>) -> u64 {
+    let c = cx.config();
+    let ms = match tier.tier() {
+        crate::event::Tier::L1 => c.l1_ttl_ms,
+        crate::event::Tier::L2 => c.l2_ttl_ms,
+        crate::event::Tier::L3 => c.l3_ttl_ms,
+        crate::event::Tier::Redis => c.redis_ttl_ms,
+    };
+    ms * 1_000_000
+}

@@ -1,0 +1,167 @@
+//! The bug zoo: fifteen real invalidation races, each a protocol that claims the guarantees of
+//! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
+//! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
+
+use super::cache_aside::DoubleDelete;
+use super::layered::{Flaw, Layered};
+use crate::protocol::{Claims, DynProtocol, Invariant};
+use crate::system::SystemConfig;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A zoo entry's card.
+#[derive(Clone, Copy, Debug)]
+pub struct ZooEntry {
+    pub name: &'static str,
+    /// The race, in a few steps.
+    pub story: &'static str,
+    /// Where it comes from.
+    pub source: &'static str,
+    /// The scenario and the invariant that expose it.
+    pub scenario: &'static str,
+    pub invariant: Invariant,
+}
+
+/// What `versioned` claims (and the layered zoo entries with it): every cache invariant, and
+/// bounded staleness with Δ = the largest TTL + the largest clock skew + the operation timeout.
+pub fn versioned_claims(cfg: &SystemConfig) -> Claims {
+    use Invariant::*;
+    let bound_ms = cfg.largest_ttl_ms() + cfg.max_clock_skew_ms + cfg.op_timeout_ms;
+    Claims::new([
+        InvalidationBarrier,
+        NoResurrection,
+        TierOrder,
+        TtlBound,
+        TagComplete,
+        Converged,
+        MonotonicReads,
+        ReadYourWrites,
+    ])
+    .with_staleness_bound_ns(bound_ms * 1_000_000)
+}
+
+/// What a pub/sub-invalidated protocol claims: its authors believe every published
+/// invalidation arrives within the request timeout (three attempts), so staleness stays within
+/// that plus the clock skew; it makes no barrier claim (writes do not wait for subscribers).
+fn pubsub_claims(cfg: &SystemConfig) -> Claims {
+    let bound_ms = 3 * cfg.rpc_timeout_ms + cfg.max_clock_skew_ms;
+    Claims::new([Invariant::Converged]).with_staleness_bound_ns(bound_ms * 1_000_000)
+}
+
+/// The second delete of `short-double-delete` comes this soon after the commit.
+const SHORT_SLEEP: Duration = Duration::from_millis(10);
+
+/// What `short-double-delete` claims: its authors believe the second delete clears any stale
+/// fill, so a stale value lives at most twice the sleep plus one request.
+fn short_double_delete_claims(cfg: &SystemConfig) -> Claims {
+    let bound_ms = 2 * SHORT_SLEEP.as_millis() as u64 + cfg.rpc_timeout_ms;
+    Claims::new([Invariant::Converged]).with_staleness_bound_ns(bound_ms * 1_000_000)
+}
+
+macro_rules! entry {
+    ($name:literal, $scenario:literal, $inv:ident, $story:literal, $source:literal) => {
+        ZooEntry {
+            name: $name,
+            story: $story,
+            source: $source,
+            scenario: $scenario,
+            invariant: Invariant::$inv,
+        }
+    };
+}
+
+/// The zoo, in DESIGN.md's order.
+pub const ZOO: [ZooEntry; 15] = [
+    entry!("stale-set", "stale-set", InvalidationBarrier,
+        "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
+        "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
+    entry!("top-down-cascade", "cascade-invalidation", InvalidationBarrier,
+        "1. W commits v2 and deletes L1 first, then L2, L3, Redis. 2. Between the L1 and the L2 delete, R misses its L1 and hits v1 in L2. 3. R refills L1 with v1. 4. W finishes and is acknowledged; L1 holds v1.",
+        "cascading-invalidation guidance: invalidate from the source outward (e.g. Spring multi-level cache issues)"),
+    entry!("lost-invalidation", "lossy-fanout", BoundedStaleness,
+        "1. W commits v2 and publishes the invalidation on Redis pub/sub. 2. The message to one subscriber is lost (loss or partition); pub/sub is at most once. 3. That process's L1 serves v1 until its long TTL.",
+        "Redis pub/sub delivery semantics (at most once); client-side caching invalidation docs"),
+    entry!("reordered-fill", "stale-set", InvalidationBarrier,
+        "1. R1 reads v1 from the database; W commits v2 and invalidates; R2 reads v2. 2. Both write L2 back in the background with no version check. 3. R2's fill lands first, R1's v1 overwrites it. 4. L2 serves v1 after v2's invalidation was acknowledged.",
+        "asynchronous write-back caches without compare-and-set (e.g. memcached SET vs CAS)"),
+    entry!("version-lost-on-evict", "evict-pressure", InvalidationBarrier,
+        "1. L2 holds v2 (the version is kept only in the entry). 2. Capacity pressure evicts v2. 3. A slow fill of v1 arrives; with no entry to compare against, L2 accepts it. 4. L2 serves v1 after v2's invalidation was acknowledged.",
+        "version checks stored in the entry itself (TAO/memcache lease discussions; Caffeine refresh races)"),
+    entry!("invalidate-before-commit", "stale-set", InvalidationBarrier,
+        "1. W deletes the key from every tier. 2. Before W's commit, R misses and reads v1 from the database. 3. R refills the tiers with v1. 4. W commits v2 and is acknowledged; the tiers hold v1.",
+        "'delete then update' anti-pattern (cache-aside write ordering discussions)"),
+    entry!("short-double-delete", "stale-set", BoundedStaleness,
+        "1. R misses in Redis and reads v1. 2. W deletes, commits v2, sleeps briefly, deletes again. 3. R's SET of v1 lands after the second delete. 4. Redis serves v1 for a full TTL.",
+        "delayed double delete as commonly blogged; the sleep must exceed the slowest fill"),
+    entry!("lagging-replica-warm", "warming", InvalidationBarrier,
+        "1. W commits v2 and invalidates; W is acknowledged. 2. A warmer reads the key from a replica that has not applied v2. 3. It SETs v1 into every tier. 4. The tiers serve v1.",
+        "cache warming from read replicas (replica lag, e.g. Aurora/MySQL replica caveats)"),
+    entry!("tag-enumeration-race", "tag-invalidation", TagComplete,
+        "1. An L2 and an L1 hold key k of tag t; Redis's copy expired. 2. InvalidateTag(t) enumerates t's keys from Redis's tag set: k is not there. 3. It deletes the keys it found and is acknowledged. 4. L2 serves k, filled before the invalidation.",
+        "tag-based invalidation over a key index (Symfony/Laravel cache tags, Drupal cache tags)"),
+    entry!("ttl-skew", "clock-skew", TtlBound,
+        "1. An app whose clock runs ahead computes an absolute expiry now + TTL. 2. It sends that instant to L2, whose clock is correct. 3. L2 keeps and serves the entry past filled_at + TTL on its own clock.",
+        "absolute expiry timestamps across hosts (memcached/Redis EXPIREAT with skewed clients)"),
+    entry!("sliding-ttl", "partitioned-hot-keys", BoundedStaleness,
+        "1. A process is partitioned during W's invalidation; W becomes indeterminate. 2. Its tiers hold v1. 3. Every read refreshes v1's TTL. 4. v1 never expires while the key stays hot.",
+        "sliding expiration (e.g. ASP.NET/IMemoryCache SlidingExpiration) combined with lost invalidations"),
+    entry!("negative-cache", "stale-set", InvalidationBarrier,
+        "1. R reads key k: absent. 2. W inserts v1 and invalidates; W is acknowledged. 3. R caches 'absent' with no version check. 4. Reads see the key as missing.",
+        "negative caching (DNS RFC 2308 style) applied to application caches"),
+    entry!("resubscribe-gap", "restarts", BoundedStaleness,
+        "1. A process restarts and fills its L1 from L2. 2. Its pub/sub subscription comes back only after a reconnect delay. 3. An invalidation published meanwhile never reaches it. 4. Its L1 serves the old version for a long TTL.",
+        "Redis client-side caching / pub/sub reconnect gaps (RESP3 tracking invalidation on reconnect)"),
+    entry!("same-tick-invalidate-all", "tag-invalidation", TagComplete,
+        "1. An entry of tag t is filled at t=1000 ms. 2. InvalidateTag(t) also runs at t=1000 ms and records epoch 1000. 3. The check 'filled_at < epoch' keeps the entry. 4. It is served after the invalidation.",
+        "timestamp-based invalidate-all with millisecond clocks (off-by-one on equal timestamps)"),
+    entry!("refresh-after-invalidate", "refresh-ahead", NoResurrection,
+        "1. A hot key near expiry triggers a background refresh, which reads v1. 2. D deletes the key and invalidates every tier; D is acknowledged. 3. The refresh lands and writes v1 back. 4. The deleted value is served again.",
+        "refresh-ahead caches (Caffeine refreshAfterWrite, Spring @Cacheable sync refresh) racing deletes"),
+];
+
+fn flaw_of(name: &str) -> Option<Flaw> {
+    Some(match name {
+        "stale-set" => Flaw::StaleSet,
+        "top-down-cascade" => Flaw::TopDownCascade,
+        "lost-invalidation" => Flaw::LostInvalidation,
+        "reordered-fill" => Flaw::ReorderedFill,
+        "version-lost-on-evict" => Flaw::VersionLostOnEvict,
+        "invalidate-before-commit" => Flaw::InvalidateBeforeCommit,
+        "lagging-replica-warm" => Flaw::LaggingReplicaWarm,
+        "tag-enumeration-race" => Flaw::TagEnumerationRace,
+        "ttl-skew" => Flaw::TtlSkew,
+        "sliding-ttl" => Flaw::SlidingTtl,
+        "negative-cache" => Flaw::NegativeCache,
+        "resubscribe-gap" => Flaw::ResubscribeGap,
+        "same-tick-invalidate-all" => Flaw::SameTickInvalidateAll,
+        "refresh-after-invalidate" => Flaw::RefreshAfterInvalidate,
+        _ => return None,
+    })
+}
+
+/// The protocol of zoo entry `entry`.
+pub fn protocol(entry: &ZooEntry) -> Arc<dyn DynProtocol> {
+    if entry.name == "short-double-delete" {
+        return Arc::new(DoubleDelete {
+            name: "short-double-delete",
+            sleep: SHORT_SLEEP,
+            claims: short_double_delete_claims,
+        });
+    }
+    let flaw = flaw_of(entry.name)
+        .unwrap_or_else(|| panic!("tiersim bug: zoo entry {} has no flaw", entry.name));
+    let claims = match flaw {
+        Flaw::LostInvalidation | Flaw::ResubscribeGap => pubsub_claims,
+        _ => versioned_claims,
+    };
+    Arc::new(super::LayeredProtocol {
+        name: entry.name,
+        layered: Layered { flaw: Some(flaw) },
+        claims,
+    })
+}
+
+/// The zoo entry called `name`.
+pub fn entry(name: &str) -> Option<&'static ZooEntry> {
+    ZOO.iter().find(|e| e.name == name)
+}

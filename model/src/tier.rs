@@ -1,0 +1,352 @@
+//! One cache tier's behaviour — the L1 inside every app process and the L2 / L3 nodes alike —
+//! as a command set over a `TierStore`.
+//!
+//! Tiers are stores with scripts, as real ones are: they answer commands and record what they
+//! did; the protocol on the app node decides which commands to send. The command set includes
+//! the gates correct protocols use (version floors, incarnation checks) and the weaker variants
+//! real code ships with (a gate on the cached entry only, a sliding TTL, an absolute expiry
+//! computed on another host's clock, a strict timestamp comparison), so a bug-zoo protocol
+//! differs from a correct one in the commands it chooses, never in a special case here.
+//!
+//! The L1 applies commands in-process; L2 and L3 nodes receive the same `TierCmd` over the
+//! network (`tier_node`). One implementation serves all three.
+
+use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::store::{Entry, TierStore};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use tiersim_sim::clock::{sim_now_ns, NodeClock};
+use tiersim_sim::history::Recorder;
+
+/// Which fills a tier accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gate {
+    /// Accept anything (plain SET).
+    Plain,
+    /// Refuse a fill below the key's version floor, or not newer than the cached entry. The
+    /// floor outlives eviction and deletion.
+    IfNewer,
+    /// Refuse a fill only when the cached entry is at least as new: forgets the version when
+    /// the entry is evicted (the `version-lost-on-evict` flaw).
+    IfNewerThanCached,
+}
+
+/// How long a filled entry lives, on which clock.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FillTtl {
+    /// The tier's own TTL, on its own clock.
+    Tier,
+    /// The tier's TTL but no longer than `remaining_ns` (the source's remaining TTL): a fill
+    /// never outlives its source.
+    AtMost { remaining_ns: u64 },
+    /// An absolute expiry instant computed on another node's clock (the `ttl-skew` flaw).
+    AbsoluteLocal { expires_at_ns: u64 },
+    /// Never expires.
+    Never,
+}
+
+/// A fill request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fill {
+    pub key: String,
+    pub value: Option<i64>,
+    pub version: u64,
+    /// When the value was read from the database of record (global sim time).
+    pub origin_ns: u64,
+    pub tags: Vec<String>,
+    pub ttl: FillTtl,
+    pub gate: Gate,
+    /// The incarnation the reader saw when its read began at this tier: a restarted tier refuses
+    /// fills whose read began before it restarted. `None` skips the check.
+    pub incarnation: Option<u64>,
+    /// The client operation the fill serves (for reports).
+    pub op: Option<u64>,
+}
+
+/// Commands a tier answers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TierCmd {
+    /// Look `key` up. `touch`: a hit restarts its TTL (a sliding TTL).
+    Get {
+        key: String,
+        op: Option<u64>,
+        touch: bool,
+    },
+    Fill(Fill),
+    /// Raise the floor of `key` to `version` and drop any entry below it.
+    Invalidate {
+        key: String,
+        version: u64,
+    },
+    /// Drop `key` whatever its version (no floor).
+    Remove {
+        key: String,
+    },
+    /// Invalidate every entry of `tag` filled up to now. The tier keeps a per-tag epoch in
+    /// milliseconds of its clock; entries filled at or before it are invalid (`inclusive`), or
+    /// strictly before it (`!inclusive`: the `same-tick-invalidate-all` flaw).
+    InvalidateTag {
+        tag: String,
+        inclusive: bool,
+    },
+    /// The keys currently cached with `tag`.
+    KeysWithTag {
+        tag: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TierReply {
+    /// A lookup's answer: the entry, its remaining TTL in ns, and the tier's incarnation.
+    Got {
+        entry: Option<Entry>,
+        remaining_ns: Option<u64>,
+        incarnation: u64,
+    },
+    Filled(bool),
+    Keys(Vec<String>),
+    Done,
+}
+
+/// One tier's state and behaviour.
+pub struct TierState {
+    node: String,
+    tier: Tier,
+    store: TierStore,
+    clock: NodeClock,
+    ttl_ns: Option<u64>,
+    /// Rises on every restart; fills carrying an older one are refused.
+    incarnation: u64,
+    /// tag -> epoch in ms of this tier's clock.
+    tag_epochs: BTreeMap<String, (u64, bool)>,
+    recorder: Recorder<ModelEvent>,
+    /// What the quiet-phase snapshot sees (published after every command).
+    shared: Arc<Mutex<TierStore>>,
+}
+
+fn ms(ns: u64) -> u64 {
+    ns / 1_000_000
+}
+
+impl TierState {
+    /// A tier that (re)starts now with empty memory: its incarnation is the global instant of
+    /// the start, so every restart has a larger one.
+    pub fn start(
+        node: &str,
+        tier: Tier,
+        capacity: usize,
+        ttl_ns: Option<u64>,
+        clock: NodeClock,
+        recorder: Recorder<ModelEvent>,
+        shared: Arc<Mutex<TierStore>>,
+    ) -> TierState {
+        recorder.internal(ModelEvent::Start {
+            node: node.to_string(),
+        });
+        let store = TierStore::new(capacity);
+        *shared.lock().unwrap() = store.clone();
+        TierState {
+            node: node.to_string(),
+            tier,
+            store,
+            clock,
+            ttl_ns,
+            incarnation: sim_now_ns() + 1,
+            tag_epochs: BTreeMap::new(),
+            recorder,
+            shared,
+        }
+    }
+
+    pub fn tier(&self) -> Tier {
+        self.tier
+    }
+
+    pub fn incarnation(&self) -> u64 {
+        self.incarnation
+    }
+
+    pub fn floor(&self, key: &str) -> u64 {
+        self.store.floor(key)
+    }
+
+    fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
+        self.recorder.internal(ModelEvent::Remove {
+            node: self.node.clone(),
+            tier: self.tier,
+            key: key.to_string(),
+            version,
+            cause,
+        });
+    }
+
+    /// Whether a tag epoch invalidates `entry`.
+    fn tag_invalid(&self, entry: &Entry) -> bool {
+        entry.tags.iter().any(|t| match self.tag_epochs.get(t) {
+            Some(&(epoch_ms, true)) => ms(entry.filled_at_ns) <= epoch_ms,
+            Some(&(epoch_ms, false)) => ms(entry.filled_at_ns) < epoch_ms,
+            None => false,
+        })
+    }
+
+    /// Apply one command.
+    pub fn apply(&mut self, cmd: TierCmd) -> TierReply {
+        let reply = match cmd {
+            TierCmd::Get { key, op, touch } => self.get(&key, op, touch),
+            TierCmd::Fill(fill) => TierReply::Filled(self.fill(fill)),
+            TierCmd::Invalidate { key, version } => {
+                self.store.raise_floor(&key, version);
+                let node = self.node.clone();
+                self.recorder.internal(ModelEvent::Floor {
+                    node,
+                    tier: self.tier,
+                    key: key.clone(),
+                    version,
+                });
+                if self
+                    .store
+                    .peek_any(&key)
+                    .is_some_and(|e| e.version < version)
+                {
+                    let e = self.store.remove(&key).unwrap();
+                    self.removed(&key, e.version, RemoveCause::Invalidate);
+                }
+                TierReply::Done
+            }
+            TierCmd::Remove { key } => {
+                if let Some(e) = self.store.remove(&key) {
+                    self.removed(&key, e.version, RemoveCause::Delete);
+                }
+                TierReply::Done
+            }
+            TierCmd::InvalidateTag { tag, inclusive } => {
+                let now_ms = ms(self.clock.now_ns());
+                self.tag_epochs.insert(tag.clone(), (now_ms, inclusive));
+                let node = self.node.clone();
+                self.recorder.internal(ModelEvent::TagInvalidate {
+                    node,
+                    tier: self.tier,
+                    tag: tag.clone(),
+                });
+                // Entries the epoch covers go now; the rest (a strict epoch spares the same
+                // millisecond) stay until a later epoch or their TTL.
+                for key in self.store.keys_with_tag(&tag) {
+                    let invalid = self
+                        .store
+                        .peek_any(&key)
+                        .is_some_and(|e| self.tag_invalid(e));
+                    if invalid {
+                        let e = self.store.remove(&key).unwrap();
+                        self.removed(&key, e.version, RemoveCause::Tag);
+                    }
+                }
+                TierReply::Done
+            }
+            TierCmd::KeysWithTag { tag } => TierReply::Keys(self.store.keys_with_tag(&tag)),
+        };
+        *self.shared.lock().unwrap() = self.store.clone();
+        reply
+    }
+
+    fn get(&mut self, key: &str, op: Option<u64>, touch: bool) -> TierReply {
+        let now = self.clock.now_ns();
+        let stored = self.store.peek_any(key).cloned();
+        let mut hit = self.store.get(key, now);
+        if let (None, Some(old)) = (&hit, &stored) {
+            self.removed(key, old.version, RemoveCause::Expire);
+        }
+        if hit.as_ref().is_some_and(|e| self.tag_invalid(e)) {
+            let e = self.store.remove(key).unwrap();
+            self.removed(key, e.version, RemoveCause::Tag);
+            hit = None;
+        }
+        if let (Some(e), true, Some(ttl)) = (&mut hit, touch, self.ttl_ns) {
+            // A sliding TTL: every hit buys the entry another full TTL.
+            e.expires_at_ns = Some(now + ttl);
+            self.store.insert(key, e.clone());
+        }
+        if let Some(e) = &hit {
+            self.recorder.internal(ModelEvent::Serve {
+                node: self.node.clone(),
+                tier: self.tier,
+                key: key.to_string(),
+                version: e.version,
+                op,
+                now_local_ns: now,
+                filled_at_local_ns: e.filled_at_ns,
+                tier_ttl_ns: self.ttl_ns,
+                origin_ns: e.origin_ns,
+                tags: e.tags.iter().cloned().collect(),
+            });
+        }
+        let remaining_ns = hit
+            .as_ref()
+            .and_then(|e| e.expires_at_ns)
+            .map(|t| t.saturating_sub(now));
+        TierReply::Got {
+            entry: hit,
+            remaining_ns,
+            incarnation: self.incarnation,
+        }
+    }
+
+    fn fill(&mut self, f: Fill) -> bool {
+        let now = self.clock.now_ns();
+        let floor = self.store.floor(&f.key);
+        let cached = self.store.peek(&f.key, now).map(|e| e.version);
+        let stale_incarnation = f.incarnation.is_some_and(|i| i != self.incarnation);
+        let refused = stale_incarnation
+            || match f.gate {
+                Gate::Plain => false,
+                Gate::IfNewer => f.version < floor || cached.is_some_and(|c| c >= f.version),
+                Gate::IfNewerThanCached => cached.is_some_and(|c| c >= f.version),
+            };
+        if refused {
+            self.recorder.internal(ModelEvent::Refuse {
+                node: self.node.clone(),
+                tier: self.tier,
+                key: f.key.clone(),
+                version: f.version,
+                floor_version: floor.max(cached.unwrap_or(0)),
+            });
+            return false;
+        }
+        let expires_at_ns = match f.ttl {
+            FillTtl::Tier => self.ttl_ns.map(|t| now + t),
+            FillTtl::AtMost { remaining_ns } => {
+                Some(now + self.ttl_ns.map_or(remaining_ns, |t| t.min(remaining_ns)))
+            }
+            FillTtl::AbsoluteLocal { expires_at_ns } => Some(expires_at_ns),
+            FillTtl::Never => None,
+        };
+        let entry = Entry {
+            value: f.value,
+            version: f.version,
+            filled_at_ns: now,
+            origin_ns: f.origin_ns,
+            expires_at_ns,
+            tags: f.tags.iter().cloned().collect(),
+        };
+        if let Some(old) = self.store.peek_any(&f.key) {
+            let v = old.version;
+            self.removed(&f.key, v, RemoveCause::Invalidate);
+        }
+        let evicted = self.store.insert(&f.key, entry);
+        self.recorder.internal(ModelEvent::Fill {
+            node: self.node.clone(),
+            tier: self.tier,
+            key: f.key.clone(),
+            version: f.version,
+            origin_ns: f.origin_ns,
+            filled_at_local_ns: now,
+            tier_ttl_ns: self.ttl_ns,
+            expires_at_ns: expires_at_ns.map(|t| self.clock.to_global_ns(t)),
+            tags: f.tags.clone(),
+            op: f.op,
+        });
+        for (k, e) in evicted {
+            self.removed(&k, e.version, RemoveCause::Evict);
+        }
+        true
+    }
+}

@@ -1,0 +1,267 @@
+//! The named scenarios. Each is a few lines: the system, the clients, the faults.
+
+use crate::workload::{Faults, Mix, Workload};
+use tiersim_model::db::CdcMode;
+use tiersim_model::system::{SystemConfig, Topology};
+
+/// One region, one host, three processes: the smallest hierarchy with a race in it.
+fn small() -> SystemConfig {
+    SystemConfig {
+        topology: Topology {
+            regions: 1,
+            hosts_per_region: 1,
+            processes_per_host: 3,
+            redis_shards: 1,
+        },
+        ..Default::default()
+    }
+}
+
+/// Partitions, loss, crashes and message shaping, a few of each: what a healthy protocol must
+/// survive.
+const ROUGH: Faults = Faults {
+    partitions: 2,
+    loss_windows: 1,
+    kills: 1,
+    skews: 0,
+    shaping_windows: 1,
+    duration_ms: (50, 400),
+};
+
+pub fn stale_set() -> Workload {
+    Workload {
+        name: "stale-set",
+        description: "6 processes race reads, writes and deletes on 2 keys; a slow fill may land after an invalidation",
+        config: small(),
+        processes: 6,
+        keys: vec!["k0".into(), "k1".into()],
+        ops_per_process: 40,
+        max_gap_ms: 40,
+        mix: Mix::READ_HEAVY,
+        warm_batch: 0,
+        faults: Faults::default(),
+    }
+}
+
+pub fn cascade_invalidation() -> Workload {
+    Workload {
+        name: "cascade-invalidation",
+        description: "permission changes must clear every tier of 2 regions x 2 hosts x 2 processes, under faults",
+        config: SystemConfig::default(),
+        processes: 8,
+        keys: Workload::keys("perm", 3),
+        ops_per_process: 30,
+        max_gap_ms: 30,
+        mix: Mix { read: 8, write: 3, delete: 1, invalidate_tag: 0, warm: 0 },
+        warm_batch: 0,
+        faults: ROUGH,
+    }
+}
+
+pub fn lossy_fanout() -> Workload {
+    Workload {
+        name: "lossy-fanout",
+        description: "long-lived L1s kept fresh by invalidation fan-out while packets are lost",
+        config: SystemConfig {
+            l1_ttl_ms: 5_000,
+            ..small()
+        },
+        processes: 6,
+        keys: vec!["k0".into(), "k1".into()],
+        ops_per_process: 40,
+        max_gap_ms: 40,
+        mix: Mix {
+            read: 8,
+            write: 2,
+            delete: 0,
+            invalidate_tag: 0,
+            warm: 0,
+        },
+        warm_batch: 0,
+        faults: Faults {
+            loss_windows: 3,
+            duration_ms: (100, 600),
+            ..Faults::default()
+        },
+    }
+}
+
+pub fn evict_pressure() -> Workload {
+    Workload {
+        name: "evict-pressure",
+        description: "many keys through small tiers: entries are evicted while fills are in flight",
+        config: SystemConfig {
+            l1_capacity: 2,
+            l2_capacity: 2,
+            l3_capacity: 2,
+            ..small()
+        },
+        processes: 6,
+        keys: Workload::keys("item", 8),
+        ops_per_process: 50,
+        max_gap_ms: 20,
+        mix: Mix::READ_HEAVY,
+        warm_batch: 0,
+        faults: Faults::default(),
+    }
+}
+
+pub fn warming() -> Workload {
+    Workload {
+        name: "warming",
+        description:
+            "batches of keys are warmed while they are written; the read replicas lag 100 ms",
+        config: SystemConfig {
+            replica_lag_ms: 100,
+            ..small()
+        },
+        processes: 6,
+        keys: Workload::keys("item", 6),
+        ops_per_process: 30,
+        max_gap_ms: 40,
+        mix: Mix {
+            read: 4,
+            write: 3,
+            delete: 0,
+            invalidate_tag: 0,
+            warm: 2,
+        },
+        warm_batch: 3,
+        faults: Faults::default(),
+    }
+}
+
+pub fn tag_invalidation() -> Workload {
+    Workload {
+        name: "tag-invalidation",
+        description: "keys of four tags are read, written and invalidated a tag at a time",
+        config: SystemConfig {
+            tags: [
+                "user_session",
+                "ai_model_cache",
+                "schema_metadata",
+                "analytics_data",
+            ]
+            .map(String::from)
+            .to_vec(),
+            ..small()
+        },
+        processes: 6,
+        keys: [
+            "user_session:1",
+            "user_session:2",
+            "ai_model_cache:1",
+            "schema_metadata:1",
+            "analytics_data:1",
+        ]
+        .map(String::from)
+        .to_vec(),
+        ops_per_process: 40,
+        max_gap_ms: 10,
+        mix: Mix {
+            read: 8,
+            write: 1,
+            delete: 0,
+            invalidate_tag: 2,
+            warm: 0,
+        },
+        warm_batch: 0,
+        faults: Faults::default(),
+    }
+}
+
+pub fn clock_skew() -> Workload {
+    Workload {
+        name: "clock-skew",
+        description: "nodes' clocks jump up to 2 s either way while entries expire",
+        config: SystemConfig {
+            max_clock_skew_ms: 2_000,
+            ..small()
+        },
+        processes: 6,
+        keys: vec!["k0".into(), "k1".into()],
+        ops_per_process: 40,
+        max_gap_ms: 40,
+        mix: Mix::READ_HEAVY,
+        warm_batch: 0,
+        faults: Faults {
+            skews: 4,
+            ..Faults::default()
+        },
+    }
+}
+
+pub fn partitioned_hot_keys() -> Workload {
+    Workload {
+        name: "partitioned-hot-keys",
+        description: "hot keys read constantly while app and tier nodes are partitioned away",
+        config: small(),
+        processes: 6,
+        keys: vec!["hot:0".into()],
+        ops_per_process: 80,
+        max_gap_ms: 30,
+        mix: Mix {
+            read: 9,
+            write: 1,
+            delete: 0,
+            invalidate_tag: 0,
+            warm: 0,
+        },
+        warm_batch: 0,
+        faults: Faults {
+            partitions: 3,
+            duration_ms: (300, 1_500),
+            ..Faults::default()
+        },
+    }
+}
+
+pub fn restarts() -> Workload {
+    Workload {
+        name: "restarts",
+        description: "app and tier nodes crash and restart under steady traffic; L1 TTL 5 s",
+        config: SystemConfig {
+            l1_ttl_ms: 5_000,
+            cdc: CdcMode::AtLeastOnce,
+            ..small()
+        },
+        processes: 6,
+        keys: vec!["k0".into(), "k1".into()],
+        ops_per_process: 50,
+        max_gap_ms: 40,
+        mix: Mix {
+            read: 8,
+            write: 2,
+            delete: 0,
+            invalidate_tag: 0,
+            warm: 0,
+        },
+        warm_batch: 0,
+        faults: Faults {
+            kills: 3,
+            duration_ms: (50, 300),
+            ..Faults::default()
+        },
+    }
+}
+
+pub fn refresh_ahead() -> Workload {
+    Workload {
+        name: "refresh-ahead",
+        description: "hot keys near expiry are refreshed in the background while they are deleted",
+        config: small(),
+        processes: 6,
+        keys: vec!["hot:0".into(), "hot:1".into()],
+        ops_per_process: 60,
+        max_gap_ms: 25,
+        mix: Mix {
+            read: 7,
+            write: 1,
+            delete: 2,
+            invalidate_tag: 0,
+            warm: 0,
+        },
+        warm_batch: 0,
+        faults: Faults::default(),
+    }
+}
