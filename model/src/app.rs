@@ -574,6 +574,8 @@ pub struct AppSetup {
     pub protocol: Arc<dyn DynProtocol>,
     pub schedule: Arc<Schedule<CacheOp>>,
     pub processes: Vec<u64>,
+    /// Processes whose client has run its last operation (the quiet phase waits for all).
+    pub finished: Arc<Mutex<std::collections::BTreeSet<u64>>>,
 }
 
 /// The app node's main task: an empty L1 (memory is lost on restart), the protocol's start hook,
@@ -660,7 +662,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
             .filter(|o| started_ns == 0 || o.at_ns >= started_ns)
             .map(|o| (o.at_ns, o.op.clone()))
             .collect();
-        let (node, protocol) = (node.clone(), protocol.clone());
+        let (node, protocol, finished) = (node.clone(), protocol.clone(), setup.finished.clone());
         clients.push(madsim::task::spawn_local(async move {
             for (at_ns, op) in ops {
                 let now = sim_now_ns();
@@ -669,6 +671,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
                 }
                 run_op(&node, &*protocol, process, op).await;
             }
+            finished.lock().unwrap().insert(process);
         }));
     }
     for c in clients {

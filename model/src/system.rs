@@ -270,6 +270,7 @@ pub fn run(
         }
         // App nodes, then the invalidation daemon (an app node without clients, in region 0).
         let names: Vec<String> = (0..topo.apps()).map(app_node).collect();
+        let finished: Arc<Mutex<std::collections::BTreeSet<u64>>> = Default::default();
         for i in 0..=topo.apps() {
             let name = if i < topo.apps() {
                 app_node(i)
@@ -298,6 +299,7 @@ pub fn run(
                 protocol: protocol.clone(),
                 schedule: schedule.clone(),
                 processes,
+                finished: finished.clone(),
             });
             let r = rec.clone();
             world.add_node(&name, move |ctx, name| {
@@ -315,10 +317,15 @@ pub fn run(
             rec.fault(tf.fault.clone());
         }
         sleep_until(schedule.end_ns).await;
-        // The quiet phase: heal what is still broken, then let the system settle.
+        // The quiet phase: heal what is still broken, let every client finish its schedule (a
+        // restarted node's clients skip what they missed), then let the system settle.
         for fault in unhealed(&faults) {
             world.apply(&fault);
             rec.fault(fault);
+        }
+        let processes = schedule.processes().len();
+        while finished.lock().unwrap().len() < processes {
+            madsim::time::sleep(Duration::from_millis(10)).await;
         }
         madsim::time::sleep(Duration::from_millis(config.quiet_ms)).await;
 

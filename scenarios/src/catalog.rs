@@ -43,6 +43,18 @@ pub fn stale_set() -> Workload {
     }
 }
 
+pub fn slow_fills() -> Workload {
+    // Fills that take as long as a commit and a short sleep: network latency up to 40 ms.
+    let mut config = small();
+    config.run.latency_max_ns = 40_000_000;
+    Workload {
+        name: "slow-fills",
+        description: "the stale-set race on a slow network (1-40 ms a message): cache fills outlast short sleeps",
+        config,
+        ..stale_set()
+    }
+}
+
 pub fn cascade_invalidation() -> Workload {
     Workload {
         name: "cascade-invalidation",
@@ -198,10 +210,11 @@ pub fn partitioned_hot_keys() -> Workload {
         config: small(),
         processes: 6,
         keys: vec!["hot:0".into()],
-        ops_per_process: 80,
+        ops_per_process: 150,
         max_gap_ms: 30,
+        // Rare writes: one missed invalidation must stay visible for a while.
         mix: Mix {
-            read: 9,
+            read: 150,
             write: 1,
             delete: 0,
             invalidate_tag: 0,
@@ -209,7 +222,7 @@ pub fn partitioned_hot_keys() -> Workload {
         },
         warm_batch: 0,
         faults: Faults {
-            partitions: 3,
+            partitions: 4,
             duration_ms: (300, 1_500),
             ..Faults::default()
         },

@@ -25,6 +25,7 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
     use catalog::*;
     vec![
         Arc::new(stale_set()),
+        Arc::new(slow_fills()),
         Arc::new(cascade_invalidation()),
         Arc::new(lossy_fanout()),
         Arc::new(evict_pressure()),

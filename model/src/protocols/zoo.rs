@@ -90,7 +90,7 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("invalidate-before-commit", "stale-set", InvalidationBarrier,
         "1. W deletes the key from every tier. 2. Before W's commit, R misses and reads v1 from the database. 3. R refills the tiers with v1. 4. W commits v2 and is acknowledged; the tiers hold v1.",
         "'delete then update' anti-pattern (cache-aside write ordering discussions)"),
-    entry!("short-double-delete", "stale-set", BoundedStaleness,
+    entry!("short-double-delete", "slow-fills", BoundedStaleness,
         "1. R misses in Redis and reads v1. 2. W deletes, commits v2, sleeps briefly, deletes again. 3. R's SET of v1 lands after the second delete. 4. Redis serves v1 for a full TTL.",
         "delayed double delete as commonly blogged; the sleep must exceed the slowest fill"),
     entry!("lagging-replica-warm", "warming", InvalidationBarrier,
