@@ -53,7 +53,7 @@ pub fn run_seed(
     run_schedule(scenario, protocol, seed, &schedule, require)
 }
 
-/// Run an explicit schedule (a replayed or shrunk one).
+/// Run an explicit schedule (a shrunk one) in the scenario's system.
 pub fn run_schedule(
     scenario: &dyn Scenario,
     protocol: Arc<dyn DynProtocol>,
@@ -61,10 +61,32 @@ pub fn run_schedule(
     schedule: &Schedule<CacheOp>,
     require: &[Invariant],
 ) -> Outcome {
+    run_in(&scenario.config(), protocol, seed, schedule, require)
+}
+
+/// Run an explicit schedule in an explicit system (a replay file's).
+pub fn run_in(
+    config: &SystemConfig,
+    protocol: Arc<dyn DynProtocol>,
+    seed: u64,
+    schedule: &Schedule<CacheOp>,
+    require: &[Invariant],
+) -> Outcome {
     let started = std::time::Instant::now();
-    let mut outcome = run_and_judge(seed, &scenario.config(), schedule, protocol, require);
+    let mut outcome = run_and_judge(seed, config, schedule, protocol, require);
     outcome.wall_ms = started.elapsed().as_millis() as u64;
     outcome
+}
+
+/// The system configuration stored in a replay file (see `config_json`).
+pub fn config_from_json(value: &serde_json::Value) -> Result<SystemConfig, String> {
+    #[derive(serde::Deserialize)]
+    struct C {
+        system: SystemConfig,
+    }
+    serde_json::from_value::<C>(value.clone())
+        .map(|c| c.system)
+        .map_err(|e| format!("config: {e}"))
 }
 
 /// The command that reproduces a seed.

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use tiersim_model::outcome::{Outcome, Verdict};
 use tiersim_model::protocol::{DynProtocol, Invariant};
 use tiersim_model::system::CacheOp;
-use tiersim_scenarios::{config_json, reproduce_command, run_schedule, run_seed, Scenario};
+use tiersim_scenarios::{config_json, reproduce_command, run_seed, Scenario};
 use tiersim_sim::replay::{hash_hex, Expected, InputError, ReplayFile, FORMAT_VERSION};
 
 #[derive(Parser)]
@@ -44,7 +44,7 @@ enum Command {
         /// Check this invariant too, beyond the protocol's claims (repeatable).
         #[arg(long = "require")]
         require: Vec<String>,
-        /// Write a replay file here if the run fails.
+        /// Write the run's replay file into this directory (whatever the verdict).
         #[arg(long)]
         save: Option<PathBuf>,
         /// Write the run's history (JSON lines) to this file.
@@ -154,11 +154,11 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
                     BadInput(format!("{}: cannot write history: {e}", path.display()))
                 })?;
             }
-            let saved = match (&save, o.verdict) {
-                (Some(dir), v) if v != Verdict::Pass => {
-                    Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?)
-                }
-                _ => None,
+            // One run the user asked to keep is kept whatever its verdict: a passing run is a
+            // regression file too (the seed that once broke a correct protocol).
+            let saved = match &save {
+                Some(dir) => Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?),
+                None => None,
             };
             if json {
                 let mut j = outcome_json(&*s, &*p, &o);
@@ -565,7 +565,9 @@ fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
         .ok_or_else(|| BadInput(format!("{name}: unknown scenario {:?}", file.scenario)))?;
     let p = tiersim_model::protocols::by_name(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let o = run_schedule(&*s, p.clone(), file.seed, &file.schedule, &[]);
+    let config = tiersim_scenarios::config_from_json(&file.config)
+        .map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let o = tiersim_scenarios::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
     let reproduced = if hash_hex(o.trace_hash) == file.trace_hash {
         "exact"
     } else if o.verdict.name() == file.expected.verdict && o.invariant() == file.expected.invariant

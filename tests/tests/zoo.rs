@@ -1,0 +1,79 @@
+//! The bug zoo: every entry, swept over the seeds of the scenario that exposes it, must fail with
+//! the invariant named for it — a checker is trusted only after it catches bugs it was not told
+//! about. And the correct protocol must pass every scenario with its faults on.
+
+use tiersim_model::outcome::Verdict;
+use tiersim_model::protocols::zoo::{self, ZOO};
+use tiersim_scenarios::{all, run_seed};
+use tiersim_tests::{protocol, scenario, seeds};
+
+#[test]
+fn every_zoo_entry_is_caught_by_its_invariant_below_seed_200() {
+    let mut missed = Vec::new();
+    for entry in &ZOO {
+        let s = scenario(entry.scenario);
+        let p = zoo::protocol(entry);
+        let caught = (0..200).find_map(|seed| {
+            let o = run_seed(&*s, p.clone(), seed, &[]);
+            assert!(
+                !matches!(o.verdict, Verdict::Crash | Verdict::Liveness),
+                "{} seed {seed}: {:?} {:?}",
+                entry.name,
+                o.verdict,
+                o.abort
+            );
+            o.violations
+                .iter()
+                .any(|v| v.invariant == entry.invariant.name())
+                .then_some(seed)
+        });
+        if caught.is_none() {
+            missed.push(format!(
+                "{} on {} ({})",
+                entry.name, entry.scenario, entry.invariant
+            ));
+        }
+    }
+    assert!(
+        missed.is_empty(),
+        "zoo entries not caught in 200 seeds: {missed:?}"
+    );
+}
+
+#[test]
+fn versioned_passes_every_scenario_with_its_faults() {
+    for s in all() {
+        for seed in seeds(8) {
+            let o = run_seed(&*s, protocol("versioned"), seed, &[]);
+            assert_eq!(
+                o.verdict,
+                Verdict::Pass,
+                "{} seed {seed}: {:?} {:?}\nreproduce: {}",
+                s.name(),
+                o.violations.first(),
+                o.abort,
+                tiersim_scenarios::reproduce_command(s.name(), "versioned", seed)
+            );
+        }
+    }
+}
+
+#[test]
+fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
+    assert_eq!(ZOO.len(), 15);
+    for entry in &ZOO {
+        let s = scenario(entry.scenario);
+        let claims = zoo::protocol(entry).claims(&s.config());
+        assert!(
+            claims.invariants.contains(&entry.invariant),
+            "{} must claim {}",
+            entry.name,
+            entry.invariant
+        );
+        assert!(
+            entry.story.matches(". ").count() >= 2,
+            "{}: the story tells the race in steps",
+            entry.name
+        );
+    }
+}
