@@ -103,10 +103,7 @@ impl App {
 
     /// A context for background work, detached from the client operation.
     pub fn detached(&self) -> App {
-        App {
-            node: self.node.clone(),
-            op: None,
-        }
+        App { node: self.node.clone(), op: None }
     }
 
     /// A fill of `data` into some tier, with this system's tags for the key.
@@ -145,39 +142,23 @@ impl App {
 
     /// This process's in-memory L1.
     pub fn l1(&self) -> TierHandle<'_> {
-        TierHandle {
-            app: self,
-            tier: Tier::L1,
-            node: None,
-        }
+        TierHandle { app: self, tier: Tier::L1, node: None }
     }
 
     /// This host's L2.
     pub fn l2(&self) -> TierHandle<'_> {
-        TierHandle {
-            app: self,
-            tier: Tier::L2,
-            node: Some(self.node.l2.clone()),
-        }
+        TierHandle { app: self, tier: Tier::L2, node: Some(self.node.l2.clone()) }
     }
 
     /// This region's L3.
     pub fn l3(&self) -> TierHandle<'_> {
-        TierHandle {
-            app: self,
-            tier: Tier::L3,
-            node: Some(self.node.l3.clone()),
-        }
+        TierHandle { app: self, tier: Tier::L3, node: Some(self.node.l3.clone()) }
     }
 
     /// A handle to tier node `node` (an L2 or L3 by name; an L1 is this process's own).
     pub fn tier_handle(&self, node: &str, tier: Tier) -> TierHandle<'_> {
         let node = (tier != Tier::L1).then(|| node.to_string());
-        TierHandle {
-            app: self,
-            tier,
-            node,
-        }
+        TierHandle { app: self, tier, node }
     }
 
     /// This process's path through the tiers, nearest first: L1, L2, L3.
@@ -209,18 +190,12 @@ impl App {
 
     /// The database of record.
     pub fn db(&self) -> DbClient<'_> {
-        DbClient {
-            app: self,
-            node: DB_NODE.to_string(),
-        }
+        DbClient { app: self, node: DB_NODE.to_string() }
     }
 
     /// This region's read replica (it lags the database).
     pub fn replica(&self) -> DbClient<'_> {
-        DbClient {
-            app: self,
-            node: self.node.replica.clone(),
-        }
+        DbClient { app: self, node: self.node.replica.clone() }
     }
 
     fn rpc_timeout(&self) -> Duration {
@@ -229,10 +204,7 @@ impl App {
 
     /// Invalidate `peer` through its protocol handler and wait for its acknowledgement.
     pub async fn invalidate_peer(&self, peer: &str, inv: Invalidation) -> Result<(), NetError> {
-        self.node
-            .net
-            .call::<AppReq, ()>(peer, AppReq::Invalidate(inv), self.rpc_timeout())
-            .await
+        self.node.net.call::<AppReq, ()>(peer, AppReq::Invalidate(inv), self.rpc_timeout()).await
     }
 
     /// Send `peer` an invalidation without waiting (at most once: it may be lost).
@@ -242,30 +214,12 @@ impl App {
 
     /// SUBSCRIBE this node to a pub/sub channel (on Redis shard 0).
     pub async fn subscribe(&self, channel: &str) -> Result<(), OpError> {
-        self.redis()
-            .call_shard(
-                0,
-                RedisReq::Subscribe {
-                    channel: channel.into(),
-                },
-            )
-            .await
-            .map(|_| ())
+        self.redis().call_shard(0, RedisReq::Subscribe { channel: channel.into() }).await.map(|_| ())
     }
 
     /// PUBLISH an invalidation (at most once to each subscriber); returns how many received it.
     pub async fn publish(&self, channel: &str, inv: Invalidation) -> Result<i64, OpError> {
-        match self
-            .redis()
-            .call_shard(
-                0,
-                RedisReq::Publish {
-                    channel: channel.into(),
-                    inv,
-                },
-            )
-            .await?
-        {
+        match self.redis().call_shard(0, RedisReq::Publish { channel: channel.into(), inv }).await? {
             RedisResp::Int(n) => Ok(n),
             other => panic!("tiersim bug: PUBLISH answered {other:?}"),
         }
@@ -286,10 +240,7 @@ impl TierHandle<'_> {
         let node = &self.app.node;
         match &self.node {
             None => Ok(node.l1.borrow_mut().apply(cmd)),
-            Some(to) => Ok(node
-                .net
-                .call::<TierCmd, TierReply>(to, cmd, self.app.rpc_timeout())
-                .await?),
+            Some(to) => Ok(node.net.call::<TierCmd, TierReply>(to, cmd, self.app.rpc_timeout()).await?),
         }
     }
 
@@ -313,23 +264,10 @@ impl TierHandle<'_> {
     }
 
     async fn lookup(&self, key: &str, touch: bool) -> Result<Lookup, OpError> {
-        match self
-            .apply(TierCmd::Get {
-                key: key.into(),
-                op: self.app.op,
-                touch,
-            })
-            .await?
-        {
-            TierReply::Got {
-                entry,
-                remaining_ns,
-                incarnation,
-            } => Ok(Lookup {
-                entry,
-                remaining_ns,
-                incarnation,
-            }),
+        match self.apply(TierCmd::Get { key: key.into(), op: self.app.op, touch }).await? {
+            TierReply::Got { entry, remaining_ns, incarnation } => {
+                Ok(Lookup { entry, remaining_ns, incarnation })
+            }
             other => panic!("tiersim bug: get answered {other:?}"),
         }
     }
@@ -344,30 +282,18 @@ impl TierHandle<'_> {
 
     /// Raise the key's floor to `version` and drop anything older.
     pub async fn invalidate(&self, key: &str, version: u64) -> Result<(), OpError> {
-        self.apply(TierCmd::Invalidate {
-            key: key.into(),
-            version,
-        })
-        .await
-        .map(|_| ())
+        self.apply(TierCmd::Invalidate { key: key.into(), version }).await.map(|_| ())
     }
 
     /// Drop `key` whatever its version (keeps no floor).
     pub async fn remove(&self, key: &str) -> Result<(), OpError> {
-        self.apply(TierCmd::Remove { key: key.into() })
-            .await
-            .map(|_| ())
+        self.apply(TierCmd::Remove { key: key.into() }).await.map(|_| ())
     }
 
     /// Invalidate every entry of `tag` up to now (`inclusive`: filled in this very millisecond
     /// too).
     pub async fn invalidate_tag(&self, tag: &str, inclusive: bool) -> Result<(), OpError> {
-        self.apply(TierCmd::InvalidateTag {
-            tag: tag.into(),
-            inclusive,
-        })
-        .await
-        .map(|_| ())
+        self.apply(TierCmd::InvalidateTag { tag: tag.into(), inclusive }).await.map(|_| ())
     }
 
     pub async fn keys_with_tag(&self, tag: &str) -> Result<Vec<String>, OpError> {
@@ -390,12 +316,7 @@ impl RedisClient<'_> {
 
     async fn call_shard(&self, shard: usize, req: RedisReq) -> Result<RedisResp, OpError> {
         let node = crate::system::redis_node(shard);
-        let resp = self
-            .app
-            .node
-            .net
-            .call::<RedisReq, RedisResp>(&node, req, self.app.rpc_timeout())
-            .await?;
+        let resp = self.app.node.net.call::<RedisReq, RedisResp>(&node, req, self.app.rpc_timeout()).await?;
         match resp {
             RedisResp::Error(e) => Err(OpError::Failed(format!("{node}: {e}"))),
             ok => Ok(ok),
@@ -412,11 +333,7 @@ impl RedisClient<'_> {
     }
 
     /// GETEX PX: a hit restarts the TTL (a sliding TTL).
-    pub async fn get_touch(
-        &self,
-        key: &str,
-        ttl_ms: u64,
-    ) -> Result<(Option<(Entry, i64)>, u64), OpError> {
+    pub async fn get_touch(&self, key: &str, ttl_ms: u64) -> Result<(Option<(Entry, i64)>, u64), OpError> {
         self.get_inner(key, Some(ttl_ms)).await
     }
 
@@ -425,17 +342,7 @@ impl RedisClient<'_> {
         key: &str,
         touch_ms: Option<u64>,
     ) -> Result<(Option<(Entry, i64)>, u64), OpError> {
-        match self
-            .call(
-                key,
-                RedisReq::Get {
-                    key: key.into(),
-                    op: self.app.op,
-                    touch_ms,
-                },
-            )
-            .await?
-        {
+        match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms }).await? {
             RedisResp::Entry { entry, run_id } => Ok((entry, run_id)),
             other => panic!("tiersim bug: GET answered {other:?}"),
         }
@@ -456,18 +363,7 @@ impl RedisClient<'_> {
         gate: Gate,
         run_id: Option<u64>,
     ) -> Result<bool, OpError> {
-        self.bool(
-            key,
-            RedisReq::Fill {
-                key: key.into(),
-                entry,
-                opts,
-                gate,
-                run_id,
-                op: self.app.op,
-            },
-        )
-        .await
+        self.bool(key, RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, op: self.app.op }).await
     }
 
     pub async fn del(&self, key: &str) -> Result<bool, OpError> {
@@ -476,25 +372,14 @@ impl RedisClient<'_> {
 
     /// Raise the key's floor and drop anything cached below it (a Lua script in production).
     pub async fn invalidate(&self, key: &str, version: u64) -> Result<(), OpError> {
-        self.bool(
-            key,
-            RedisReq::Invalidate {
-                key: key.into(),
-                version,
-            },
-        )
-        .await
-        .map(|_| ())
+        self.bool(key, RedisReq::Invalidate { key: key.into(), version }).await.map(|_| ())
     }
 
     /// Keys cached with `tag`, over every shard.
     pub async fn keys_with_tag(&self, tag: &str) -> Result<Vec<String>, OpError> {
         let mut keys = Vec::new();
         for shard in 0..self.app.node.config.topology.redis_shards {
-            match self
-                .call_shard(shard, RedisReq::KeysWithTag { tag: tag.into() })
-                .await?
-            {
+            match self.call_shard(shard, RedisReq::KeysWithTag { tag: tag.into() }).await? {
                 RedisResp::Keys(k) => keys.extend(k),
                 other => panic!("tiersim bug: KeysWithTag answered {other:?}"),
             }
@@ -506,8 +391,7 @@ impl RedisClient<'_> {
     /// Delete every key of `tag` on every shard.
     pub async fn del_tag(&self, tag: &str) -> Result<(), OpError> {
         for shard in 0..self.app.node.config.topology.redis_shards {
-            self.call_shard(shard, RedisReq::DelTag { tag: tag.into() })
-                .await?;
+            self.call_shard(shard, RedisReq::DelTag { tag: tag.into() }).await?;
         }
         Ok(())
     }
@@ -530,34 +414,18 @@ impl DbClient<'_> {
     /// Read `key` (from a replica: as of its lag).
     pub async fn read(&self, key: &str) -> Result<Data, OpError> {
         let t = self.app.rpc_timeout();
-        Ok(self
-            .app
-            .node
-            .net
-            .call::<DbReq, Data>(&self.node, DbReq::Read { key: key.into() }, t)
-            .await?)
+        Ok(self.app.node.net.call::<DbReq, Data>(&self.node, DbReq::Read { key: key.into() }, t).await?)
     }
 
     /// Commit a write (`None`: delete); a timeout is indeterminate (it may have committed).
     pub async fn write(&self, key: &str, value: Option<i64>) -> Result<Row, OpError> {
-        let op = self
-            .app
-            .op
-            .expect("tiersim bug: a database write outside a client operation");
+        let op = self.app.op.expect("tiersim bug: a database write outside a client operation");
         let t = self.app.rpc_timeout();
         let data = self
             .app
             .node
             .net
-            .call::<DbReq, Data>(
-                &self.node,
-                DbReq::Write {
-                    key: key.into(),
-                    value,
-                    op,
-                },
-                t,
-            )
+            .call::<DbReq, Data>(&self.node, DbReq::Write { key: key.into(), value, op }, t)
             .await?;
         Ok(data.row())
     }
@@ -604,10 +472,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
         recorder,
         config: setup.config.clone(),
     });
-    let app = App {
-        node: node.clone(),
-        op: None,
-    };
+    let app = App { node: node.clone(), op: None };
     let protocol = setup.protocol.clone();
 
     let (a, p) = (app.clone(), protocol.clone());
@@ -690,18 +555,13 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
         CacheOp::Warm { batch, .. } => (OpFn::Warm, batch.clone(), OpValue::Single(None)),
     };
     let id = node.recorder.invoke(process, f, &key, value);
-    let app = App {
-        node: node.clone(),
-        op: Some(id),
-    };
+    let app = App { node: node.clone(), op: Some(id) };
     let fut = async {
         match &op {
             CacheOp::Read { key } => protocol.read(&app, key).await.map(Some),
             CacheOp::Write { key, value } => protocol.write(&app, key, *value).await.map(Some),
             CacheOp::Delete { key } => protocol.delete(&app, key).await.map(Some),
-            CacheOp::InvalidateTag { tag } => {
-                protocol.invalidate_tag(&app, tag).await.map(|_| None)
-            }
+            CacheOp::InvalidateTag { tag } => protocol.invalidate_tag(&app, tag).await.map(|_| None),
             CacheOp::Warm { keys, .. } => protocol.warm(&app, keys).await.map(|_| None),
         }
     };
@@ -712,13 +572,8 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
     };
     match result {
         Ok(row) => {
-            let v = if f == OpFn::Read {
-                OpValue::Single(row.and_then(|r| r.value))
-            } else {
-                value
-            };
-            node.recorder
-                .complete(id, EventType::Ok, v, row.map(|r| r.version));
+            let v = if f == OpFn::Read { OpValue::Single(row.and_then(|r| r.value)) } else { value };
+            node.recorder.complete(id, EventType::Ok, v, row.map(|r| r.version));
         }
         Err(OpError::Failed(_)) => node.recorder.complete(id, EventType::Fail, value, None),
         Err(OpError::Indeterminate(_)) => node.recorder.complete(id, EventType::Info, value, None),

@@ -28,28 +28,17 @@ pub struct Data {
 
 impl Data {
     pub fn row(&self) -> Row {
-        Row {
-            value: self.value,
-            version: self.version,
-        }
+        Row { value: self.value, version: self.version }
     }
 
     /// The data of a cached entry.
     pub fn of(entry: &crate::store::Entry) -> Data {
-        Data {
-            value: entry.value,
-            version: entry.version,
-            origin_ns: entry.origin_ns,
-        }
+        Data { value: entry.value, version: entry.version, origin_ns: entry.origin_ns }
     }
 }
 
 fn served(row: Row) -> Data {
-    Data {
-        value: row.value,
-        version: row.version,
-        origin_ns: tiersim_sim::clock::sim_now_ns(),
-    }
+    Data { value: row.value, version: row.version, origin_ns: tiersim_sim::clock::sim_now_ns() }
 }
 
 /// One committed change, as the change stream (CDC) carries it.
@@ -92,12 +81,7 @@ pub struct Database {
 
 impl Database {
     pub fn row(&self, key: &str) -> Row {
-        self.rows
-            .lock()
-            .unwrap()
-            .get(key)
-            .copied()
-            .unwrap_or_default()
+        self.rows.lock().unwrap().get(key).copied().unwrap_or_default()
     }
 
     /// Every row, in key order.
@@ -105,23 +89,12 @@ impl Database {
         self.rows.lock().unwrap().clone()
     }
 
-    fn commit(
-        &self,
-        key: &str,
-        value: Option<i64>,
-        op: u64,
-        recorder: &Recorder<ModelEvent>,
-    ) -> Row {
+    fn commit(&self, key: &str, value: Option<i64>, op: u64, recorder: &Recorder<ModelEvent>) -> Row {
         let mut rows = self.rows.lock().unwrap();
         let row = rows.entry(key.to_string()).or_default();
         row.version += 1;
         row.value = value;
-        recorder.internal(ModelEvent::Commit {
-            key: key.to_string(),
-            version: row.version,
-            value,
-            op,
-        });
+        recorder.internal(ModelEvent::Commit { key: key.to_string(), version: row.version, value, op });
         *row
     }
 
@@ -150,11 +123,7 @@ impl Database {
                             let _ = net.send(&sub, change).await;
                         }
                         CdcMode::AtLeastOnce => {
-                            while net
-                                .call::<Change, ()>(&sub, change.clone(), retry)
-                                .await
-                                .is_err()
-                            {}
+                            while net.call::<Change, ()>(&sub, change.clone(), retry).await.is_err() {}
                         }
                     }
                 }
@@ -170,11 +139,8 @@ impl Database {
                     DbReq::Write { key, value, op } => {
                         let row = db.commit(&key, value, op, &recorder);
                         for q in &queues {
-                            let _ = q.unbounded_send(Change {
-                                key: key.clone(),
-                                version: row.version,
-                                value,
-                            });
+                            let _ =
+                                q.unbounded_send(Change { key: key.clone(), version: row.version, value });
                         }
                         served(row)
                     }
@@ -203,10 +169,7 @@ pub async fn serve_replica(net: Net, recorder: Recorder<ModelEvent>, lag: std::t
         let mut rows = applied.borrow_mut();
         let row = rows.entry(change.key.clone()).or_default();
         if change.version > row.version {
-            *row = Row {
-                value: change.value,
-                version: change.version,
-            };
+            *row = Row { value: change.value, version: change.version };
             recorder.internal(ModelEvent::Replicate {
                 node: node.clone(),
                 key: change.key,

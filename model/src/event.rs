@@ -57,18 +57,9 @@ pub enum RemoveCause {
 pub enum ModelEvent {
     /// The database committed `version` of `key` (value `None`: a delete). `op` is the client
     /// operation that asked for it.
-    Commit {
-        key: String,
-        version: u64,
-        value: Option<i64>,
-        op: u64,
-    },
+    Commit { key: String, version: u64, value: Option<i64>, op: u64 },
     /// A read replica applied `version` of `key` from the change stream.
-    Replicate {
-        node: String,
-        key: String,
-        version: u64,
-    },
+    Replicate { node: String, key: String, version: u64 },
     /// A tier stored an entry.
     Fill {
         node: String,
@@ -88,28 +79,11 @@ pub enum ModelEvent {
         op: Option<u64>,
     },
     /// A version-gated tier refused a fill below its floor (or from before its restart).
-    Refuse {
-        node: String,
-        tier: Tier,
-        key: String,
-        version: u64,
-        floor_version: u64,
-    },
+    Refuse { node: String, tier: Tier, key: String, version: u64, floor_version: u64 },
     /// An entry left a tier.
-    Remove {
-        node: String,
-        tier: Tier,
-        key: String,
-        version: u64,
-        cause: RemoveCause,
-    },
+    Remove { node: String, tier: Tier, key: String, version: u64, cause: RemoveCause },
     /// A tier's per-key version floor rose: an invalidation of `version` arrived.
-    Floor {
-        node: String,
-        tier: Tier,
-        key: String,
-        version: u64,
-    },
+    Floor { node: String, tier: Tier, key: String, version: u64 },
     /// A tier answered a lookup with a live entry (what ttl-bound and tag-complete read).
     Serve {
         node: String,
@@ -124,11 +98,7 @@ pub enum ModelEvent {
         tags: Vec<String>,
     },
     /// A tag invalidation took effect at a tier.
-    TagInvalidate {
-        node: String,
-        tier: Tier,
-        tag: String,
-    },
+    TagInvalidate { node: String, tier: Tier, tag: String },
     /// A node (re)started with empty memory.
     Start { node: String },
 }

@@ -80,16 +80,8 @@ pub fn op_records(history: &History<ModelEvent>) -> BTreeMap<u64, OpRecord> {
 fn commits(history: &History<ModelEvent>) -> BTreeMap<String, BTreeMap<u64, (u64, u64)>> {
     let mut out: BTreeMap<String, BTreeMap<u64, (u64, u64)>> = BTreeMap::new();
     for e in &history.events {
-        if let Event::Internal {
-            time_ns,
-            event: ModelEvent::Commit {
-                key, version, op, ..
-            },
-        } = e
-        {
-            out.entry(key.clone())
-                .or_default()
-                .insert(*version, (*time_ns, *op));
+        if let Event::Internal { time_ns, event: ModelEvent::Commit { key, version, op, .. } } = e {
+            out.entry(key.clone()).or_default().insert(*version, (*time_ns, *op));
         }
     }
     out
@@ -106,11 +98,7 @@ pub struct Judgement {
 }
 
 /// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).
-pub fn judge(
-    history: &History<ModelEvent>,
-    final_state: Option<&FinalState>,
-    claims: &Claims,
-) -> Judgement {
+pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, claims: &Claims) -> Judgement {
     let ops = op_records(history);
     let commits = commits(history);
     let mut j = Judgement::default();
@@ -120,9 +108,7 @@ pub fn judge(
         match inv {
             Invariant::Linearizable => j.violations.extend(check_linearizable(&ops, &commits)),
             Invariant::BoundedStaleness => j.violations.extend(stale_violation.clone()),
-            Invariant::InvalidationBarrier => {
-                j.violations.extend(check_barrier(history, &ops, &commits))
-            }
+            Invariant::InvalidationBarrier => j.violations.extend(check_barrier(history, &ops, &commits)),
             Invariant::Converged => {
                 if let Some(f) = final_state {
                     j.violations.extend(check_converged(f))
@@ -131,8 +117,7 @@ pub fn judge(
             other => j.unchecked.push(*other),
         }
     }
-    j.violations
-        .sort_by(|a, b| (a.time_ns, &a.invariant, &a.key).cmp(&(b.time_ns, &b.invariant, &b.key)));
+    j.violations.sort_by(|a, b| (a.time_ns, &a.invariant, &a.key).cmp(&(b.time_ns, &b.invariant, &b.key)));
     j
 }
 
@@ -151,11 +136,7 @@ fn versioned_ops(
                 access: Access::Write,
                 version: *version,
                 invoke_ns: r.invoke_ns,
-                complete_ns: if r.outcome == Some(EventType::Ok) {
-                    r.complete_ns
-                } else {
-                    None
-                },
+                complete_ns: if r.outcome == Some(EventType::Ok) { r.complete_ns } else { None },
             });
         }
     }
@@ -165,9 +146,7 @@ fn versioned_ops(
                 op: r.op,
                 process: r.process,
                 access: Access::Read,
-                version: r
-                    .version
-                    .expect("tiersim bug: an ok read without a version"),
+                version: r.version.expect("tiersim bug: an ok read without a version"),
                 invoke_ns: r.invoke_ns,
                 complete_ns: r.complete_ns,
             });
@@ -183,20 +162,12 @@ fn check_linearizable(
     let mut out = Vec::new();
     for (key, kops) in versioned_ops(ops, commits) {
         if let Err(cycle) = commit_order::check_key(&kops) {
-            let time_ns = cycle
-                .steps
-                .iter()
-                .map(|(o, _)| o.invoke_ns)
-                .max()
-                .unwrap_or(0);
+            let time_ns = cycle.steps.iter().map(|(o, _)| o.invoke_ns).max().unwrap_or(0);
             out.push(Violation {
                 invariant: Invariant::Linearizable.name().into(),
                 key,
                 time_ns,
-                message: format!(
-                    "no order of these operations explains the reads: {}",
-                    cycle.explain()
-                ),
+                message: format!("no order of these operations explains the reads: {}", cycle.explain()),
             });
         }
     }
@@ -220,15 +191,10 @@ fn check_staleness(
     }
     let mut worst: Option<(String, staleness::Stalest)> = None;
     for (key, rs) in reads {
-        let times: Vec<u64> = commits
-            .get(key)
-            .map(|c| c.values().map(|(t, _)| *t).collect())
-            .unwrap_or_default();
+        let times: Vec<u64> =
+            commits.get(key).map(|c| c.values().map(|(t, _)| *t).collect()).unwrap_or_default();
         if let Some(s) = staleness::stalest(&rs, &times) {
-            if worst
-                .as_ref()
-                .is_none_or(|(_, w)| s.staleness_ns > w.staleness_ns)
-            {
+            if worst.as_ref().is_none_or(|(_, w)| s.staleness_ns > w.staleness_ns) {
                 worst = Some((key.to_string(), s));
             }
         }
@@ -267,10 +233,7 @@ fn check_barrier(
         for (version, (_, op)) in versions {
             let r = &ops[op];
             if r.outcome == Some(EventType::Ok) {
-                barriers
-                    .entry(key)
-                    .or_default()
-                    .push((r.complete_ns.unwrap(), *version, *op));
+                barriers.entry(key).or_default().push((r.complete_ns.unwrap(), *version, *op));
             }
         }
     }
@@ -279,20 +242,13 @@ fn check_barrier(
     }
     // The highest barrier of `key` in force at `t`: (version, acknowledged at).
     let barrier_at = |key: &str, t: u64| -> Option<(u64, u64)> {
-        barriers
-            .get(key)?
-            .iter()
-            .filter(|(at, _, _)| *at <= t)
-            .map(|(at, v, _)| (*v, *at))
-            .max()
+        barriers.get(key)?.iter().filter(|(at, _, _)| *at <= t).map(|(at, v, _)| (*v, *at)).max()
     };
     let mut out = Reporter::default();
     // Tier contents over time: (node, key) -> (tier, version, global expiry).
     let mut held: Held = BTreeMap::new();
-    let mut acks: Vec<(u64, &str, u64)> = barriers
-        .iter()
-        .flat_map(|(k, bs)| bs.iter().map(move |(at, v, _)| (*at, *k, *v)))
-        .collect();
+    let mut acks: Vec<(u64, &str, u64)> =
+        barriers.iter().flat_map(|(k, bs)| bs.iter().map(move |(at, v, _)| (*at, *k, *v))).collect();
     acks.sort();
     let mut next_ack = 0;
     for e in &history.events {
@@ -300,21 +256,10 @@ fn check_barrier(
         check_holders(&held, &acks, &mut next_ack, t.saturating_sub(1), &mut out);
         match e {
             Event::Internal {
-                event:
-                    ModelEvent::Fill {
-                        node,
-                        tier,
-                        key,
-                        version,
-                        expires_at_ns,
-                        ..
-                    },
+                event: ModelEvent::Fill { node, tier, key, version, expires_at_ns, .. },
                 ..
             } => {
-                held.insert(
-                    (node.clone(), key.clone()),
-                    (*tier, *version, *expires_at_ns),
-                );
+                held.insert((node.clone(), key.clone()), (*tier, *version, *expires_at_ns));
                 if let Some((v, at)) = barrier_at(key, t) {
                     if *version < v {
                         out.report(node, key, t, format!(
@@ -324,23 +269,15 @@ fn check_barrier(
                     }
                 }
             }
-            Event::Internal {
-                event: ModelEvent::Remove { node, key, .. },
-                ..
-            } => {
+            Event::Internal { event: ModelEvent::Remove { node, key, .. }, .. } => {
                 held.remove(&(node.clone(), key.clone()));
             }
-            Event::Internal {
-                event: ModelEvent::Start { node },
-                ..
-            } => {
+            Event::Internal { event: ModelEvent::Start { node }, .. } => {
                 held.retain(|(n, _), _| n != node);
             }
-            Event::Client {
-                op,
-                event,
-                version: Some(version),
-            } if event.kind == EventType::Ok && event.f == OpFn::Read => {
+            Event::Client { op, event, version: Some(version) }
+                if event.kind == EventType::Ok && event.f == OpFn::Read =>
+            {
                 let invoke_ns = ops[op].invoke_ns;
                 if let Some((v, at)) = barrier_at(&event.key, invoke_ns) {
                     if *version < v {
@@ -371,34 +308,28 @@ impl Reporter {
     fn report(&mut self, who: &str, key: &str, time_ns: u64, message: String) {
         if self.seen.insert((who.to_string(), key.to_string())) {
             let invariant = Invariant::InvalidationBarrier.name().into();
-            self.violations.push(Violation {
-                invariant,
-                key: key.to_string(),
-                time_ns,
-                message,
-            });
+            self.violations.push(Violation { invariant, key: key.to_string(), time_ns, message });
         }
     }
 }
 
 /// At each acknowledgement up to `upto`, every tier still holding an older, unexpired version of
 /// the key breaks the barrier.
-fn check_holders(
-    held: &Held,
-    acks: &[(u64, &str, u64)],
-    next: &mut usize,
-    upto: u64,
-    out: &mut Reporter,
-) {
+fn check_holders(held: &Held, acks: &[(u64, &str, u64)], next: &mut usize, upto: u64, out: &mut Reporter) {
     while *next < acks.len() && acks[*next].0 <= upto {
         let (at, key, v) = acks[*next];
         *next += 1;
         for ((node, k), (tier, version, expires)) in held {
             if k == key && *version < v && expires.is_none_or(|e| e > at) {
-                out.report(node, key, at, format!(
+                out.report(
+                    node,
+                    key,
+                    at,
+                    format!(
                     "{node}/{tier} still held v{version} when v{v}'s invalidation was acknowledged at t={}",
                     secs(at)
-                ));
+                ),
+                );
             }
         }
     }

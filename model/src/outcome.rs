@@ -85,15 +85,9 @@ pub fn run_and_judge(
         Err(Abort::Liveness(m)) => (Verdict::Liveness, Some(m), None, last_event_ns),
     };
     let judgement = judge(&history, final_state.as_ref(), &claims);
-    let verdict = if verdict == Verdict::Pass && !judgement.violations.is_empty() {
-        Verdict::Fail
-    } else {
-        verdict
-    };
-    let ops = history
-        .client_events()
-        .filter(|e| e.kind == tiersim_sim::history::EventType::Invoke)
-        .count();
+    let verdict =
+        if verdict == Verdict::Pass && !judgement.violations.is_empty() { Verdict::Fail } else { verdict };
+    let ops = history.client_events().filter(|e| e.kind == tiersim_sim::history::EventType::Invoke).count();
     Outcome {
         seed,
         verdict,

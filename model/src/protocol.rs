@@ -96,10 +96,7 @@ pub struct Claims {
 
 impl Claims {
     pub fn new(invariants: impl IntoIterator<Item = Invariant>) -> Self {
-        Claims {
-            invariants: invariants.into_iter().collect(),
-            staleness_bound_ns: None,
-        }
+        Claims { invariants: invariants.into_iter().collect(), staleness_bound_ns: None }
     }
 
     pub fn with_staleness_bound_ns(mut self, bound_ns: u64) -> Self {
@@ -156,10 +153,7 @@ pub trait Protocol: Send + Sync + 'static {
     async fn delete(&self, cx: &App, key: &str) -> Result<Row, OpError>;
     /// Invalidate every cached entry of `tag`. The default refuses: not every protocol has tags.
     async fn invalidate_tag(&self, _cx: &App, tag: &str) -> Result<(), OpError> {
-        Err(OpError::Failed(format!(
-            "{} does not support tag invalidation ({tag})",
-            self.name()
-        )))
+        Err(OpError::Failed(format!("{} does not support tag invalidation ({tag})", self.name())))
     }
     /// Warm `keys` into the cache. The default reads each one through the protocol.
     async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
@@ -191,18 +185,9 @@ pub trait DynProtocol: Send + Sync + 'static {
     fn name(&self) -> String;
     fn claims(&self, cfg: &SystemConfig) -> Claims;
     fn read<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>>;
-    fn write<'a>(
-        &'a self,
-        cx: &'a App,
-        key: &'a str,
-        value: i64,
-    ) -> LocalFuture<'a, Result<Row, OpError>>;
+    fn write<'a>(&'a self, cx: &'a App, key: &'a str, value: i64) -> LocalFuture<'a, Result<Row, OpError>>;
     fn delete<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>>;
-    fn invalidate_tag<'a>(
-        &'a self,
-        cx: &'a App,
-        tag: &'a str,
-    ) -> LocalFuture<'a, Result<(), OpError>>;
+    fn invalidate_tag<'a>(&'a self, cx: &'a App, tag: &'a str) -> LocalFuture<'a, Result<(), OpError>>;
     fn warm<'a>(&'a self, cx: &'a App, keys: &'a [String]) -> LocalFuture<'a, Result<(), OpError>>;
     fn on_invalidation<'a>(&'a self, cx: &'a App, inv: Invalidation) -> LocalFuture<'a, ()>;
     fn on_change<'a>(&'a self, cx: &'a App, change: Change) -> LocalFuture<'a, ()>;
@@ -219,22 +204,13 @@ impl<P: Protocol> DynProtocol for P {
     fn read<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>> {
         Box::pin(Protocol::read(self, cx, key))
     }
-    fn write<'a>(
-        &'a self,
-        cx: &'a App,
-        key: &'a str,
-        value: i64,
-    ) -> LocalFuture<'a, Result<Row, OpError>> {
+    fn write<'a>(&'a self, cx: &'a App, key: &'a str, value: i64) -> LocalFuture<'a, Result<Row, OpError>> {
         Box::pin(Protocol::write(self, cx, key, value))
     }
     fn delete<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>> {
         Box::pin(Protocol::delete(self, cx, key))
     }
-    fn invalidate_tag<'a>(
-        &'a self,
-        cx: &'a App,
-        tag: &'a str,
-    ) -> LocalFuture<'a, Result<(), OpError>> {
+    fn invalidate_tag<'a>(&'a self, cx: &'a App, tag: &'a str) -> LocalFuture<'a, Result<(), OpError>> {
         Box::pin(Protocol::invalidate_tag(self, cx, tag))
     }
     fn warm<'a>(&'a self, cx: &'a App, keys: &'a [String]) -> LocalFuture<'a, Result<(), OpError>> {

@@ -110,9 +110,7 @@ impl fmt::Display for RedisError {
 impl std::error::Error for RedisError {}
 
 fn invalid_expire(command: &str) -> RedisError {
-    RedisError::InvalidExpireTime {
-        command: command.to_owned(),
-    }
+    RedisError::InvalidExpireTime { command: command.to_owned() }
 }
 
 /// A stored value and its absolute expire instant (ms on the Redis node's clock).
@@ -146,10 +144,7 @@ impl<V: Clone> Default for RedisStore<V> {
 impl<V: Clone> RedisStore<V> {
     /// An empty keyspace.
     pub fn new() -> Self {
-        RedisStore {
-            entries: OrdMap::new(),
-            expiries: OrdSet::new(),
-        }
+        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new() }
     }
 
     /// The stored value of `key` whether or not it has expired, without touching anything (what
@@ -161,10 +156,7 @@ impl<V: Clone> RedisStore<V> {
     /// The value of `key` if it is live at `now_ms`, without lazy expiry (for observers: checkers
     /// must not change what they look at).
     pub fn peek(&self, key: &str, now_ms: u64) -> Option<&V> {
-        self.entries
-            .get(key)
-            .filter(|s| !s.is_expired(now_ms))
-            .map(|s| &s.value)
+        self.entries.get(key).filter(|s| !s.is_expired(now_ms)).map(|s| &s.value)
     }
 
     /// `GET`: the value, or `None` if the key is missing or expired (which removes it).
@@ -177,13 +169,7 @@ impl<V: Clone> RedisStore<V> {
     /// Returns `Ok(false)` when the NX/XX condition is not met (Redis's nil reply), `Ok(true)`
     /// when the value was stored. Without an expiry the key's TTL is cleared unless `keep_ttl`.
     /// An expiry of 0 or one that overflows is an error and nothing changes (see module docs).
-    pub fn set(
-        &mut self,
-        key: &str,
-        value: V,
-        opts: &SetOpts,
-        now_ms: u64,
-    ) -> Result<bool, RedisError> {
+    pub fn set(&mut self, key: &str, value: V, opts: &SetOpts, now_ms: u64) -> Result<bool, RedisError> {
         if opts.keep_ttl && opts.expiry.is_some() {
             return Err(RedisError::Syntax);
         }
@@ -197,11 +183,7 @@ impl<V: Clone> RedisStore<V> {
             (Some(SetCond::Nx), Some(_)) | (Some(SetCond::Xx), None) => return Ok(false),
             _ => {}
         }
-        let expire_at_ms = if opts.keep_ttl {
-            existing.flatten()
-        } else {
-            new_expire_at_ms
-        };
+        let expire_at_ms = if opts.keep_ttl { existing.flatten() } else { new_expire_at_ms };
         self.put(key, value, expire_at_ms);
         Ok(true)
     }
@@ -257,9 +239,7 @@ impl<V: Clone> RedisStore<V> {
             None => -2,
             Some(None) => -1,
             Some(Some(at)) => {
-                let remaining = at
-                    .checked_sub(now_ms)
-                    .expect("a live key expires after now");
+                let remaining = at.checked_sub(now_ms).expect("a live key expires after now");
                 i64::try_from(remaining).expect("expire instants are at most i64::MAX")
             }
         }
@@ -268,12 +248,8 @@ impl<V: Clone> RedisStore<V> {
     /// Active expiry: removes every key expired at `now_ms` (expire instant `< now_ms`) and
     /// returns them in key order. Unlike Redis's random sampling it is complete; see module docs.
     pub fn active_expire(&mut self, now_ms: u64) -> Vec<Key> {
-        let mut due: Vec<Key> = self
-            .expiries
-            .iter()
-            .take_while(|(at, _)| now_ms > *at)
-            .map(|(_, key)| key.clone())
-            .collect();
+        let mut due: Vec<Key> =
+            self.expiries.iter().take_while(|(at, _)| now_ms > *at).map(|(_, key)| key.clone()).collect();
         due.sort();
         for key in &due {
             let stored = self.unlink(key).expect("expiry index names a missing key");
@@ -304,13 +280,7 @@ impl<V: Clone> RedisStore<V> {
     }
 
     /// The shared body of EXPIRE and PEXPIRE, after the unit conversion.
-    fn expire_generic(
-        &mut self,
-        command: &str,
-        key: &str,
-        ms: i64,
-        now_ms: u64,
-    ) -> Result<bool, RedisError> {
+    fn expire_generic(&mut self, command: &str, key: &str, ms: i64, now_ms: u64) -> Result<bool, RedisError> {
         let now = now_i64(now_ms);
         // Redis rejects an overflowing instant before it looks at the key.
         let when = ms.checked_add(now).ok_or_else(|| invalid_expire(command))?;
@@ -345,13 +315,7 @@ impl<V: Clone> RedisStore<V> {
         if let Some(at) = expire_at_ms {
             self.expiries.insert((at, key.to_owned()));
         }
-        self.entries.insert(
-            key.to_owned(),
-            Stored {
-                value,
-                expire_at_ms,
-            },
-        );
+        self.entries.insert(key.to_owned(), Stored { value, expire_at_ms });
         self.debug_check();
     }
 
@@ -366,20 +330,14 @@ impl<V: Clone> RedisStore<V> {
     }
 
     fn debug_check(&self) {
-        debug_assert!(
-            self.expiries.len() <= self.entries.len(),
-            "expiry index larger than the keyspace"
-        );
+        debug_assert!(self.expiries.len() <= self.entries.len(), "expiry index larger than the keyspace");
     }
 
     /// The full O(n) check: the expiry index holds exactly the keys with a TTL.
     #[cfg(test)]
     fn check_indexes(&self) -> Result<(), String> {
-        let expiries: OrdSet<(u64, Key)> = self
-            .entries
-            .iter()
-            .filter_map(|(key, s)| s.expire_at_ms.map(|at| (at, key.clone())))
-            .collect();
+        let expiries: OrdSet<(u64, Key)> =
+            self.entries.iter().filter_map(|(key, s)| s.expire_at_ms.map(|at| (at, key.clone()))).collect();
         if expiries != self.expiries {
             return Err(format!("expiries {:?} != {:?}", self.expiries, expiries));
         }
@@ -394,10 +352,7 @@ fn set_expire_at_ms(expiry: Expiry, now_ms: u64) -> Result<u64, RedisError> {
         Expiry::Px(ms) if ms > 0 && ms <= MAX_EXPIRE_MS => ms,
         _ => return Err(invalid_expire("set")),
     };
-    now_ms
-        .checked_add(ms)
-        .filter(|at| *at <= MAX_EXPIRE_MS)
-        .ok_or_else(|| invalid_expire("set"))
+    now_ms.checked_add(ms).filter(|at| *at <= MAX_EXPIRE_MS).ok_or_else(|| invalid_expire("set"))
 }
 
 /// The node's clock as Redis's signed millisecond count.
@@ -422,10 +377,7 @@ impl PubSub {
 
     /// `SUBSCRIBE`: true if `sub` was not already subscribed to `channel`.
     pub fn subscribe(&mut self, channel: &str, sub: u64) -> bool {
-        self.channels
-            .entry(channel.to_owned())
-            .or_default()
-            .insert(sub)
+        self.channels.entry(channel.to_owned()).or_default().insert(sub)
     }
 
     /// `UNSUBSCRIBE channel`: true if `sub` was subscribed to `channel`.
@@ -451,10 +403,7 @@ impl PubSub {
 
     /// `PUBLISH`: the subscribers that receive a message on `channel`, in ascending id order.
     pub fn publish(&self, channel: &str) -> Vec<u64> {
-        self.channels
-            .get(channel)
-            .map(|subs| subs.iter().copied().collect())
-            .unwrap_or_default()
+        self.channels.get(channel).map(|subs| subs.iter().copied().collect()).unwrap_or_default()
     }
 
     /// `PUBSUB NUMSUB`: the number of subscribers of `channel`.
@@ -471,11 +420,7 @@ const CRC16_TABLE: [u16; 256] = {
         let mut crc = (i as u16) << 8;
         let mut bit = 0;
         while bit < 8 {
-            crc = if crc & 0x8000 != 0 {
-                (crc << 1) ^ 0x1021
-            } else {
-                crc << 1
-            };
+            crc = if crc & 0x8000 != 0 { (crc << 1) ^ 0x1021 } else { crc << 1 };
             bit += 1;
         }
         table[i] = crc;
@@ -485,9 +430,7 @@ const CRC16_TABLE: [u16; 256] = {
 };
 
 fn crc16(bytes: &[u8]) -> u16 {
-    bytes.iter().fold(0u16, |crc, &b| {
-        (crc << 8) ^ CRC16_TABLE[usize::from(((crc >> 8) as u8) ^ b)]
-    })
+    bytes.iter().fold(0u16, |crc, &b| (crc << 8) ^ CRC16_TABLE[usize::from(((crc >> 8) as u8) ^ b)])
 }
 
 /// The Redis Cluster hash slot of `key`: CRC16 of the key mod 16384, or of its hash tag (the
@@ -520,17 +463,11 @@ mod tests {
     use super::*;
 
     fn px(ms: u64) -> SetOpts {
-        SetOpts {
-            expiry: Some(Expiry::Px(ms)),
-            ..SetOpts::default()
-        }
+        SetOpts { expiry: Some(Expiry::Px(ms)), ..SetOpts::default() }
     }
 
     fn cond(cond: SetCond) -> SetOpts {
-        SetOpts {
-            cond: Some(cond),
-            ..SetOpts::default()
-        }
+        SetOpts { cond: Some(cond), ..SetOpts::default() }
     }
 
     #[test]
@@ -599,10 +536,7 @@ mod tests {
     #[test]
     fn set_ex_px_and_ttl_clearing() {
         let mut r = RedisStore::new();
-        let ex = SetOpts {
-            expiry: Some(Expiry::Ex(3)),
-            ..SetOpts::default()
-        };
+        let ex = SetOpts { expiry: Some(Expiry::Ex(3)), ..SetOpts::default() };
         r.set("k", 1, &ex, 500).unwrap();
         assert_eq!(r.pttl("k", 500), 3_000);
         r.set("k", 2, &px(250), 1_000).unwrap();
@@ -611,20 +545,14 @@ mod tests {
         r.set("k", 3, &SetOpts::default(), 1_100).unwrap();
         assert_eq!(r.pttl("k", 1_100), -1);
         assert_eq!(r.get("k", 1_000_000), Some(3));
-        assert!(
-            r.active_expire(1_000_000).is_empty(),
-            "expiry index forgot it"
-        );
+        assert!(r.active_expire(1_000_000).is_empty(), "expiry index forgot it");
     }
 
     #[test]
     fn set_keepttl_keeps_the_ttl() {
         let mut r = RedisStore::new();
         r.set("k", 1, &px(1_000), 0).unwrap();
-        let keep = SetOpts {
-            keep_ttl: true,
-            ..SetOpts::default()
-        };
+        let keep = SetOpts { keep_ttl: true, ..SetOpts::default() };
         assert_eq!(r.set("k", 2, &keep, 400), Ok(true));
         assert_eq!(r.get("k", 400), Some(2));
         assert_eq!(r.pttl("k", 400), 600);
@@ -633,11 +561,7 @@ mod tests {
         assert_eq!(r.set("n", 1, &keep, 0), Ok(true));
         assert_eq!(r.pttl("n", 0), -1);
         // KEEPTTL with EX is a syntax error, and changes nothing.
-        let both = SetOpts {
-            expiry: Some(Expiry::Ex(1)),
-            keep_ttl: true,
-            cond: None,
-        };
+        let both = SetOpts { expiry: Some(Expiry::Ex(1)), keep_ttl: true, cond: None };
         assert_eq!(r.set("n", 9, &both, 0), Err(RedisError::Syntax));
         assert_eq!(r.get("n", 0), Some(1));
     }
@@ -646,9 +570,7 @@ mod tests {
     fn set_rejects_zero_and_overflowing_expiry() {
         let mut r = RedisStore::new();
         r.set("k", 1, &SetOpts::default(), 0).unwrap();
-        let err = r
-            .set("k", 2, &px(0), 10)
-            .expect_err("PX 0 must be rejected");
+        let err = r.set("k", 2, &px(0), 10).expect_err("PX 0 must be rejected");
         assert_eq!(err.to_string(), "ERR invalid expire time in 'set' command");
         for expiry in [
             Expiry::Ex(0),
@@ -658,17 +580,9 @@ mod tests {
             // Valid alone, but now + ms overflows a signed 64-bit instant.
             Expiry::Px(MAX_EXPIRE_MS - 5),
         ] {
-            let opts = SetOpts {
-                expiry: Some(expiry),
-                cond: Some(SetCond::Nx),
-                keep_ttl: false,
-            };
+            let opts = SetOpts { expiry: Some(expiry), cond: Some(SetCond::Nx), keep_ttl: false };
             // Checked before NX: an error, not a nil reply, though the key exists.
-            assert_eq!(
-                r.set("k", 2, &opts, 10),
-                Err(invalid_expire("set")),
-                "{expiry:?}"
-            );
+            assert_eq!(r.set("k", 2, &opts, 10), Err(invalid_expire("set")), "{expiry:?}");
         }
         assert_eq!(r.get("k", 10), Some(1), "errors leave the store unchanged");
         assert_eq!(r.pttl("k", 10), -1);
@@ -688,30 +602,16 @@ mod tests {
         assert_eq!(r.pexpire("k", 50, 2_000), Ok(true));
         assert_eq!(r.pttl("k", 2_000), 50);
         assert_eq!(r.get("k", 2_051), None);
-        assert!(
-            r.active_expire(3_000).is_empty(),
-            "old TTL left in the index"
-        );
+        assert!(r.active_expire(3_000).is_empty(), "old TTL left in the index");
         // Overflow is an error, even for a missing key, as in Redis.
         let err = r.expire("missing", i64::MAX, 0).unwrap_err();
-        assert_eq!(
-            err.to_string(),
-            "ERR invalid expire time in 'expire' command"
-        );
-        assert_eq!(
-            r.pexpire("missing", i64::MAX, 1),
-            Err(invalid_expire("pexpire"))
-        );
+        assert_eq!(err.to_string(), "ERR invalid expire time in 'expire' command");
+        assert_eq!(r.pexpire("missing", i64::MAX, 1), Err(invalid_expire("pexpire")));
     }
 
     #[test]
     fn expire_at_or_before_now_deletes() {
-        for (secs, ms) in [
-            (Some(0), None),
-            (Some(-5), None),
-            (None, Some(0)),
-            (None, Some(-1)),
-        ] {
+        for (secs, ms) in [(Some(0), None), (Some(-5), None), (None, Some(0)), (None, Some(-1))] {
             let mut r = RedisStore::new();
             r.set("k", 1, &px(10_000), 100).unwrap();
             let reply = match (secs, ms) {
@@ -795,21 +695,14 @@ mod tests {
     fn key_slot_vectors() {
         // The CRC16 check value: CRC-16/XMODEM("123456789") == 0x31C3.
         assert_eq!(crc16(b"123456789"), 0x31C3);
-        assert_eq!(
-            key_slot("123456789"),
-            0x31C3,
-            "0x31C3 < 16384, so the mod is identity"
-        );
+        assert_eq!(key_slot("123456789"), 0x31C3, "0x31C3 < 16384, so the mod is identity");
         assert_eq!(key_slot("123456789"), 12739);
         // CLUSTER KEYSLOT answers from Redis's documentation.
         assert_eq!(key_slot("foo"), 12182);
         assert_eq!(key_slot("hello"), 866);
         assert_eq!(key_slot(""), 0);
         // Hash tags.
-        assert_eq!(
-            key_slot("{user1000}.following"),
-            key_slot("{user1000}.followers")
-        );
+        assert_eq!(key_slot("{user1000}.following"), key_slot("{user1000}.followers"));
         assert_eq!(key_slot("{user1000}.following"), key_slot("user1000"));
         assert_eq!(key_slot("foo{bar}{zap}"), key_slot("bar"));
         assert_eq!(key_slot("foo{{bar}}zap"), key_slot("{bar"));
@@ -827,15 +720,11 @@ mod tests {
         assert_eq!(shard_for("123456789", 3), 2);
         assert_eq!(shard_for("123456789", 4), 3);
         assert_eq!(shard_for("hello", 2), 0);
-        assert_eq!(
-            shard_for("{user1000}.following", 5),
-            shard_for("{user1000}.followers", 5)
-        );
+        assert_eq!(shard_for("{user1000}.following", 5), shard_for("{user1000}.followers", 5));
         // Every slot maps below `shards`, and ranges are contiguous and near-equal.
         let shards = 3;
-        let owners: Vec<usize> = (0..usize::from(SLOTS))
-            .map(|slot| slot * shards / usize::from(SLOTS))
-            .collect();
+        let owners: Vec<usize> =
+            (0..usize::from(SLOTS)).map(|slot| slot * shards / usize::from(SLOTS)).collect();
         assert!(owners.windows(2).all(|w| w[0] <= w[1]));
         for s in 0..shards {
             let n = owners.iter().filter(|&&o| o == s).count();
@@ -895,9 +784,7 @@ mod tests {
 
         /// Lazy expiry in the naive model: drop `key` if now is past its instant.
         fn reap(m: &mut Naive, key: &str, now: u64) {
-            if m.get(key)
-                .is_some_and(|(_, at)| at.is_some_and(|at| now > at))
-            {
+            if m.get(key).is_some_and(|(_, at)| at.is_some_and(|at| now > at)) {
                 m.remove(key);
             }
         }

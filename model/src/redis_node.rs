@@ -153,9 +153,7 @@ impl RedisState {
         let refused = run_id.is_some_and(|r| r != self.run_id)
             || match gate {
                 Gate::Plain => false,
-                Gate::IfNewer => {
-                    entry.version < floor || cached.is_some_and(|c| c >= entry.version)
-                }
+                Gate::IfNewer => entry.version < floor || cached.is_some_and(|c| c >= entry.version),
                 Gate::IfNewerThanCached => cached.is_some_and(|c| c >= entry.version),
             };
         if refused {
@@ -176,10 +174,8 @@ impl RedisState {
                 }
                 let pttl = self.data.pttl(&key, now_ms);
                 // Redis keeps a key alive through its expire millisecond and drops it after.
-                let expires_at_ns = (pttl >= 0).then(|| {
-                    self.clock
-                        .to_global_ns((now_ms + pttl as u64 + 1) * 1_000_000)
-                });
+                let expires_at_ns =
+                    (pttl >= 0).then(|| self.clock.to_global_ns((now_ms + pttl as u64 + 1) * 1_000_000));
                 self.recorder.internal(ModelEvent::Fill {
                     node: self.node.clone(),
                     tier: Tier::Redis,
@@ -203,11 +199,7 @@ impl RedisState {
         let now_ms = self.now_ms();
         self.data
             .keys()
-            .filter(|k| {
-                self.data
-                    .peek(k, now_ms)
-                    .is_some_and(|e| e.tags.contains(tag))
-            })
+            .filter(|k| self.data.peek(k, now_ms).is_some_and(|e| e.tags.contains(tag)))
             .cloned()
             .collect()
     }
@@ -238,19 +230,11 @@ impl RedisState {
                     });
                     (e, pttl)
                 });
-                RedisResp::Entry {
-                    entry,
-                    run_id: self.run_id,
-                }
+                RedisResp::Entry { entry, run_id: self.run_id }
             }
-            RedisReq::Fill {
-                key,
-                entry,
-                opts,
-                gate,
-                run_id,
-                op,
-            } => self.fill(key, entry, opts, gate, run_id, op),
+            RedisReq::Fill { key, entry, opts, gate, run_id, op } => {
+                self.fill(key, entry, opts, gate, run_id, op)
+            }
             RedisReq::Del { key } => {
                 let old = self.live(&key);
                 let removed = self.data.del(&key, now_ms);
@@ -312,10 +296,7 @@ impl RedisState {
                 for id in &receivers {
                     deliveries.push((
                         self.subscribers[id].clone(),
-                        Published {
-                            channel: channel.clone(),
-                            inv: inv.clone(),
-                        },
+                        Published { channel: channel.clone(), inv: inv.clone() },
                     ));
                 }
                 RedisResp::Int(receivers.len() as i64)

@@ -136,10 +136,7 @@ impl TierStore {
     /// The entry for `key` at local time `now_ns`, without touching LRU order or removing
     /// anything: for checkers and tests that must observe a tier without disturbing it.
     pub fn peek(&self, key: &str, now_ns: u64) -> Option<&Entry> {
-        self.entries
-            .get(key)
-            .map(|slot| &slot.entry)
-            .filter(|entry| !entry.is_expired(now_ns))
+        self.entries.get(key).map(|slot| &slot.entry).filter(|entry| !entry.is_expired(now_ns))
     }
 
     /// Inserts or replaces the entry for `key` as the most recently used entry.
@@ -153,10 +150,7 @@ impl TierStore {
         let key: Key = key.to_owned();
         let tick = self.take_tick();
         for tag in &entry.tags {
-            self.tags
-                .entry(tag.clone())
-                .or_default()
-                .insert(key.clone());
+            self.tags.entry(tag.clone()).or_default().insert(key.clone());
         }
         if let Some(at) = entry.expires_at_ns {
             self.expiries.insert((at, key.clone()));
@@ -172,9 +166,7 @@ impl TierStore {
                 .cloned()
                 .expect("recency index is empty while the store is over capacity");
             assert_ne!(victim, key, "LRU eviction chose the entry just inserted");
-            let entry = self
-                .unlink(&victim)
-                .expect("recency index names a missing key");
+            let entry = self.unlink(&victim).expect("recency index names a missing key");
             evicted.push((victim, entry));
         }
         self.debug_check();
@@ -190,10 +182,7 @@ impl TierStore {
 
     /// The keys currently carrying `tag`, sorted. Includes expired entries not yet removed.
     pub fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
-        self.tags
-            .get(tag)
-            .map(|keys| keys.iter().cloned().collect())
-            .unwrap_or_default()
+        self.tags.get(tag).map(|keys| keys.iter().cloned().collect()).unwrap_or_default()
     }
 
     /// Removes every entry carrying `tag` and returns them in key order.
@@ -214,12 +203,8 @@ impl TierStore {
     /// order. Walks the expiry index from its earliest instant, so it costs O(k log n) for k
     /// expired entries rather than a scan of the store.
     pub fn expire_due(&mut self, now_ns: u64) -> Vec<(Key, Entry)> {
-        let mut due: Vec<Key> = self
-            .expiries
-            .iter()
-            .take_while(|(at, _)| *at <= now_ns)
-            .map(|(_, key)| key.clone())
-            .collect();
+        let mut due: Vec<Key> =
+            self.expiries.iter().take_while(|(at, _)| *at <= now_ns).map(|(_, key)| key.clone()).collect();
         due.sort();
         let expired = due
             .into_iter()
@@ -277,11 +262,7 @@ impl TierStore {
     fn unlink(&mut self, key: &str) -> Option<Entry> {
         let (key, slot) = self.entries.remove_with_key(key)?;
         let recency_key = self.recency.remove(&slot.tick);
-        debug_assert_eq!(
-            recency_key.as_ref(),
-            Some(&key),
-            "recency index out of step"
-        );
+        debug_assert_eq!(recency_key.as_ref(), Some(&key), "recency index out of step");
         for tag in &slot.entry.tags {
             let now_empty = match self.tags.get_mut(tag) {
                 Some(keys) => {
@@ -313,10 +294,7 @@ impl TierStore {
             self.entries.len(),
             "recency index size differs from entry count"
         );
-        debug_assert!(
-            self.expiries.len() <= self.entries.len(),
-            "expiry index larger than the store"
-        );
+        debug_assert!(self.expiries.len() <= self.entries.len(), "expiry index larger than the store");
     }
 
     /// The full O(n) consistency check: every index agrees exactly with the entries.
@@ -613,12 +591,8 @@ mod tests {
                 self.remove_where(|e| e.expires_at_ns.is_some_and(|at| at <= now))
             }
             pub fn keys_with_tag(&self, tag: &str) -> Vec<Key> {
-                let mut keys: Vec<Key> = self
-                    .lru
-                    .iter()
-                    .filter(|(_, e)| e.tags.contains(tag))
-                    .map(|(k, _)| k.clone())
-                    .collect();
+                let mut keys: Vec<Key> =
+                    self.lru.iter().filter(|(_, e)| e.tags.contains(tag)).map(|(k, _)| k.clone()).collect();
                 keys.sort();
                 keys
             }

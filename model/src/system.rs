@@ -79,12 +79,7 @@ pub struct Topology {
 
 impl Default for Topology {
     fn default() -> Self {
-        Topology {
-            regions: 2,
-            hosts_per_region: 2,
-            processes_per_host: 2,
-            redis_shards: 1,
-        }
+        Topology { regions: 2, hosts_per_region: 2, processes_per_host: 2, redis_shards: 1 }
     }
 }
 
@@ -175,10 +170,7 @@ impl SystemConfig {
 
     /// The largest TTL of any tier, in ms.
     pub fn largest_ttl_ms(&self) -> u64 {
-        self.l1_ttl_ms
-            .max(self.l2_ttl_ms)
-            .max(self.l3_ttl_ms)
-            .max(self.redis_ttl_ms)
+        self.l1_ttl_ms.max(self.l2_ttl_ms).max(self.l3_ttl_ms).max(self.redis_ttl_ms)
     }
 }
 
@@ -219,10 +211,7 @@ pub fn run(
         let (d, r, mode) = (db.clone(), rec.clone(), config.cdc);
         world.add_node(DB_NODE, move |ctx, name| {
             let (d, r, subs) = (d.clone(), r.clone(), subscribers.clone());
-            async move {
-                d.serve(Net::bind(&ctx, &name).await, r, subs, mode, rpc)
-                    .await
-            }
+            async move { d.serve(Net::bind(&ctx, &name).await, r, subs, mode, rpc).await }
         });
         let lag = Duration::from_millis(config.replica_lag_ms);
         for region in 0..topo.regions {
@@ -245,10 +234,7 @@ pub fn run(
         let mut tiers: BTreeMap<String, (Tier, Arc<Mutex<TierStore>>)> = BTreeMap::new();
         let tier_nodes = (0..topo.regions)
             .map(|r| (l3_node(r), Tier::L3, config.l3_capacity, config.l3_ttl_ms))
-            .chain(
-                (0..topo.hosts())
-                    .map(|h| (l2_node(h), Tier::L2, config.l2_capacity, config.l2_ttl_ms)),
-            );
+            .chain((0..topo.hosts()).map(|h| (l2_node(h), Tier::L2, config.l2_capacity, config.l2_ttl_ms)));
         for (name, tier, capacity, ttl_ms) in tier_nodes {
             let shared = Arc::new(Mutex::new(TierStore::new(capacity)));
             tiers.insert(name.clone(), (tier, shared.clone()));
@@ -256,15 +242,8 @@ pub fn run(
             world.add_node(&name, move |ctx, name| {
                 let (s, r) = (shared.clone(), r.clone());
                 async move {
-                    tier_node::serve(
-                        Net::bind(&ctx, &name).await,
-                        tier,
-                        capacity,
-                        ttl_ms * 1_000_000,
-                        r,
-                        s,
-                    )
-                    .await
+                    tier_node::serve(Net::bind(&ctx, &name).await, tier, capacity, ttl_ms * 1_000_000, r, s)
+                        .await
                 }
             });
         }
@@ -272,20 +251,12 @@ pub fn run(
         let names: Vec<String> = (0..topo.apps()).map(app_node).collect();
         let finished: Arc<Mutex<std::collections::BTreeSet<u64>>> = Default::default();
         for i in 0..=topo.apps() {
-            let name = if i < topo.apps() {
-                app_node(i)
-            } else {
-                CDC_NODE.to_string()
-            };
+            let name = if i < topo.apps() { app_node(i) } else { CDC_NODE.to_string() };
             let l1 = Arc::new(Mutex::new(TierStore::new(config.l1_capacity)));
             tiers.insert(name.clone(), (Tier::L1, l1.clone()));
             let at = i.min(topo.apps() - 1);
             let processes: Vec<u64> = if i < topo.apps() {
-                schedule
-                    .processes()
-                    .into_iter()
-                    .filter(|p| config.app_of(*p) == i)
-                    .collect()
+                schedule.processes().into_iter().filter(|p| config.app_of(*p) == i).collect()
             } else {
                 Vec::new()
             };
@@ -351,16 +322,9 @@ pub fn run(
                 }
             }
         }
-        FinalState {
-            at_ns,
-            db: db.rows(),
-            tiers: held,
-        }
+        FinalState { at_ns, db: db.rows(), tiers: held }
     });
-    RunRecord {
-        finished,
-        history: recorder.snapshot(),
-    }
+    RunRecord { finished, history: recorder.snapshot() }
 }
 
 async fn sleep_until(at_ns: u64) {

@@ -140,9 +140,7 @@ impl TierState {
         recorder: Recorder<ModelEvent>,
         shared: Arc<Mutex<TierStore>>,
     ) -> TierState {
-        recorder.internal(ModelEvent::Start {
-            node: node.to_string(),
-        });
+        recorder.internal(ModelEvent::Start { node: node.to_string() });
         let store = TierStore::new(capacity);
         *shared.lock().unwrap() = store.clone();
         TierState {
@@ -203,11 +201,7 @@ impl TierState {
                     key: key.clone(),
                     version,
                 });
-                if self
-                    .store
-                    .peek_any(&key)
-                    .is_some_and(|e| e.version < version)
-                {
+                if self.store.peek_any(&key).is_some_and(|e| e.version < version) {
                     let e = self.store.remove(&key).unwrap();
                     self.removed(&key, e.version, RemoveCause::Invalidate);
                 }
@@ -223,18 +217,11 @@ impl TierState {
                 let now_ms = ms(self.clock.now_ns());
                 self.tag_epochs.insert(tag.clone(), (now_ms, inclusive));
                 let node = self.node.clone();
-                self.recorder.internal(ModelEvent::TagInvalidate {
-                    node,
-                    tier: self.tier,
-                    tag: tag.clone(),
-                });
+                self.recorder.internal(ModelEvent::TagInvalidate { node, tier: self.tier, tag: tag.clone() });
                 // Entries the epoch covers go now; the rest (a strict epoch spares the same
                 // millisecond) stay until a later epoch or their TTL.
                 for key in self.store.keys_with_tag(&tag) {
-                    let invalid = self
-                        .store
-                        .peek_any(&key)
-                        .is_some_and(|e| self.tag_invalid(e));
+                    let invalid = self.store.peek_any(&key).is_some_and(|e| self.tag_invalid(e));
                     if invalid {
                         let e = self.store.remove(&key).unwrap();
                         self.removed(&key, e.version, RemoveCause::Tag);
@@ -279,15 +266,8 @@ impl TierState {
                 tags: e.tags.iter().cloned().collect(),
             });
         }
-        let remaining_ns = hit
-            .as_ref()
-            .and_then(|e| e.expires_at_ns)
-            .map(|t| t.saturating_sub(now));
-        TierReply::Got {
-            entry: hit,
-            remaining_ns,
-            incarnation: self.incarnation,
-        }
+        let remaining_ns = hit.as_ref().and_then(|e| e.expires_at_ns).map(|t| t.saturating_sub(now));
+        TierReply::Got { entry: hit, remaining_ns, incarnation: self.incarnation }
     }
 
     fn fill(&mut self, f: Fill) -> bool {

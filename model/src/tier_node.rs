@@ -22,15 +22,8 @@ pub async fn serve(
 ) {
     let name = net.name().to_string();
     let clock = net.ctx().clocks.node(&name);
-    let state = Rc::new(RefCell::new(TierState::start(
-        &name,
-        tier,
-        capacity,
-        Some(ttl_ns),
-        clock,
-        recorder,
-        shared,
-    )));
+    let state =
+        Rc::new(RefCell::new(TierState::start(&name, tier, capacity, Some(ttl_ns), clock, recorder, shared)));
     net.serve(move |cmd: TierCmd, _from| {
         let reply: TierReply = state.borrow_mut().apply(cmd);
         async move { Some(reply) }

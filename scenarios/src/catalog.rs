@@ -7,31 +7,21 @@ use tiersim_model::system::{SystemConfig, Topology};
 /// One region, one host, three processes: the smallest hierarchy with a race in it.
 fn small() -> SystemConfig {
     SystemConfig {
-        topology: Topology {
-            regions: 1,
-            hosts_per_region: 1,
-            processes_per_host: 3,
-            redis_shards: 1,
-        },
+        topology: Topology { regions: 1, hosts_per_region: 1, processes_per_host: 3, redis_shards: 1 },
         ..Default::default()
     }
 }
 
 /// Partitions, loss, crashes and message shaping, a few of each: what a healthy protocol must
 /// survive.
-const ROUGH: Faults = Faults {
-    partitions: 2,
-    loss_windows: 1,
-    kills: 1,
-    skews: 0,
-    shaping_windows: 1,
-    duration_ms: (50, 400),
-};
+const ROUGH: Faults =
+    Faults { partitions: 2, loss_windows: 1, kills: 1, skews: 0, shaping_windows: 1, duration_ms: (50, 400) };
 
 pub fn stale_set() -> Workload {
     Workload {
         name: "stale-set",
-        description: "6 processes race reads, writes and deletes on 2 keys; a slow fill may land after an invalidation",
+        description:
+            "6 processes race reads, writes and deletes on 2 keys; a slow fill may land after an invalidation",
         config: small(),
         processes: 6,
         keys: vec!["k0".into(), "k1".into()],
@@ -49,7 +39,8 @@ pub fn slow_fills() -> Workload {
     config.run.latency_max_ns = 40_000_000;
     Workload {
         name: "slow-fills",
-        description: "the stale-set race on a slow network (1-40 ms a message): cache fills outlast short sleeps",
+        description:
+            "the stale-set race on a slow network (1-40 ms a message): cache fills outlast short sleeps",
         config,
         ..stale_set()
     }
@@ -58,7 +49,8 @@ pub fn slow_fills() -> Workload {
 pub fn cascade_invalidation() -> Workload {
     Workload {
         name: "cascade-invalidation",
-        description: "permission changes must clear every tier of 2 regions x 2 hosts x 2 processes, under faults",
+        description:
+            "permission changes must clear every tier of 2 regions x 2 hosts x 2 processes, under faults",
         config: SystemConfig::default(),
         processes: 8,
         keys: Workload::keys("perm", 3),
@@ -74,27 +66,14 @@ pub fn lossy_fanout() -> Workload {
     Workload {
         name: "lossy-fanout",
         description: "long-lived L1s kept fresh by invalidation fan-out while packets are lost",
-        config: SystemConfig {
-            l1_ttl_ms: 5_000,
-            ..small()
-        },
+        config: SystemConfig { l1_ttl_ms: 5_000, ..small() },
         processes: 6,
         keys: vec!["k0".into(), "k1".into()],
         ops_per_process: 40,
         max_gap_ms: 40,
-        mix: Mix {
-            read: 8,
-            write: 2,
-            delete: 0,
-            invalidate_tag: 0,
-            warm: 0,
-        },
+        mix: Mix { read: 8, write: 2, delete: 0, invalidate_tag: 0, warm: 0 },
         warm_batch: 0,
-        faults: Faults {
-            loss_windows: 3,
-            duration_ms: (100, 600),
-            ..Faults::default()
-        },
+        faults: Faults { loss_windows: 3, duration_ms: (100, 600), ..Faults::default() },
     }
 }
 
@@ -102,12 +81,7 @@ pub fn evict_pressure() -> Workload {
     Workload {
         name: "evict-pressure",
         description: "many keys through small tiers: entries are evicted while fills are in flight",
-        config: SystemConfig {
-            l1_capacity: 2,
-            l2_capacity: 2,
-            l3_capacity: 2,
-            ..small()
-        },
+        config: SystemConfig { l1_capacity: 2, l2_capacity: 2, l3_capacity: 2, ..small() },
         processes: 6,
         keys: Workload::keys("item", 8),
         ops_per_process: 50,
@@ -121,23 +95,13 @@ pub fn evict_pressure() -> Workload {
 pub fn warming() -> Workload {
     Workload {
         name: "warming",
-        description:
-            "batches of keys are warmed while they are written; the read replicas lag 100 ms",
-        config: SystemConfig {
-            replica_lag_ms: 100,
-            ..small()
-        },
+        description: "batches of keys are warmed while they are written; the read replicas lag 100 ms",
+        config: SystemConfig { replica_lag_ms: 100, ..small() },
         processes: 6,
         keys: Workload::keys("item", 6),
         ops_per_process: 30,
         max_gap_ms: 40,
-        mix: Mix {
-            read: 4,
-            write: 3,
-            delete: 0,
-            invalidate_tag: 0,
-            warm: 2,
-        },
+        mix: Mix { read: 4, write: 3, delete: 0, invalidate_tag: 0, warm: 2 },
         warm_batch: 3,
         faults: Faults::default(),
     }
@@ -148,14 +112,9 @@ pub fn tag_invalidation() -> Workload {
         name: "tag-invalidation",
         description: "keys of four tags are read, written and invalidated a tag at a time",
         config: SystemConfig {
-            tags: [
-                "user_session",
-                "ai_model_cache",
-                "schema_metadata",
-                "analytics_data",
-            ]
-            .map(String::from)
-            .to_vec(),
+            tags: ["user_session", "ai_model_cache", "schema_metadata", "analytics_data"]
+                .map(String::from)
+                .to_vec(),
             ..small()
         },
         processes: 6,
@@ -170,13 +129,7 @@ pub fn tag_invalidation() -> Workload {
         .to_vec(),
         ops_per_process: 40,
         max_gap_ms: 10,
-        mix: Mix {
-            read: 8,
-            write: 1,
-            delete: 0,
-            invalidate_tag: 2,
-            warm: 0,
-        },
+        mix: Mix { read: 8, write: 1, delete: 0, invalidate_tag: 2, warm: 0 },
         warm_batch: 0,
         faults: Faults::default(),
     }
@@ -186,20 +139,14 @@ pub fn clock_skew() -> Workload {
     Workload {
         name: "clock-skew",
         description: "nodes' clocks jump up to 2 s either way while entries expire",
-        config: SystemConfig {
-            max_clock_skew_ms: 2_000,
-            ..small()
-        },
+        config: SystemConfig { max_clock_skew_ms: 2_000, ..small() },
         processes: 6,
         keys: vec!["k0".into(), "k1".into()],
         ops_per_process: 40,
         max_gap_ms: 40,
         mix: Mix::READ_HEAVY,
         warm_batch: 0,
-        faults: Faults {
-            skews: 4,
-            ..Faults::default()
-        },
+        faults: Faults { skews: 4, ..Faults::default() },
     }
 }
 
@@ -213,19 +160,9 @@ pub fn partitioned_hot_keys() -> Workload {
         ops_per_process: 150,
         max_gap_ms: 30,
         // Rare writes: one missed invalidation must stay visible for a while.
-        mix: Mix {
-            read: 150,
-            write: 1,
-            delete: 0,
-            invalidate_tag: 0,
-            warm: 0,
-        },
+        mix: Mix { read: 150, write: 1, delete: 0, invalidate_tag: 0, warm: 0 },
         warm_batch: 0,
-        faults: Faults {
-            partitions: 4,
-            duration_ms: (300, 1_500),
-            ..Faults::default()
-        },
+        faults: Faults { partitions: 4, duration_ms: (300, 1_500), ..Faults::default() },
     }
 }
 
@@ -233,28 +170,14 @@ pub fn restarts() -> Workload {
     Workload {
         name: "restarts",
         description: "app and tier nodes crash and restart under steady traffic; L1 TTL 5 s",
-        config: SystemConfig {
-            l1_ttl_ms: 5_000,
-            cdc: CdcMode::AtLeastOnce,
-            ..small()
-        },
+        config: SystemConfig { l1_ttl_ms: 5_000, cdc: CdcMode::AtLeastOnce, ..small() },
         processes: 6,
         keys: vec!["k0".into(), "k1".into()],
         ops_per_process: 50,
         max_gap_ms: 40,
-        mix: Mix {
-            read: 8,
-            write: 2,
-            delete: 0,
-            invalidate_tag: 0,
-            warm: 0,
-        },
+        mix: Mix { read: 8, write: 2, delete: 0, invalidate_tag: 0, warm: 0 },
         warm_batch: 0,
-        faults: Faults {
-            kills: 3,
-            duration_ms: (50, 300),
-            ..Faults::default()
-        },
+        faults: Faults { kills: 3, duration_ms: (50, 300), ..Faults::default() },
     }
 }
 
@@ -267,13 +190,7 @@ pub fn refresh_ahead() -> Workload {
         keys: vec!["hot:0".into(), "hot:1".into()],
         ops_per_process: 60,
         max_gap_ms: 25,
-        mix: Mix {
-            read: 7,
-            write: 1,
-            delete: 2,
-            invalidate_tag: 0,
-            warm: 0,
-        },
+        mix: Mix { read: 7, write: 1, delete: 2, invalidate_tag: 0, warm: 0 },
         warm_batch: 0,
         faults: Faults::default(),
     }

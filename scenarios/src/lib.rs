@@ -84,9 +84,7 @@ pub fn config_from_json(value: &serde_json::Value) -> Result<SystemConfig, Strin
     struct C {
         system: SystemConfig,
     }
-    serde_json::from_value::<C>(value.clone())
-        .map(|c| c.system)
-        .map_err(|e| format!("config: {e}"))
+    serde_json::from_value::<C>(value.clone()).map(|c| c.system).map_err(|e| format!("config: {e}"))
 }
 
 /// The command that reproduces a seed.
@@ -100,8 +98,5 @@ pub fn config_json(scenario: &dyn Scenario) -> serde_json::Value {
     struct C {
         system: SystemConfig,
     }
-    serde_json::to_value(C {
-        system: scenario.config(),
-    })
-    .expect("configs serialise")
+    serde_json::to_value(C { system: scenario.config() }).expect("configs serialise")
 }

@@ -114,11 +114,7 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             let text = e.render().to_string();
-            let first = text
-                .lines()
-                .next()
-                .unwrap_or("bad arguments")
-                .trim_start_matches("error: ");
+            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
             eprintln!("tiersim: {first} (see tiersim --help)");
             return ExitCode::from(2);
         }
@@ -135,24 +131,15 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<u8, BadInput> {
     match command {
         Command::List { json } => Ok(list(json)),
-        Command::Run {
-            scenario,
-            protocol,
-            seed,
-            require,
-            save,
-            history,
-            json,
-        } => {
+        Command::Run { scenario, protocol, seed, require, save, history, json } => {
             let (s, p, req) = resolve(&scenario, &protocol, &require)?;
             if let Some(dir) = &save {
                 prepare_dir(dir)?;
             }
             let o = run_seed(&*s, p.clone(), seed, &req);
             if let Some(path) = history {
-                std::fs::write(&path, o.history.to_jsonl()).map_err(|e| {
-                    BadInput(format!("{}: cannot write history: {e}", path.display()))
-                })?;
+                std::fs::write(&path, o.history.to_jsonl())
+                    .map_err(|e| BadInput(format!("{}: cannot write history: {e}", path.display())))?;
             }
             // One run the user asked to keep is kept whatever its verdict: a passing run is a
             // regression file too (the seed that once broke a correct protocol).
@@ -172,19 +159,10 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             }
             Ok(exit_for(o.verdict))
         }
-        Command::Sweep {
-            scenario,
-            protocol,
-            seeds,
-            jobs,
-            require,
-            save,
-            json,
-        } => {
+        Command::Sweep { scenario, protocol, seeds, jobs, require, save, json } => {
             let (s, p, req) = resolve(&scenario, &protocol, &require)?;
             let (a, b) = parse_range(&seeds)?;
-            let jobs =
-                jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
             if jobs == 0 {
                 return Err(BadInput("--jobs must be at least 1".into()));
             }
@@ -194,11 +172,7 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             sweep(s, p, req, a, b, jobs, save, json)
         }
         Command::Replay { file, json } => replay(&file, json),
-        Command::Check {
-            file,
-            max_states,
-            json,
-        } => check(&file, max_states, json),
+        Command::Check { file, max_states, json } => check(&file, max_states, json),
     }
 }
 
@@ -209,34 +183,20 @@ fn resolve(
 ) -> Result<(Arc<dyn Scenario>, Arc<dyn DynProtocol>, Vec<Invariant>), BadInput> {
     let s = tiersim_scenarios::by_name(scenario).ok_or_else(|| {
         let names: Vec<_> = tiersim_scenarios::all().iter().map(|s| s.name()).collect();
-        BadInput(format!(
-            "unknown scenario {scenario:?} (known: {})",
-            names.join(", ")
-        ))
+        BadInput(format!("unknown scenario {scenario:?} (known: {})", names.join(", ")))
     })?;
     let p = tiersim_model::protocols::by_name(protocol).ok_or_else(|| {
-        let names: Vec<_> = tiersim_model::protocols::builtin()
-            .iter()
-            .map(|p| p.name())
-            .collect();
-        BadInput(format!(
-            "unknown protocol {protocol:?} (known: {})",
-            names.join(", ")
-        ))
+        let names: Vec<_> = tiersim_model::protocols::builtin().iter().map(|p| p.name()).collect();
+        BadInput(format!("unknown protocol {protocol:?} (known: {})", names.join(", ")))
     })?;
     let mut req = Vec::new();
     for name in require {
         let inv = Invariant::from_name(name).ok_or_else(|| {
             let names: Vec<_> = Invariant::ALL.iter().map(|i| i.name()).collect();
-            BadInput(format!(
-                "--require: unknown invariant {name:?} (known: {})",
-                names.join(", ")
-            ))
+            BadInput(format!("--require: unknown invariant {name:?} (known: {})", names.join(", ")))
         })?;
         if !inv.is_checked() {
-            return Err(BadInput(format!(
-                "--require: invariant {name} has no checker in this build yet"
-            )));
+            return Err(BadInput(format!("--require: invariant {name} has no checker in this build yet")));
         }
         req.push(inv);
     }
@@ -244,11 +204,8 @@ fn resolve(
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
-    let bad = || {
-        BadInput(format!(
-            "--seeds {text:?}: expected a half-open range A..B of whole numbers, A < B"
-        ))
-    };
+    let bad =
+        || BadInput(format!("--seeds {text:?}: expected a half-open range A..B of whole numbers, A < B"));
     let (a, b) = text.split_once("..").ok_or_else(bad)?;
     let a: u64 = a.trim().parse().map_err(|_| bad())?;
     let b: u64 = b.trim().parse().map_err(|_| bad())?;
@@ -302,10 +259,7 @@ fn list(json: bool) -> u8 {
         })
         .collect();
     if json {
-        println!(
-            "{}",
-            json!({"scenarios": scenarios, "protocols": protocols})
-        );
+        println!("{}", json!({"scenarios": scenarios, "protocols": protocols}));
     } else {
         println!("scenarios:");
         for s in tiersim_scenarios::all() {
@@ -313,14 +267,9 @@ fn list(json: bool) -> u8 {
         }
         println!("protocols:");
         for p in tiersim_model::protocols::builtin() {
-            let exposed = zoo::entry(&p.name()).map_or(String::new(), |e| {
-                format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant)
-            });
-            println!(
-                "  {:<26} claims {}{exposed}",
-                p.name(),
-                claims_of(&*p).names().join(", ")
-            );
+            let exposed = zoo::entry(&p.name())
+                .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
+            println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));
         }
     }
     0
@@ -358,10 +307,7 @@ fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
     println!("claims: {}", p.claims(&cfg).names().join(", "));
     if !o.unchecked.is_empty() {
         let names: Vec<&str> = o.unchecked.iter().map(|i| i.name()).collect();
-        println!(
-            "not checked yet (no checker in this build): {}",
-            names.join(", ")
-        );
+        println!("not checked yet (no checker in this build): {}", names.join(", "));
     }
     println!("verdict: {}", o.verdict.name());
     for v in o.violations.iter().take(5) {
@@ -374,19 +320,13 @@ fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
         println!("  {}", v.message);
     }
     if o.violations.len() > 5 {
-        println!(
-            "... and {} more violations (--json lists all)",
-            o.violations.len() - 5
-        );
+        println!("... and {} more violations (--json lists all)", o.violations.len() - 5);
     }
     if let Some(a) = &o.abort {
         println!("stopped: {a}");
     }
     if o.verdict != Verdict::Pass {
-        println!(
-            "reproduce: {}",
-            reproduce_command(s.name(), &p.name(), o.seed)
-        );
+        println!("reproduce: {}", reproduce_command(s.name(), &p.name(), o.seed));
     }
     println!(
         "{} ops · {} events · {} messages · {:.3} s simulated in {} ms · max staleness {} ms · trace {}",
@@ -411,13 +351,7 @@ fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> String {
             v.key,
             v.message
         ),
-        None => format!(
-            "{} on {}/{} seed {}",
-            o.verdict.name(),
-            s.name(),
-            p.name(),
-            o.seed
-        ),
+        None => format!("{} on {}/{} seed {}", o.verdict.name(), s.name(), p.name(), o.seed),
     }
 }
 
@@ -437,10 +371,7 @@ fn save_replay(
         config: config_json(s),
         seed: o.seed,
         schedule: schedule.clone(),
-        expected: Expected {
-            verdict: o.verdict.name().into(),
-            invariant: o.invariant(),
-        },
+        expected: Expected { verdict: o.verdict.name().into(), invariant: o.invariant() },
         trace_hash: hash_hex(o.trace_hash),
         summary: summary(s, p, o),
     };
@@ -492,10 +423,7 @@ fn sweep(
                         }
                     }
                 }
-                results
-                    .lock()
-                    .unwrap()
-                    .push((seed, o.verdict, o.invariant(), o.ops));
+                results.lock().unwrap().push((seed, o.verdict, o.invariant(), o.ops));
                 if let Some(bar) = &bar {
                     bar.set_message(format!("{} failing", failures.load(Ordering::Relaxed)));
                     bar.inc(1);
@@ -517,10 +445,8 @@ fn sweep(
     let ops: usize = results.iter().map(|r| r.3).sum();
     let failing: Vec<_> = results.iter().filter(|r| r.1 != Verdict::Pass).collect();
     if json {
-        let failures: Vec<_> = failing
-            .iter()
-            .map(|r| json!({"seed": r.0, "verdict": r.1.name(), "invariant": r.2}))
-            .collect();
+        let failures: Vec<_> =
+            failing.iter().map(|r| json!({"seed": r.0, "verdict": r.1.name(), "invariant": r.2})).collect();
         println!(
             "{}",
             json!({
@@ -531,21 +457,11 @@ fn sweep(
             })
         );
     } else {
-        println!(
-            "{:<12} {:<14} {:>6} {:>8}  first failure",
-            "scenario", "protocol", "seeds", "failing"
-        );
-        let first = failing.first().map_or("-".to_string(), |r| {
-            format!("seed {} ({})", r.0, r.2.clone().unwrap_or_default())
-        });
-        println!(
-            "{:<12} {:<14} {:>6} {:>8}  {}",
-            s.name(),
-            p.name(),
-            seeds_run,
-            failing.len(),
-            first
-        );
+        println!("{:<12} {:<14} {:>6} {:>8}  first failure", "scenario", "protocol", "seeds", "failing");
+        let first = failing
+            .first()
+            .map_or("-".to_string(), |r| format!("seed {} ({})", r.0, r.2.clone().unwrap_or_default()));
+        println!("{:<12} {:<14} {:>6} {:>8}  {}", s.name(), p.name(), seeds_run, failing.len(), first);
         println!(
             "{seeds_run} seeds in {wall_ms} ms · {:.1} seeds/s · {:.0} ops/s · {jobs} jobs",
             seeds_run as f64 / secs,
@@ -565,13 +481,12 @@ fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
         .ok_or_else(|| BadInput(format!("{name}: unknown scenario {:?}", file.scenario)))?;
     let p = tiersim_model::protocols::by_name(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let config = tiersim_scenarios::config_from_json(&file.config)
-        .map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let config =
+        tiersim_scenarios::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = tiersim_scenarios::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
     let reproduced = if hash_hex(o.trace_hash) == file.trace_hash {
         "exact"
-    } else if o.verdict.name() == file.expected.verdict && o.invariant() == file.expected.invariant
-    {
+    } else if o.verdict.name() == file.expected.verdict && o.invariant() == file.expected.invariant {
         "verdict"
     } else {
         "lost"
@@ -592,37 +507,24 @@ fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
 fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
     use tiersim_sim::check::wgl::{check_ops, min_delta_ns, Budget, KeyVerdict};
     let name = path.display();
-    let text =
-        std::fs::read_to_string(path).map_err(|e| BadInput(format!("{name}: cannot read: {e}")))?;
+    let text = std::fs::read_to_string(path).map_err(|e| BadInput(format!("{name}: cannot read: {e}")))?;
     let started = std::time::Instant::now();
-    let ops = tiersim_sim::check::parse::parse_ops(&text)
-        .map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let ops = tiersim_sim::check::parse::parse_ops(&text).map_err(|e| BadInput(format!("{name}: {e}")))?;
     if max_states == 0 {
         return Err(BadInput("--max-states must be at least 1".into()));
     }
-    let budget = Budget {
-        max_states,
-        max_wall: None,
-    };
+    let budget = Budget { max_states, max_wall: None };
     let report = check_ops(&ops, &budget);
     let ok = report.ok();
     // Δ-atomicity is the staleness figure of an external history (it has no commit log).
-    let delta_ns = if ok == Some(true) {
-        Some(0)
-    } else {
-        min_delta_ns(&ops, &budget)
-    };
+    let delta_ns = if ok == Some(true) { Some(0) } else { min_delta_ns(&ops, &budget) };
     let wall_ms = started.elapsed().as_millis() as u64;
     let mut violations = Vec::new();
     let mut unknown = Vec::new();
     for r in &report.results {
         match &r.verdict {
             KeyVerdict::Linearizable => {}
-            KeyVerdict::NotLinearizable {
-                window,
-                time_ns,
-                message,
-            } => {
+            KeyVerdict::NotLinearizable { window, time_ns, message } => {
                 let window: Vec<_> = window
                     .iter()
                     .map(|o| json!({"process": o.process, "f": o.f, "value": o.value, "outcome": format!("{:?}", o.outcome).to_lowercase(), "invoke_ns": o.invoke_ns, "complete_ns": o.complete_ns, "line": o.line}))
@@ -644,10 +546,7 @@ fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
                    "violations": violations, "unknown": unknown, "min_delta_ns": delta_ns, "wall_ms": wall_ms})
         );
     } else {
-        println!(
-            "{name}: {verdict} · {} keys · {} ops · {wall_ms} ms",
-            report.keys, report.ops
-        );
+        println!("{name}: {verdict} · {} keys · {} ops · {wall_ms} ms", report.keys, report.ops);
         for v in &violations {
             println!(
                 "invariant `linearizable` violated at t={}ns: key {}",
@@ -676,9 +575,9 @@ fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
         }
         match delta_ns {
             Some(d) => println!("smallest Δ for which the history is Δ-atomic: {d} ns"),
-            None => println!(
-                "no staleness bound Δ makes the history atomic (or the search ran out of budget)"
-            ),
+            None => {
+                println!("no staleness bound Δ makes the history atomic (or the search ran out of budget)")
+            }
         }
     }
     Ok(if ok == Some(true) { 0 } else { 1 })

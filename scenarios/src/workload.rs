@@ -24,13 +24,7 @@ pub struct Mix {
 }
 
 impl Mix {
-    pub const READ_HEAVY: Mix = Mix {
-        read: 6,
-        write: 3,
-        delete: 1,
-        invalidate_tag: 0,
-        warm: 0,
-    };
+    pub const READ_HEAVY: Mix = Mix { read: 6, write: 3, delete: 1, invalidate_tag: 0, warm: 0 };
 }
 
 /// Which faults strike during the active phase, and how hard.
@@ -93,24 +87,12 @@ impl Workload {
         }
         pick -= m.delete;
         if pick < m.invalidate_tag {
-            let tag = self
-                .config
-                .tags
-                .choose(rng)
-                .expect("tag invalidations need tags")
-                .clone();
+            let tag = self.config.tags.choose(rng).expect("tag invalidations need tags").clone();
             return CacheOp::InvalidateTag { tag };
         }
         *batch += 1;
-        let keys = self
-            .keys
-            .choose_multiple(rng, self.warm_batch.min(self.keys.len()))
-            .cloned()
-            .collect();
-        CacheOp::Warm {
-            batch: format!("batch-{batch}"),
-            keys,
-        }
+        let keys = self.keys.choose_multiple(rng, self.warm_batch.min(self.keys.len())).cloned().collect();
+        CacheOp::Warm { batch: format!("batch-{batch}"), keys }
     }
 
     /// Nodes a fault may strike, by kind.
@@ -132,8 +114,7 @@ impl Workload {
         let mut out = Vec::new();
         let window = |rng: &mut rand_chacha::ChaCha8Rng| {
             let start = rng.gen_range(0..active_ns.max(1));
-            let len = rng.gen_range(f.duration_ms.0..f.duration_ms.1.max(f.duration_ms.0 + 1))
-                * 1_000_000;
+            let len = rng.gen_range(f.duration_ms.0..f.duration_ms.1.max(f.duration_ms.0 + 1)) * 1_000_000;
             (start, start + len)
         };
         let apps: Vec<String> = (0..self.config.topology.apps()).map(app_node).collect();
@@ -141,10 +122,7 @@ impl Workload {
             let (from, to) = window(&mut rng);
             let (cut, heal) = if chance(&mut rng, 1, 2) {
                 let node = self.targets(false).choose(&mut rng).unwrap().clone();
-                (
-                    Fault::ClogNode { node: node.clone() },
-                    Fault::UnclogNode { node },
-                )
+                (Fault::ClogNode { node: node.clone() }, Fault::UnclogNode { node })
             } else {
                 let a = apps.choose(&mut rng).unwrap().clone();
                 let b = self
@@ -155,61 +133,31 @@ impl Workload {
                     .choose(&mut rng)
                     .unwrap()
                     .clone();
-                (
-                    Fault::ClogLink {
-                        a: a.clone(),
-                        b: b.clone(),
-                    },
-                    Fault::UnclogLink { a, b },
-                )
+                (Fault::ClogLink { a: a.clone(), b: b.clone() }, Fault::UnclogLink { a, b })
             };
-            out.push(TimedFault {
-                at_ns: from,
-                fault: cut,
-            });
-            out.push(TimedFault {
-                at_ns: to,
-                fault: heal,
-            });
+            out.push(TimedFault { at_ns: from, fault: cut });
+            out.push(TimedFault { at_ns: to, fault: heal });
         }
         for _ in 0..f.loss_windows {
             let (from, to) = window(&mut rng);
             out.push(TimedFault {
                 at_ns: from,
-                fault: Fault::LossStart {
-                    per_mille: rng.gen_range(100..400),
-                },
+                fault: Fault::LossStart { per_mille: rng.gen_range(100..400) },
             });
-            out.push(TimedFault {
-                at_ns: to,
-                fault: Fault::LossEnd,
-            });
+            out.push(TimedFault { at_ns: to, fault: Fault::LossEnd });
         }
         for _ in 0..f.kills {
             let (from, to) = window(&mut rng);
             let node = self.targets(true).choose(&mut rng).unwrap().clone();
-            out.push(TimedFault {
-                at_ns: from,
-                fault: Fault::Kill { node: node.clone() },
-            });
-            out.push(TimedFault {
-                at_ns: to,
-                fault: Fault::Restart { node },
-            });
+            out.push(TimedFault { at_ns: from, fault: Fault::Kill { node: node.clone() } });
+            out.push(TimedFault { at_ns: to, fault: Fault::Restart { node } });
         }
         let max_skew_ns = self.config.max_clock_skew_ms as i64 * 1_000_000;
         for _ in 0..f.skews {
             let at_ns = rng.gen_range(0..active_ns.max(1));
             let node = self.targets(true).choose(&mut rng).unwrap().clone();
             let skew_ns = rng.gen_range(-max_skew_ns..=max_skew_ns);
-            out.push(TimedFault {
-                at_ns,
-                fault: Fault::ClockSkew {
-                    node,
-                    skew_ns,
-                    drift_ppm: 0,
-                },
-            });
+            out.push(TimedFault { at_ns, fault: Fault::ClockSkew { node, skew_ns, drift_ppm: 0 } });
         }
         for _ in 0..f.shaping_windows {
             let (from, to) = window(&mut rng);
@@ -218,10 +166,7 @@ impl Workload {
                 dup_per_mille: rng.gen_range(0..300),
             };
             out.push(TimedFault { at_ns: from, fault });
-            out.push(TimedFault {
-                at_ns: to,
-                fault: Fault::ShapingEnd,
-            });
+            out.push(TimedFault { at_ns: to, fault: Fault::ShapingEnd });
         }
         out.sort();
         out
@@ -258,10 +203,6 @@ impl Scenario for Workload {
         let last_fault = faults.iter().map(|f| f.at_ns).max().unwrap_or(0);
         // Everything issued and every fault applied; one operation timeout more for stragglers.
         let end_ns = active_ns.max(last_fault) + self.config.op_timeout_ms * 1_000_000;
-        Schedule {
-            ops,
-            faults,
-            end_ns,
-        }
+        Schedule { ops, faults, end_ns }
     }
 }

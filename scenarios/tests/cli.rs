@@ -5,16 +5,12 @@
 use std::process::{Command, Output};
 
 fn tiersim(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tiersim"))
-        .args(args)
-        .output()
-        .expect("run tiersim")
+    Command::new(env!("CARGO_BIN_EXE_tiersim")).args(args).output().expect("run tiersim")
 }
 
 fn json(out: &Output) -> serde_json::Value {
     let text = String::from_utf8_lossy(&out.stdout);
-    serde_json::from_str(&text)
-        .unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {text}"))
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("stdout is not one JSON object ({e}): {text}"))
 }
 
 fn one_line_error(out: &Output) -> String {
@@ -35,60 +31,28 @@ fn list_json_names_scenarios_and_protocols() {
     let out = tiersim(&["list", "--json"]);
     assert!(out.status.success());
     let j = json(&out);
-    assert!(j["scenarios"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|s| s["name"] == "stale-set"));
+    assert!(j["scenarios"].as_array().unwrap().iter().any(|s| s["name"] == "stale-set"));
     let protocols = j["protocols"].as_array().unwrap();
     let versioned = protocols.iter().find(|p| p["name"] == "versioned").unwrap();
-    assert!(versioned["guarantees"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .any(|g| g == "invalidation-barrier"));
+    assert!(versioned["guarantees"].as_array().unwrap().iter().any(|g| g == "invalidation-barrier"));
 }
 
 #[test]
 fn run_is_identical_across_fresh_processes() {
-    let args = [
-        "run",
-        "--scenario",
-        "stale-set",
-        "--protocol",
-        "versioned",
-        "--seed",
-        "7",
-        "--json",
-    ];
+    let args = ["run", "--scenario", "stale-set", "--protocol", "versioned", "--seed", "7", "--json"];
     let (a, b) = (tiersim(&args), tiersim(&args));
     assert_eq!(a.status.code(), Some(0));
     let (ja, jb) = (json(&a), json(&b));
     assert_eq!(ja["verdict"], "pass");
     assert_eq!(ja["trace_hash"], jb["trace_hash"]);
     assert_eq!(ja["trace_hash"].as_str().unwrap().len(), 16);
-    for field in [
-        "violations",
-        "ops",
-        "events",
-        "sim_ns",
-        "wall_ms",
-        "max_staleness_ns",
-    ] {
+    for field in ["violations", "ops", "events", "sim_ns", "wall_ms", "max_staleness_ns"] {
         assert!(!ja[field].is_null(), "{field} missing");
     }
     // And the same hash as a run inside this test process.
     let s = tiersim_scenarios::by_name("stale-set").unwrap();
-    let o = tiersim_scenarios::run_seed(
-        &*s,
-        tiersim_model::protocols::by_name("versioned").unwrap(),
-        7,
-        &[],
-    );
-    assert_eq!(
-        ja["trace_hash"],
-        tiersim_sim::replay::hash_hex(o.trace_hash)
-    );
+    let o = tiersim_scenarios::run_seed(&*s, tiersim_model::protocols::by_name("versioned").unwrap(), 7, &[]);
+    assert_eq!(ja["trace_hash"], tiersim_sim::replay::hash_hex(o.trace_hash));
 }
 
 #[test]
@@ -124,16 +88,9 @@ fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
     let truncated = dir.join("truncated.json");
     std::fs::write(&truncated, &text[..text.len() / 3]).unwrap();
     let err = one_line_error(&tiersim(&["replay", truncated.to_str().unwrap()]));
-    assert!(
-        err.contains("truncated.json") && err.contains("truncated"),
-        "{err}"
-    );
+    assert!(err.contains("truncated.json") && err.contains("truncated"), "{err}");
     let future = dir.join("future.json");
-    std::fs::write(
-        &future,
-        text.replace("\"format_version\": 1", "\"format_version\": 9"),
-    )
-    .unwrap();
+    std::fs::write(&future, text.replace("\"format_version\": 1", "\"format_version\": 9")).unwrap();
     let err = one_line_error(&tiersim(&["replay", future.to_str().unwrap()]));
     assert!(err.contains("newer"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
@@ -142,51 +99,11 @@ fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
 #[test]
 fn bad_arguments_exit_2_with_one_line() {
     for args in [
-        &[
-            "run",
-            "--scenario",
-            "nope",
-            "--protocol",
-            "versioned",
-            "--seed",
-            "1",
-        ][..],
-        &[
-            "run",
-            "--scenario",
-            "stale-set",
-            "--protocol",
-            "nope",
-            "--seed",
-            "1",
-        ],
-        &[
-            "run",
-            "--scenario",
-            "stale-set",
-            "--protocol",
-            "versioned",
-            "--seed",
-            "x",
-        ],
-        &[
-            "sweep",
-            "--scenario",
-            "stale-set",
-            "--protocol",
-            "versioned",
-            "--seeds",
-            "5..2",
-        ],
-        &[
-            "sweep",
-            "--scenario",
-            "stale-set",
-            "--protocol",
-            "versioned",
-            "--seeds",
-            "abc",
-        ],
+        &["run", "--scenario", "nope", "--protocol", "versioned", "--seed", "1"][..],
+        &["run", "--scenario", "stale-set", "--protocol", "nope", "--seed", "1"],
+        &["run", "--scenario", "stale-set", "--protocol", "versioned", "--seed", "x"],
+        &["sweep", "--scenario", "stale-set", "--protocol", "versioned", "--seeds", "5..2"],
+        &["sweep", "--scenario", "stale-set", "--protocol", "versioned", "--seeds", "abc"],
         &[
             "run",
             "--scenario",
@@ -217,22 +134,16 @@ fn failing_run_exits_1_and_prints_the_reproduce_command() {
         })
         .unwrap()
         .to_string();
-    let out = tiersim(&[
-        "run",
-        "--scenario",
-        "stale-set",
-        "--protocol",
-        "cache_aside",
-        "--seed",
-        &seed,
-    ]);
+    let out = tiersim(&["run", "--scenario", "stale-set", "--protocol", "cache_aside", "--seed", &seed]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("invariant `invalidation-barrier` violated at t="), "{text}");
     assert!(
-        text.contains("invariant `invalidation-barrier` violated at t="),
+        text.contains(&format!(
+            "reproduce: cargo tiersim run --scenario stale-set --protocol cache_aside --seed {seed}"
+        )),
         "{text}"
     );
-    assert!(text.contains(&format!("reproduce: cargo tiersim run --scenario stale-set --protocol cache_aside --seed {seed}")), "{text}");
 }
 
 #[test]
@@ -254,11 +165,8 @@ fn check_judges_a_recorded_history_both_ways_and_names_bad_lines() {
         .concat()
     };
     let (good, stale) = (history("1"), history("null"));
-    let bad = [
-        line(0, "invoke", "write", "1", 0),
-        "{\"process\": 0, \"type\": \"ok\"}\n".to_string(),
-    ]
-    .concat();
+    let bad =
+        [line(0, "invoke", "write", "1", 0), "{\"process\": 0, \"type\": \"ok\"}\n".to_string()].concat();
     for (name, text) in [("good", &good), ("stale", &stale), ("bad", &bad)] {
         std::fs::write(dir.join(format!("{name}.jsonl")), text).unwrap();
     }

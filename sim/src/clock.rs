@@ -51,29 +51,18 @@ impl Clocks {
     }
 
     pub fn params(&self, node: &str) -> ClockParams {
-        self.params
-            .lock()
-            .unwrap()
-            .get(node)
-            .copied()
-            .unwrap_or_default()
+        self.params.lock().unwrap().get(node).copied().unwrap_or_default()
     }
 
     /// The largest absolute skew any node has now (for staleness bounds and reports).
     pub fn max_abs_skew_ns(&self) -> u64 {
         let p = self.params.lock().unwrap();
-        p.values()
-            .map(|c| c.skew_ns.unsigned_abs())
-            .max()
-            .unwrap_or(0)
+        p.values().map(|c| c.skew_ns.unsigned_abs()).max().unwrap_or(0)
     }
 
     /// A handle that reads node `name`'s clock.
     pub fn node(&self, name: &str) -> NodeClock {
-        NodeClock {
-            name: name.to_string(),
-            clocks: self.clone(),
-        }
+        NodeClock { name: name.to_string(), clocks: self.clone() }
     }
 }
 
@@ -107,19 +96,10 @@ mod tests {
 
     #[test]
     fn skew_and_drift_round_trip() {
-        let p = ClockParams {
-            skew_ns: 5_000_000,
-            drift_ppm: 100,
-        };
-        assert_eq!(
-            p.local_ns(1_000_000_000),
-            1_000_000_000 + 5_000_000 + 100_000
-        );
+        let p = ClockParams { skew_ns: 5_000_000, drift_ppm: 100 };
+        assert_eq!(p.local_ns(1_000_000_000), 1_000_000_000 + 5_000_000 + 100_000);
         assert_eq!(p.global_ns(p.local_ns(1_000_000_000)), 1_000_000_000);
-        let behind = ClockParams {
-            skew_ns: -10,
-            drift_ppm: 0,
-        };
+        let behind = ClockParams { skew_ns: -10, drift_ppm: 0 };
         assert_eq!(behind.local_ns(3), 0, "a clock never reads below zero");
     }
 }

@@ -61,10 +61,7 @@ impl Fault {
     /// skewed clock stays skewed, and the protocol must live with it.
     pub fn heal(&self) -> Option<Fault> {
         match self {
-            Fault::ClogLink { a, b } => Some(Fault::UnclogLink {
-                a: a.clone(),
-                b: b.clone(),
-            }),
+            Fault::ClogLink { a, b } => Some(Fault::UnclogLink { a: a.clone(), b: b.clone() }),
             Fault::ClogNode { node } => Some(Fault::UnclogNode { node: node.clone() }),
             Fault::Kill { node } => Some(Fault::Restart { node: node.clone() }),
             Fault::LossStart { .. } => Some(Fault::LossEnd),
@@ -96,15 +93,10 @@ pub fn unhealed(faults: &[TimedFault]) -> Vec<Fault> {
     sorted.sort_by_key(|f| f.at_ns);
     for tf in sorted {
         match &tf.fault {
-            Fault::UnclogLink { a, b } => open.retain(|f| {
-                f != &Fault::ClogLink {
-                    a: a.clone(),
-                    b: b.clone(),
-                }
-            }),
-            Fault::UnclogNode { node } => {
-                open.retain(|f| f != &Fault::ClogNode { node: node.clone() })
+            Fault::UnclogLink { a, b } => {
+                open.retain(|f| f != &Fault::ClogLink { a: a.clone(), b: b.clone() })
             }
+            Fault::UnclogNode { node } => open.retain(|f| f != &Fault::ClogNode { node: node.clone() }),
             Fault::Restart { node } => open.retain(|f| f != &Fault::Kill { node: node.clone() }),
             Fault::LossEnd => open.retain(|f| !matches!(f, Fault::LossStart { .. })),
             Fault::ShapingEnd => open.retain(|f| !matches!(f, Fault::ShapingStart { .. })),
@@ -123,34 +115,12 @@ mod tests {
     fn unhealed_faults_are_undone_and_healed_ones_left_alone() {
         let at = |at_ns, fault| TimedFault { at_ns, fault };
         let plan = vec![
-            at(
-                10,
-                Fault::ClogLink {
-                    a: "x".into(),
-                    b: "y".into(),
-                },
-            ),
-            at(
-                20,
-                Fault::UnclogLink {
-                    a: "x".into(),
-                    b: "y".into(),
-                },
-            ),
+            at(10, Fault::ClogLink { a: "x".into(), b: "y".into() }),
+            at(20, Fault::UnclogLink { a: "x".into(), b: "y".into() }),
             at(30, Fault::Kill { node: "z".into() }),
             at(40, Fault::LossStart { per_mille: 100 }),
-            at(
-                50,
-                Fault::ClockSkew {
-                    node: "z".into(),
-                    skew_ns: 5,
-                    drift_ppm: 0,
-                },
-            ),
+            at(50, Fault::ClockSkew { node: "z".into(), skew_ns: 5, drift_ppm: 0 }),
         ];
-        assert_eq!(
-            unhealed(&plan),
-            vec![Fault::Restart { node: "z".into() }, Fault::LossEnd]
-        );
+        assert_eq!(unhealed(&plan), vec![Fault::Restart { node: "z".into() }, Fault::LossEnd]);
     }
 }

@@ -83,11 +83,7 @@ impl fmt::Display for ClientEvent {
             OpValue::Single(Some(v)) => v.to_string(),
             OpValue::Cas(a, b) => format!("[{a:?} -> {b:?}]"),
         };
-        write!(
-            f,
-            "p{} {:?} {:?} {} {} @{}ns",
-            self.process, self.kind, self.f, self.key, v, self.time_ns
-        )
+        write!(f, "p{} {:?} {:?} {} {} @{}ns", self.process, self.kind, self.f, self.key, v, self.time_ns)
     }
 }
 
@@ -96,18 +92,11 @@ impl fmt::Display for ClientEvent {
 pub enum Event<E> {
     /// A client event. `op` numbers operations in invoke order within the run; `version` is the
     /// register version a completion observed or produced, where the system knows it.
-    Client {
-        op: u64,
-        event: ClientEvent,
-        version: Option<u64>,
-    },
+    Client { op: u64, event: ClientEvent, version: Option<u64> },
     /// Something the system did (a fill, an invalidation delivered, an expiry, a commit).
     Internal { time_ns: u64, event: E },
     /// A fault of the plan being applied.
-    Fault {
-        time_ns: u64,
-        fault: crate::fault::Fault,
-    },
+    Fault { time_ns: u64, fault: crate::fault::Fault },
 }
 
 impl<E> Event<E> {
@@ -176,9 +165,7 @@ pub struct Recorder<E> {
 
 impl<E> Clone for Recorder<E> {
     fn clone(&self) -> Self {
-        Recorder {
-            inner: self.inner.clone(),
-        }
+        Recorder { inner: self.inner.clone() }
     }
 }
 
@@ -221,37 +208,19 @@ impl<E: Serialize> Recorder<E> {
             value,
             time_ns: crate::clock::sim_now_ns(),
         };
-        Self::push(
-            &mut inner,
-            Event::Client {
-                op,
-                event,
-                version: None,
-            },
-        );
+        Self::push(&mut inner, Event::Client { op, event, version: None });
         op
     }
 
     /// Operation `op` completes now with `kind` (ok, fail or info).
     pub fn complete(&self, op: u64, kind: EventType, value: OpValue, version: Option<u64>) {
-        assert_ne!(
-            kind,
-            EventType::Invoke,
-            "tiersim bug: complete() with an invoke"
-        );
+        assert_ne!(kind, EventType::Invoke, "tiersim bug: complete() with an invoke");
         let mut inner = self.inner.lock().unwrap();
         let (process, f, key) = inner
             .pending
             .remove(&op)
             .unwrap_or_else(|| panic!("tiersim bug: op {op} completed twice or never invoked"));
-        let event = ClientEvent {
-            process,
-            kind,
-            f,
-            key,
-            value,
-            time_ns: crate::clock::sim_now_ns(),
-        };
+        let event = ClientEvent { process, kind, f, key, value, time_ns: crate::clock::sim_now_ns() };
         Self::push(&mut inner, Event::Client { op, event, version });
     }
 

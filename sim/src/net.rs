@@ -71,10 +71,7 @@ pub const STEP_BUDGET_EXCEEDED: &str = "tiersim: step budget exceeded";
 
 impl StepBudget {
     pub fn new(max: u64) -> Self {
-        StepBudget {
-            used: Arc::new(AtomicU64::new(0)),
-            max,
-        }
+        StepBudget { used: Arc::new(AtomicU64::new(0)), max }
     }
 
     pub fn step(&self) {
@@ -108,10 +105,7 @@ impl SimCtx {
         SimCtx {
             addrs: Default::default(),
             clocks: Clocks::default(),
-            shaping: Arc::new(Mutex::new((
-                Shaping::default(),
-                crate::rng::stream(seed, "net-shaping"),
-            ))),
+            shaping: Arc::new(Mutex::new((Shaping::default(), crate::rng::stream(seed, "net-shaping")))),
             budget: StepBudget::new(step_budget),
             messages: Default::default(),
             next_reply_tag: Arc::new(AtomicU64::new(FIRST_REPLY_TAG)),
@@ -119,12 +113,7 @@ impl SimCtx {
     }
 
     fn addr(&self, name: &str) -> Result<SocketAddr, NetError> {
-        self.addrs
-            .lock()
-            .unwrap()
-            .get(name)
-            .copied()
-            .ok_or_else(|| NetError::UnknownNode(name.into()))
+        self.addrs.lock().unwrap().get(name).copied().ok_or_else(|| NetError::UnknownNode(name.into()))
     }
 
     /// Messages sent so far in this run.
@@ -171,14 +160,8 @@ impl Net {
     /// Bind node `me` (which must be running on the node it names).
     pub async fn bind(ctx: &SimCtx, me: &str) -> Net {
         let addr = ctx.addr(me).unwrap_or_else(|e| panic!("tiersim bug: {e}"));
-        let ep = Endpoint::bind(addr)
-            .await
-            .unwrap_or_else(|e| panic!("tiersim bug: bind {me}: {e}"));
-        Net {
-            ep: Arc::new(ep),
-            me: me.into(),
-            ctx: ctx.clone(),
-        }
+        let ep = Endpoint::bind(addr).await.unwrap_or_else(|e| panic!("tiersim bug: bind {me}: {e}"));
+        Net { ep: Arc::new(ep), me: me.into(), ctx: ctx.clone() }
     }
 
     pub fn name(&self) -> &str {
@@ -204,17 +187,12 @@ impl Net {
     {
         let addr = self.ctx.addr(to)?;
         let reply_tag = self.ctx.next_reply_tag.fetch_add(1, Ordering::Relaxed);
-        let envelope = RequestEnvelope {
-            reply_tag,
-            from: self.me.to_string(),
-            body: Box::new(req),
-        };
-        self.send_raw(addr, type_tag::<Q>(false), Box::new(envelope))
-            .await;
+        let envelope = RequestEnvelope { reply_tag, from: self.me.to_string(), body: Box::new(req) };
+        self.send_raw(addr, type_tag::<Q>(false), Box::new(envelope)).await;
         match madsim::time::timeout(timeout, self.ep.recv_from_raw(reply_tag)).await {
-            Ok(Ok((payload, _))) => Ok(*payload.downcast::<R>().unwrap_or_else(|_| {
-                panic!("tiersim bug: response from {to} is not the expected type")
-            })),
+            Ok(Ok((payload, _))) => Ok(*payload
+                .downcast::<R>()
+                .unwrap_or_else(|_| panic!("tiersim bug: response from {to} is not the expected type"))),
             _ => Err(NetError::Timeout { to: to.to_string() }),
         }
     }
@@ -232,25 +210,20 @@ impl Net {
         let net = self.clone();
         madsim::task::spawn_local(async move {
             loop {
-                let Ok((payload, from_addr)) = net.ep.recv_from_raw(type_tag::<Q>(false)).await
-                else {
+                let Ok((payload, from_addr)) = net.ep.recv_from_raw(type_tag::<Q>(false)).await else {
                     return;
                 };
                 let envelope = *payload
                     .downcast::<RequestEnvelope>()
                     .unwrap_or_else(|_| panic!("tiersim bug: {} got a malformed request", net.me));
                 let req = *envelope.body.downcast::<Q>().unwrap_or_else(|_| {
-                    panic!(
-                        "tiersim bug: {} got a request of the wrong type from {}",
-                        net.me, envelope.from
-                    )
+                    panic!("tiersim bug: {} got a request of the wrong type from {}", net.me, envelope.from)
                 });
                 let reply = handler(req, envelope.from);
                 let net = net.clone();
                 madsim::task::spawn_local(async move {
                     if let Some(resp) = reply.await {
-                        net.send_raw(from_addr, envelope.reply_tag, Box::new(resp))
-                            .await;
+                        net.send_raw(from_addr, envelope.reply_tag, Box::new(resp)).await;
                     }
                 });
             }
@@ -265,19 +238,14 @@ impl Net {
     {
         let addr = self.ctx.addr(to)?;
         for delay_ns in self.ctx.shape() {
-            let envelope = OneWayEnvelope {
-                from: self.me.to_string(),
-                body: Box::new(msg.clone()),
-            };
+            let envelope = OneWayEnvelope { from: self.me.to_string(), body: Box::new(msg.clone()) };
             if delay_ns == 0 {
-                self.send_raw(addr, type_tag::<M>(true), Box::new(envelope))
-                    .await;
+                self.send_raw(addr, type_tag::<M>(true), Box::new(envelope)).await;
             } else {
                 let net = self.clone();
                 madsim::task::spawn_local(async move {
                     madsim::time::sleep(Duration::from_nanos(delay_ns)).await;
-                    net.send_raw(addr, type_tag::<M>(true), Box::new(envelope))
-                        .await;
+                    net.send_raw(addr, type_tag::<M>(true), Box::new(envelope)).await;
                 });
             }
         }
@@ -292,9 +260,9 @@ impl Net {
                 std::future::pending::<()>().await;
                 unreachable!()
             };
-            let envelope = *payload.downcast::<OneWayEnvelope>().unwrap_or_else(|_| {
-                panic!("tiersim bug: {} got a malformed one-way message", self.me)
-            });
+            let envelope = *payload
+                .downcast::<OneWayEnvelope>()
+                .unwrap_or_else(|_| panic!("tiersim bug: {} got a malformed one-way message", self.me));
             let msg = *envelope.body.downcast::<M>().unwrap_or_else(|_| {
                 panic!(
                     "tiersim bug: {} got a one-way message of the wrong type from {}",

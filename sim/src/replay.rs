@@ -60,8 +60,8 @@ impl<A: Serialize + DeserializeOwned> ReplayFile<A> {
     /// Read and validate a replay file.
     pub fn load(path: &Path) -> Result<Self, InputError> {
         let name = path.display();
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| InputError(format!("{name}: cannot read: {e}")))?;
         Self::parse(&text).map_err(|e| InputError(format!("{name}: {e}")))
     }
 
@@ -89,13 +89,9 @@ impl<A: Serialize + DeserializeOwned> ReplayFile<A> {
         if version == 0 {
             return Err("format_version 0 does not exist".into());
         }
-        let file: Self =
-            serde_json::from_value(value).map_err(|e| format!("malformed replay file: {e}"))?;
+        let file: Self = serde_json::from_value(value).map_err(|e| format!("malformed replay file: {e}"))?;
         if file.trace_hash.len() != 16 || !file.trace_hash.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(format!(
-                "trace_hash {:?} is not 16 hex digits",
-                file.trace_hash
-            ));
+            return Err(format!("trace_hash {:?} is not 16 hex digits", file.trace_hash));
         }
         Ok(file)
     }
@@ -105,12 +101,10 @@ impl<A: Serialize + DeserializeOwned> ReplayFile<A> {
         let name = path.display();
         let text = serde_json::to_string_pretty(self).expect("replay files serialise");
         let tmp = path.with_extension(format!("json.tmp-{}", std::process::id()));
-        std::fs::write(&tmp, text + "\n")
-            .and_then(|_| std::fs::rename(&tmp, path))
-            .map_err(|e| {
-                let _ = std::fs::remove_file(&tmp);
-                InputError(format!("{name}: cannot write: {e}"))
-            })
+        std::fs::write(&tmp, text + "\n").and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            InputError(format!("{name}: cannot write: {e}"))
+        })
     }
 }
 
@@ -126,15 +120,8 @@ mod tests {
             protocol: "p".into(),
             config: serde_json::json!({}),
             seed: 3,
-            schedule: Schedule {
-                ops: vec![],
-                faults: vec![],
-                end_ns: 5,
-            },
-            expected: Expected {
-                verdict: "fail".into(),
-                invariant: Some("x".into()),
-            },
+            schedule: Schedule { ops: vec![], faults: vec![], end_ns: 5 },
+            expected: Expected { verdict: "fail".into(), invariant: Some("x".into()) },
             trace_hash: hash_hex(0xdead_beef),
             summary: "x".into(),
         }
@@ -145,25 +132,14 @@ mod tests {
         let text = serde_json::to_string_pretty(&sample()).unwrap();
         assert_eq!(ReplayFile::<u32>::parse(&text).unwrap(), sample());
         let truncated = &text[..text.len() / 2];
-        assert!(ReplayFile::<u32>::parse(truncated)
-            .unwrap_err()
-            .starts_with("truncated"));
+        assert!(ReplayFile::<u32>::parse(truncated).unwrap_err().starts_with("truncated"));
         let future = text.replace("\"format_version\": 1", "\"format_version\": 99");
-        assert!(ReplayFile::<u32>::parse(&future)
-            .unwrap_err()
-            .contains("newer"));
+        assert!(ReplayFile::<u32>::parse(&future).unwrap_err().contains("newer"));
         let no_seed = text.replace("\"seed\": 3,", "");
-        assert!(ReplayFile::<u32>::parse(&no_seed)
-            .unwrap_err()
-            .contains("seed"));
-        assert!(ReplayFile::<u32>::parse("[1]")
-            .unwrap_err()
-            .contains("not a tiersim replay file"));
+        assert!(ReplayFile::<u32>::parse(&no_seed).unwrap_err().contains("seed"));
+        assert!(ReplayFile::<u32>::parse("[1]").unwrap_err().contains("not a tiersim replay file"));
         for e in [truncated, &future, &no_seed, "[1]"] {
-            assert!(
-                !ReplayFile::<u32>::parse(e).unwrap_err().contains('\n'),
-                "errors are one line"
-            );
+            assert!(!ReplayFile::<u32>::parse(e).unwrap_err().contains('\n'), "errors are one line");
         }
     }
 }

@@ -33,22 +33,10 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_independent() {
-        let a1: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(7, "workload"), |r, _| Some(r.gen()))
-            .collect();
-        let a2: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(7, "workload"), |r, _| Some(r.gen()))
-            .collect();
-        let b: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(7, "faults"), |r, _| Some(r.gen()))
-            .collect();
-        let c: Vec<u64> = (0..4)
-            .map(|_| 0)
-            .scan(stream(8, "workload"), |r, _| Some(r.gen()))
-            .collect();
+        let a1: Vec<u64> = (0..4).map(|_| 0).scan(stream(7, "workload"), |r, _| Some(r.gen())).collect();
+        let a2: Vec<u64> = (0..4).map(|_| 0).scan(stream(7, "workload"), |r, _| Some(r.gen())).collect();
+        let b: Vec<u64> = (0..4).map(|_| 0).scan(stream(7, "faults"), |r, _| Some(r.gen())).collect();
+        let c: Vec<u64> = (0..4).map(|_| 0).scan(stream(8, "workload"), |r, _| Some(r.gen())).collect();
         assert_eq!(a1, a2);
         assert_ne!(a1, b);
         assert_ne!(a1, c);

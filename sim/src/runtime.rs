@@ -83,17 +83,10 @@ impl World {
         F: Fn(SimCtx, String) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + 'static,
     {
-        assert!(
-            !self.ids.contains_key(name),
-            "tiersim bug: two nodes named {name}"
-        );
+        assert!(!self.ids.contains_key(name), "tiersim bug: two nodes named {name}");
         let n = self.ids.len() as u32 + 1;
         let ip = IpAddr::V4(Ipv4Addr::new(10, (n >> 16) as u8, (n >> 8) as u8, n as u8));
-        self.ctx
-            .addrs
-            .lock()
-            .unwrap()
-            .insert(name.to_string(), SocketAddr::new(ip, crate::net::PORT));
+        self.ctx.addrs.lock().unwrap().insert(name.to_string(), SocketAddr::new(ip, crate::net::PORT));
         let ctx = self.ctx.clone();
         let owned = name.to_string();
         let node = self
@@ -107,10 +100,7 @@ impl World {
     }
 
     fn id(&self, name: &str) -> NodeId {
-        *self
-            .ids
-            .get(name)
-            .unwrap_or_else(|| panic!("tiersim bug: fault names unknown node {name}"))
+        *self.ids.get(name).unwrap_or_else(|| panic!("tiersim bug: fault names unknown node {name}"))
     }
 
     /// Apply one fault now.
@@ -138,25 +128,13 @@ impl World {
                 net.update_config(|c| c.packet_loss_rate = f64::from(*per_mille) / 1000.0)
             }
             Fault::LossEnd => net.update_config(|c| c.packet_loss_rate = 0.0),
-            Fault::ClockSkew {
-                node,
-                skew_ns,
-                drift_ppm,
-            } => self.ctx.clocks.set(
-                node,
-                crate::clock::ClockParams {
-                    skew_ns: *skew_ns,
-                    drift_ppm: *drift_ppm,
-                },
-            ),
-            Fault::ShapingStart {
-                max_delay_ns,
-                dup_per_mille,
-            } => {
-                self.ctx.shaping.lock().unwrap().0 = crate::fault::Shaping {
-                    max_delay_ns: *max_delay_ns,
-                    dup_per_mille: *dup_per_mille,
-                }
+            Fault::ClockSkew { node, skew_ns, drift_ppm } => self
+                .ctx
+                .clocks
+                .set(node, crate::clock::ClockParams { skew_ns: *skew_ns, drift_ppm: *drift_ppm }),
+            Fault::ShapingStart { max_delay_ns, dup_per_mille } => {
+                self.ctx.shaping.lock().unwrap().0 =
+                    crate::fault::Shaping { max_delay_ns: *max_delay_ns, dup_per_mille: *dup_per_mille }
             }
             Fault::ShapingEnd => self.ctx.shaping.lock().unwrap().0 = Default::default(),
         }
@@ -185,41 +163,31 @@ where
     let sim_ns = Arc::new(AtomicU64::new(0));
     let messages = Arc::new(AtomicU64::new(0));
     let (sim_ns2, messages2) = (sim_ns.clone(), messages.clone());
-    let thread = std::thread::Builder::new()
-        .name(format!("tiersim-seed-{seed}"))
-        .spawn(move || {
-            let mut mcfg = madsim::Config::default();
-            mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
-                ..Duration::from_nanos(cfg.latency_max_ns.max(cfg.latency_min_ns + 1));
-            let mut rt = Runtime::with_seed_and_config(seed, mcfg);
-            rt.set_time_limit(Duration::from_nanos(cfg.time_limit_ns));
-            let ctx = SimCtx::new(seed, cfg.step_budget);
-            let world = World {
-                ctx: ctx.clone(),
-                handle: rt.handle().clone(),
-                ids: BTreeMap::new(),
-            };
-            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                rt.block_on(async move {
-                    let out = body(world).await;
-                    sim_ns2.store(sim_now_ns(), Ordering::Relaxed);
-                    out
-                })
-            }));
-            messages2.store(ctx.messages_sent(), Ordering::Relaxed);
-            outcome.map_err(|p| panic_text(&*p))
-        });
+    let thread = std::thread::Builder::new().name(format!("tiersim-seed-{seed}")).spawn(move || {
+        let mut mcfg = madsim::Config::default();
+        mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
+            ..Duration::from_nanos(cfg.latency_max_ns.max(cfg.latency_min_ns + 1));
+        let mut rt = Runtime::with_seed_and_config(seed, mcfg);
+        rt.set_time_limit(Duration::from_nanos(cfg.time_limit_ns));
+        let ctx = SimCtx::new(seed, cfg.step_budget);
+        let world = World { ctx: ctx.clone(), handle: rt.handle().clone(), ids: BTreeMap::new() };
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            rt.block_on(async move {
+                let out = body(world).await;
+                sim_ns2.store(sim_now_ns(), Ordering::Relaxed);
+                out
+            })
+        }));
+        messages2.store(ctx.messages_sent(), Ordering::Relaxed);
+        outcome.map_err(|p| panic_text(&*p))
+    });
     let joined = thread.expect("spawn a simulation thread").join();
     let result = match joined {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(msg)) => Err(classify(msg)),
         Err(p) => Err(Abort::Crash(panic_text(&*p))),
     };
-    Finished {
-        result,
-        sim_ns: sim_ns.load(Ordering::Relaxed),
-        messages: messages.load(Ordering::Relaxed),
-    }
+    Finished { result, sim_ns: sim_ns.load(Ordering::Relaxed), messages: messages.load(Ordering::Relaxed) }
 }
 
 fn classify(msg: String) -> Abort {

@@ -53,9 +53,5 @@ pub fn first_divergence<E: Debug>(a: &History<E>, b: &History<E>) -> Option<Dive
     let n = a.digests.len().max(b.digests.len());
     let index = (0..n).find(|&i| a.digests.get(i) != b.digests.get(i))?;
     let show = |h: &History<E>| h.events.get(index).map(|e: &Event<E>| format!("{e:?}"));
-    Some(Divergence {
-        index,
-        left: show(a),
-        right: show(b),
-    })
+    Some(Divergence { index, left: show(a), right: show(b) })
 }

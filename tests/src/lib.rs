@@ -19,8 +19,8 @@ pub fn seeds(default: u64) -> std::ops::Range<u64> {
         let s: u64 = s.parse().expect("TIERSIM_SEED must be a whole number");
         return s..s + 1;
     }
-    let n = std::env::var("TIERSIM_SEEDS").ok().map_or(default, |n| {
-        n.parse().expect("TIERSIM_SEEDS must be a whole number")
-    });
+    let n = std::env::var("TIERSIM_SEEDS")
+        .ok()
+        .map_or(default, |n| n.parse().expect("TIERSIM_SEEDS must be a whole number"));
     0..n
 }

@@ -87,11 +87,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
                 4..=6 => (OpFn::Write, OpValue::Single(small(&mut rng))),
                 7 => (OpFn::Delete, OpValue::Single(None)),
                 _ => {
-                    let expected = if rng.chance(1, 4) {
-                        None
-                    } else {
-                        small(&mut rng)
-                    };
+                    let expected = if rng.chance(1, 4) { None } else { small(&mut rng) };
                     (OpFn::Cas, OpValue::Cas(expected, small(&mut rng)))
                 }
             };
@@ -112,16 +108,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
                 // A crashed operation may land long after its client gave up, or never.
                 End::Info | End::Vanished => rng.chance(1, 2).then(|| invoke_ns + rng.below(400)),
             };
-            planned.push(PlannedOp {
-                process,
-                f,
-                key,
-                value,
-                invoke_ns,
-                complete_ns,
-                end,
-                effect_ns,
-            });
+            planned.push(PlannedOp { process, f, key, value, invoke_ns, complete_ns, end, effect_ns });
             if end == End::Vanished {
                 break;
             }
@@ -130,9 +117,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
     }
 
     // Apply the effects in the order they happen, recording what reads and cas observed.
-    let mut order: Vec<usize> = (0..planned.len())
-        .filter(|&i| planned[i].effect_ns.is_some())
-        .collect();
+    let mut order: Vec<usize> = (0..planned.len()).filter(|&i| planned[i].effect_ns.is_some()).collect();
     // Operations taking effect at the same instant are concurrent: order them at random.
     let tiebreak: Vec<u64> = (0..planned.len()).map(|_| rng.next()).collect();
     order.sort_by_key(|&i| (planned[i].effect_ns, tiebreak[i]));
@@ -170,17 +155,12 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
             value,
             time_ns,
         };
-        let invoke_value = if op.f == OpFn::Read {
-            OpValue::Single(None)
-        } else {
-            op.value
-        };
+        let invoke_value = if op.f == OpFn::Read { OpValue::Single(None) } else { op.value };
         events.push(event(EventType::Invoke, invoke_value, op.invoke_ns));
         let completion = match op.end {
-            End::Ok if op.f == OpFn::Read => Some((
-                EventType::Ok,
-                OpValue::Single(read_ns.get(&i).copied().flatten()),
-            )),
+            End::Ok if op.f == OpFn::Read => {
+                Some((EventType::Ok, OpValue::Single(read_ns.get(&i).copied().flatten())))
+            }
             End::Ok if cas_failed[i] => Some((EventType::Fail, op.value)),
             End::Ok => Some((EventType::Ok, op.value)),
             End::Refused => Some((EventType::Fail, invoke_value)),
@@ -196,11 +176,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
 }
 
 fn to_text(events: &[ClientEvent]) -> String {
-    events
-        .iter()
-        .map(|e| serde_json::to_string(e).expect("events serialize"))
-        .collect::<Vec<_>>()
-        .join("\n")
+    events.iter().map(|e| serde_json::to_string(e).expect("events serialize")).collect::<Vec<_>>().join("\n")
 }
 
 /// A key's verdict without line numbers: violation time, message and window (process, invoke).
@@ -214,11 +190,7 @@ fn without_lines(report: &CheckReport) -> Vec<(String, Detail)> {
         .map(|r| {
             let detail = match &r.verdict {
                 KeyVerdict::Linearizable => None,
-                KeyVerdict::NotLinearizable {
-                    window,
-                    time_ns,
-                    message,
-                } => Some((
+                KeyVerdict::NotLinearizable { window, time_ns, message } => Some((
                     *time_ns,
                     message.clone(),
                     window.iter().map(|o| (o.process, o.invoke_ns)).collect(),
@@ -333,13 +305,8 @@ proptest! {
 #[test]
 fn a_large_history_is_checked() {
     let started = Instant::now();
-    let events = simulate(Shape {
-        seed: 7,
-        processes: 20,
-        keys: 1000,
-        ops_per_process: 10_000,
-        crash_percent: 0,
-    });
+    let events =
+        simulate(Shape { seed: 7, processes: 20, keys: 1000, ops_per_process: 10_000, crash_percent: 0 });
     let ops = build_ops(&events).expect("pairs");
     assert!(ops.len() >= 195_000, "{} ops", ops.len());
     let report = check_ops(&ops, &Budget::default());

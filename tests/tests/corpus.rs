@@ -22,10 +22,7 @@ fn every_file_in_seeds_reproduces_its_verdict() {
         let o = tiersim_scenarios::run_in(&config, protocol, file.seed, &file.schedule, &[]);
         assert_eq!(
             (o.verdict.name(), o.invariant()),
-            (
-                file.expected.verdict.as_str(),
-                file.expected.invariant.clone()
-            ),
+            (file.expected.verdict.as_str(), file.expected.invariant.clone()),
             "{} no longer reproduces: {}",
             path.display(),
             file.summary

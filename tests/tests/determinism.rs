@@ -26,10 +26,7 @@ fn different_seeds_give_different_traces() {
     let s = scenario("stale-set");
     let a = run_seed(&*s, protocol("versioned"), 1, &[]);
     let b = run_seed(&*s, protocol("versioned"), 2, &[]);
-    assert_ne!(
-        a.trace_hash, b.trace_hash,
-        "the seed must reach the schedule and the network"
-    );
+    assert_ne!(a.trace_hash, b.trace_hash, "the seed must reach the schedule and the network");
 }
 
 #[test]

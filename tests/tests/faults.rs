@@ -12,52 +12,16 @@ use tiersim_tests::{protocol, scenario};
 fn faulty_schedule() -> tiersim_sim::schedule::Schedule<tiersim_model::system::CacheOp> {
     let s = scenario("stale-set");
     let mut schedule = s.schedule(1);
-    let at = |ms: u64, fault: Fault| TimedFault {
-        at_ns: ms * 1_000_000,
-        fault,
-    };
+    let at = |ms: u64, fault: Fault| TimedFault { at_ns: ms * 1_000_000, fault };
     schedule.faults = vec![
-        at(
-            100,
-            Fault::ClockSkew {
-                node: "app-2".into(),
-                skew_ns: 30_000_000,
-                drift_ppm: 0,
-            },
-        ),
-        at(
-            200,
-            Fault::ClogNode {
-                node: "app-1".into(),
-            },
-        ),
-        at(
-            700,
-            Fault::UnclogNode {
-                node: "app-1".into(),
-            },
-        ),
-        at(
-            900,
-            Fault::Kill {
-                node: "redis-0".into(),
-            },
-        ),
-        at(
-            1200,
-            Fault::Restart {
-                node: "redis-0".into(),
-            },
-        ),
+        at(100, Fault::ClockSkew { node: "app-2".into(), skew_ns: 30_000_000, drift_ppm: 0 }),
+        at(200, Fault::ClogNode { node: "app-1".into() }),
+        at(700, Fault::UnclogNode { node: "app-1".into() }),
+        at(900, Fault::Kill { node: "redis-0".into() }),
+        at(1200, Fault::Restart { node: "redis-0".into() }),
         at(1300, Fault::LossStart { per_mille: 200 }),
         // Left open on purpose: the quiet phase must heal it.
-        at(
-            1400,
-            Fault::ClogLink {
-                a: "app-0".into(),
-                b: "db".into(),
-            },
-        ),
+        at(1400, Fault::ClogLink { a: "app-0".into(), b: "db".into() }),
     ];
     schedule
 }
@@ -69,12 +33,7 @@ fn faults_are_applied_recorded_healed_and_deterministic() {
     let a = run_schedule(&*s, protocol("versioned"), 1, &schedule, &[]);
     let b = run_schedule(&*s, protocol("versioned"), 1, &schedule, &[]);
     assert_eq!(a.trace_hash, b.trace_hash, "faulty runs replay identically");
-    assert!(
-        matches!(a.verdict, Verdict::Pass | Verdict::Fail),
-        "{:?} {:?}",
-        a.verdict,
-        a.abort
-    );
+    assert!(matches!(a.verdict, Verdict::Pass | Verdict::Fail), "{:?} {:?}", a.verdict, a.abort);
 
     let faults: Vec<(u64, &Fault)> = a
         .history
@@ -86,38 +45,21 @@ fn faults_are_applied_recorded_healed_and_deterministic() {
         })
         .collect();
     // Applied at its time (madsim's timers fire within a microsecond of their deadline).
-    assert_eq!(
-        faults[0].1,
-        &Fault::ClockSkew {
-            node: "app-2".into(),
-            skew_ns: 30_000_000,
-            drift_ppm: 0
-        }
-    );
-    assert!(
-        (100_000_000..100_001_000).contains(&faults[0].0),
-        "{}",
-        faults[0].0
-    );
+    assert_eq!(faults[0].1, &Fault::ClockSkew { node: "app-2".into(), skew_ns: 30_000_000, drift_ppm: 0 });
+    assert!((100_000_000..100_001_000).contains(&faults[0].0), "{}", faults[0].0);
     // The open faults are healed after the schedule ends, in the quiet phase.
-    let healed: Vec<&Fault> = faults
-        .iter()
-        .filter(|(t, _)| *t >= schedule.end_ns)
-        .map(|(_, f)| *f)
-        .collect();
-    assert_eq!(
-        healed,
-        vec![
-            &Fault::LossEnd,
-            &Fault::UnclogLink {
-                a: "app-0".into(),
-                b: "db".into()
-            }
-        ]
-    );
+    let healed: Vec<&Fault> = faults.iter().filter(|(t, _)| *t >= schedule.end_ns).map(|(_, f)| *f).collect();
+    assert_eq!(healed, vec![&Fault::LossEnd, &Fault::UnclogLink { a: "app-0".into(), b: "db".into() }]);
 
     // Redis came back empty after its restart.
-    let starts = a.history.events.iter().filter(|e| matches!(e, Event::Internal { event: ModelEvent::Start { node }, .. } if node == "redis-0")).count();
+    let starts = a
+        .history
+        .events
+        .iter()
+        .filter(
+            |e| matches!(e, Event::Internal { event: ModelEvent::Start { node }, .. } if node == "redis-0"),
+        )
+        .count();
     assert_eq!(starts, 2, "redis-0 started once and restarted once");
 
     // Operations of processes on the partitioned app-1 (processes 1 and 4) did not complete
@@ -127,18 +69,12 @@ fn faults_are_applied_recorded_healed_and_deterministic() {
             && matches!(e.kind, EventType::Info | EventType::Fail)
             && (200_000_000..=1_700_000_000).contains(&e.time_ns)
     });
-    assert!(
-        cut_off.count() > 0,
-        "a partitioned node's operations must time out"
-    );
+    assert!(cut_off.count() > 0, "a partitioned node's operations must time out");
 }
 
 #[test]
 fn a_run_without_faults_has_no_indeterminate_operations() {
     let s = scenario("stale-set");
     let o = tiersim_scenarios::run_seed(&*s, protocol("versioned"), 1, &[]);
-    assert!(
-        o.history.client_events().all(|e| e.kind != EventType::Info),
-        "no faults, no timeouts"
-    );
+    assert!(o.history.client_events().all(|e| e.kind != EventType::Info), "no faults, no timeouts");
 }

@@ -44,8 +44,8 @@ fn etcd_histories_match_their_published_verdicts() {
     let started = Instant::now();
     for (file, expected) in &verdicts {
         let expected = expected.as_bool().expect("verdicts are booleans");
-        let text = std::fs::read_to_string(dir.join(file))
-            .unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
+        let text =
+            std::fs::read_to_string(dir.join(file)).unwrap_or_else(|e| panic!("cannot read {file}: {e}"));
         let ops = parse_ops(&text).unwrap_or_else(|e| panic!("{file}: {e}"));
         let report = check_ops(&ops, &Budget::default());
         match report.ok() {
@@ -56,12 +56,7 @@ fn etcd_histories_match_their_published_verdicts() {
                     failed += 1;
                     // A violation must come with a window that contains the op it blames.
                     let violation = report.violations().next().expect("a violated key");
-                    let KeyVerdict::NotLinearizable {
-                        window,
-                        time_ns,
-                        message,
-                    } = &violation.verdict
-                    else {
+                    let KeyVerdict::NotLinearizable { window, time_ns, message } = &violation.verdict else {
                         unreachable!()
                     };
                     assert!(
@@ -80,11 +75,7 @@ fn etcd_histories_match_their_published_verdicts() {
         verdicts.len(),
         elapsed.as_secs_f64() * 1e3
     );
-    assert!(
-        mismatches.is_empty(),
-        "verdicts differ:\n{}",
-        mismatches.join("\n")
-    );
+    assert!(mismatches.is_empty(), "verdicts differ:\n{}", mismatches.join("\n"));
     assert_eq!((passed, failed), (23, 79));
 }
 
@@ -111,10 +102,7 @@ fn etcd_timing() {
         assert_eq!(violations, 79);
         best_ms = best_ms.min(started.elapsed().as_secs_f64() * 1e3);
     }
-    println!(
-        "{} etcd histories, parse + check: best of {rounds} rounds {best_ms:.1} ms",
-        texts.len()
-    );
+    println!("{} etcd histories, parse + check: best of {rounds} rounds {best_ms:.1} ms", texts.len());
     let mut slowest: Vec<(f64, usize)> = texts
         .iter()
         .enumerate()
@@ -132,9 +120,7 @@ fn etcd_timing() {
 }
 
 fn event(p: u64, t: &str, f: &str, v: &str, time: u64) -> String {
-    format!(
-        r#"{{"process": {p}, "type": "{t}", "f": "{f}", "key": "k", "value": {v}, "time": {time}}}"#
-    )
+    format!(r#"{{"process": {p}, "type": "{t}", "f": "{f}", "key": "k", "value": {v}, "time": {time}}}"#)
 }
 
 #[test]
@@ -172,11 +158,7 @@ fn malformed_histories_are_rejected_naming_the_line() {
     assert_eq!(parse_history(&with_internal).unwrap().len(), 2);
 
     // Pairing errors name the completion's line.
-    let orphan = format!(
-        "{good}\n{}\n{}",
-        event(1, "ok", "write", "1", 10),
-        event(3, "ok", "read", "1", 20)
-    );
+    let orphan = format!("{good}\n{}\n{}", event(1, "ok", "write", "1", 10), event(3, "ok", "read", "1", 20));
     assert_eq!(
         parse_ops(&orphan).unwrap_err().to_string(),
         "line 3: ok for process 3 with no pending invoke"

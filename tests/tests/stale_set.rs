@@ -16,11 +16,7 @@ fn cache_aside_loses_the_stale_set_race_below_seed_200() {
         .expect("cache_aside must fail some seed below 200");
     let v = &failure.violations[0];
     assert_eq!(v.invariant, "invalidation-barrier", "{v:?}");
-    assert!(
-        v.message.contains("Redis"),
-        "the stale entry is in Redis: {}",
-        v.message
-    );
+    assert!(v.message.contains("Redis"), "the stale entry is in Redis: {}", v.message);
 }
 
 #[test]
@@ -56,10 +52,7 @@ fn a_failure_replays_exactly_from_its_file() {
         config: tiersim_scenarios::config_json(&*s),
         seed: o.seed,
         schedule: s.schedule(o.seed),
-        expected: Expected {
-            verdict: "fail".into(),
-            invariant: o.invariant(),
-        },
+        expected: Expected { verdict: "fail".into(), invariant: o.invariant() },
         trace_hash: hash_hex(o.trace_hash),
         summary: "test".into(),
     };
@@ -70,11 +63,7 @@ fn a_failure_replays_exactly_from_its_file() {
     let loaded: ReplayFile<CacheOp> = ReplayFile::load(&path).unwrap();
     assert_eq!(loaded, file);
     let again = run_schedule(&*s, p, loaded.seed, &loaded.schedule, &[]);
-    assert_eq!(
-        hash_hex(again.trace_hash),
-        loaded.trace_hash,
-        "replay must be exact"
-    );
+    assert_eq!(hash_hex(again.trace_hash), loaded.trace_hash, "replay must be exact");
     assert_eq!(again.invariant(), loaded.expected.invariant);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -106,17 +95,7 @@ fn a_panic_in_protocol_code_is_a_crash_verdict_not_a_crash() {
     let s = scenario("stale-set");
     let o = run_seed(&*s, std::sync::Arc::new(Panics), 1, &[]);
     assert_eq!(o.verdict, Verdict::Crash);
-    assert!(
-        o.abort
-            .as_deref()
-            .unwrap_or("")
-            .contains("user bug while writing"),
-        "{:?}",
-        o.abort
-    );
+    assert!(o.abort.as_deref().unwrap_or("").contains("user bug while writing"), "{:?}", o.abort);
     // The process survived and can run the next seed.
-    assert_eq!(
-        run_seed(&*s, protocol("versioned"), 1, &[]).verdict,
-        Verdict::Pass
-    );
+    assert_eq!(run_seed(&*s, protocol("versioned"), 1, &[]).verdict, Verdict::Pass);
 }

@@ -22,10 +22,7 @@ impl OurCache {
         cx.redis().invalidate(key, version).await?;
         cx.l1().invalidate(key, version).await?;
         for peer in cx.peers() {
-            let inv = Invalidation::Key {
-                key: key.to_string(),
-                version,
-            };
+            let inv = Invalidation::Key { key: key.to_string(), version };
             // Unacknowledged means we cannot promise anything: report the write as indeterminate.
             cx.invalidate_peer(peer, inv).await?;
         }
@@ -41,48 +38,27 @@ impl Protocol for OurCache {
     fn claims(&self, cfg: &SystemConfig) -> Claims {
         // Staleness: a value lives at most one Redis TTL, plus an operation timeout.
         let bound_ns = (self.redis_ttl.as_millis() as u64 + cfg.op_timeout_ms) * 1_000_000;
-        Claims::new([Invariant::InvalidationBarrier, Invariant::Converged])
-            .with_staleness_bound_ns(bound_ns)
+        Claims::new([Invariant::InvalidationBarrier, Invariant::Converged]).with_staleness_bound_ns(bound_ns)
     }
 
     async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
         if let Some(hit) = cx.l1().get(key).await?.entry {
-            return Ok(Row {
-                value: hit.value,
-                version: hit.version,
-            });
+            return Ok(Row { value: hit.value, version: hit.version });
         }
         let (hit, run_id) = cx.redis().get(key).await?;
         if let Some((entry, pttl_ms)) = hit {
             let data = Data::of(&entry);
             // Never outlive the copy we came from.
-            let ttl = FillTtl::AtMost {
-                remaining_ns: pttl_ms.max(0) as u64 * 1_000_000,
-            };
-            cx.l1()
-                .fill(cx.fill_of(key, &data, ttl, Gate::IfNewer, None))
-                .await?;
+            let ttl = FillTtl::AtMost { remaining_ns: pttl_ms.max(0) as u64 * 1_000_000 };
+            cx.l1().fill(cx.fill_of(key, &data, ttl, Gate::IfNewer, None)).await?;
             return Ok(data.row());
         }
         let data = cx.db().read(key).await?; // the race window opens here...
-        let opts = SetOpts {
-            expiry: Some(Expiry::Px(self.redis_ttl.as_millis() as u64)),
-            ..Default::default()
-        };
+        let opts =
+            SetOpts { expiry: Some(Expiry::Px(self.redis_ttl.as_millis() as u64)), ..Default::default() };
         // ...and the version gate closes it: a fill older than an invalidation is refused.
-        let _ = cx
-            .redis()
-            .fill(
-                key,
-                cx.entry_of(key, &data),
-                opts,
-                Gate::IfNewer,
-                Some(run_id),
-            )
-            .await;
-        cx.l1()
-            .fill(cx.fill_of(key, &data, FillTtl::Tier, Gate::IfNewer, None))
-            .await?;
+        let _ = cx.redis().fill(key, cx.entry_of(key, &data), opts, Gate::IfNewer, Some(run_id)).await;
+        cx.l1().fill(cx.fill_of(key, &data, FillTtl::Tier, Gate::IfNewer, None)).await?;
         Ok(data.row())
     }
 
@@ -102,17 +78,10 @@ impl Protocol for OurCache {
 #[test]
 fn our_cache_survives_the_stale_set_race() {
     let scenario = tiersim_scenarios::by_name("stale-set").unwrap();
-    let ours = Arc::new(OurCache {
-        redis_ttl: Duration::from_millis(500),
-    });
+    let ours = Arc::new(OurCache { redis_ttl: Duration::from_millis(500) });
     for seed in tiersim_tests::seeds(30) {
         let o = tiersim_scenarios::run_seed(&*scenario, ours.clone(), seed, &[]);
-        assert_eq!(
-            o.verdict,
-            Verdict::Pass,
-            "seed {seed}: {:?}",
-            o.violations.first()
-        );
+        assert_eq!(o.verdict, Verdict::Pass, "seed {seed}: {:?}", o.violations.first());
     }
 }
 
@@ -130,16 +99,10 @@ fn without_the_gate_the_race_is_found() {
         }
         async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
             if let (Some((hit, _)), _) = cx.redis().get(key).await? {
-                return Ok(Row {
-                    value: hit.value,
-                    version: hit.version,
-                });
+                return Ok(Row { value: hit.value, version: hit.version });
             }
             let data = cx.db().read(key).await?;
-            let opts = SetOpts {
-                expiry: Some(Expiry::Px(500)),
-                ..Default::default()
-            };
+            let opts = SetOpts { expiry: Some(Expiry::Px(500)), ..Default::default() };
             let _ = cx.redis().set(key, cx.entry_of(key, &data), opts).await;
             Ok(data.row())
         }
@@ -151,9 +114,7 @@ fn without_the_gate_the_race_is_found() {
         }
     }
     let scenario = tiersim_scenarios::by_name("stale-set").unwrap();
-    let ungated = Arc::new(Ungated(OurCache {
-        redis_ttl: Duration::from_millis(500),
-    }));
+    let ungated = Arc::new(Ungated(OurCache { redis_ttl: Duration::from_millis(500) }));
     let found = (0..200)
         .map(|seed| tiersim_scenarios::run_seed(&*scenario, ungated.clone(), seed, &[]))
         .find(|o| o.verdict == Verdict::Fail);

@@ -22,22 +22,13 @@ fn every_zoo_entry_is_caught_by_its_invariant_below_seed_200() {
                 o.verdict,
                 o.abort
             );
-            o.violations
-                .iter()
-                .any(|v| v.invariant == entry.invariant.name())
-                .then_some(seed)
+            o.violations.iter().any(|v| v.invariant == entry.invariant.name()).then_some(seed)
         });
         if caught.is_none() {
-            missed.push(format!(
-                "{} on {} ({})",
-                entry.name, entry.scenario, entry.invariant
-            ));
+            missed.push(format!("{} on {} ({})", entry.name, entry.scenario, entry.invariant));
         }
     }
-    assert!(
-        missed.is_empty(),
-        "zoo entries not caught in 200 seeds: {missed:?}"
-    );
+    assert!(missed.is_empty(), "zoo entries not caught in 200 seeds: {missed:?}");
 }
 
 #[test]
@@ -70,10 +61,6 @@ fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
             entry.name,
             entry.invariant
         );
-        assert!(
-            entry.story.matches(". ").count() >= 2,
-            "{}: the story tells the race in steps",
-            entry.name
-        );
+        assert!(entry.story.matches(". ").count() >= 2, "{}: the story tells the race in steps", entry.name);
     }
 }

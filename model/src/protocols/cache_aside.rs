@@ -23,17 +23,11 @@ pub struct CacheAside;
 /// Read Redis, fall back to the database and SET what it returned.
 pub(crate) async fn read_aside(cx: &App, key: &str) -> Result<Row, OpError> {
     if let (Some((hit, _)), _) = cx.redis().get(key).await? {
-        return Ok(Row {
-            value: hit.value,
-            version: hit.version,
-        });
+        return Ok(Row { value: hit.value, version: hit.version });
     }
     let data = cx.db().read(key).await?; // the race window opens here
     if data.value.is_some() {
-        let opts = SetOpts {
-            expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
-            ..Default::default()
-        };
+        let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
         // A failed cache fill is not the reader's problem: it still has the row.
         let _ = cx.redis().set(key, cx.entry_of(key, &data), opts).await;
     }

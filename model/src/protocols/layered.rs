@@ -114,10 +114,7 @@ impl Layered {
                     cx.redis().get(key).await?
                 };
                 match hit {
-                    Some((e, pttl_ms)) => (
-                        Data::of(&e),
-                        (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000),
-                    ),
+                    Some((e, pttl_ms)) => (Data::of(&e), (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000)),
                     None => {
                         let data = cx.db().read(key).await?; // the race window opens here
                         self.fill_redis(cx, key, &data, run_id).await;
@@ -128,21 +125,13 @@ impl Layered {
         };
         // Fill the tiers that missed, deepest first, each no longer-lived than its source.
         for (tier, incarnation) in path.iter().zip(incarnations).rev() {
-            let ttl = match (
-                remaining_ns,
-                self.has(Flaw::TtlSkew) && tier.tier() != crate::event::Tier::L1,
-            ) {
-                (_, true) => FillTtl::AbsoluteLocal {
-                    expires_at_ns: cx.now_ns() + tier_ttl_ns(cx, tier),
-                },
+            let ttl = match (remaining_ns, self.has(Flaw::TtlSkew) && tier.tier() != crate::event::Tier::L1) {
+                (_, true) => FillTtl::AbsoluteLocal { expires_at_ns: cx.now_ns() + tier_ttl_ns(cx, tier) },
                 (Some(r), false) => FillTtl::AtMost { remaining_ns: r },
                 (None, false) => FillTtl::Tier,
             };
-            let gate = if self.has(Flaw::NegativeCache) && data.value.is_none() {
-                Gate::Plain
-            } else {
-                self.gate()
-            };
+            let gate =
+                if self.has(Flaw::NegativeCache) && data.value.is_none() { Gate::Plain } else { self.gate() };
             let fill = cx.fill_of(key, &data, ttl, gate, Some(incarnation));
             if self.has(Flaw::ReorderedFill) && tier.tier() != crate::event::Tier::L1 {
                 // Written back in the background, unchecked: fills of one key can overtake
@@ -163,22 +152,11 @@ impl Layered {
     }
 
     async fn fill_redis(&self, cx: &App, key: &str, data: &Data, run_id: u64) {
-        let opts = SetOpts {
-            expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
-            ..Default::default()
-        };
-        let plain =
-            self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
-        let (gate, run_id) = if plain {
-            (Gate::Plain, None)
-        } else {
-            (self.gate(), Some(run_id))
-        };
+        let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
+        let plain = self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
+        let (gate, run_id) = if plain { (Gate::Plain, None) } else { (self.gate(), Some(run_id)) };
         // A failed fill is not the reader's problem: it still has the row.
-        let _ = cx
-            .redis()
-            .fill(key, cx.entry_of(key, data), opts, gate, run_id)
-            .await;
+        let _ = cx.redis().fill(key, cx.entry_of(key, data), opts, gate, run_id).await;
     }
 
     /// `RefreshAfterInvalidate`: a hit close to expiry refreshes the key in the background,
@@ -194,18 +172,10 @@ impl Layered {
                 return;
             };
             cx.sleep(Duration::from_millis(20)).await; // serialise, compress, queue
-            let opts = SetOpts {
-                expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
-                ..Default::default()
-            };
-            let _ = cx
-                .redis()
-                .fill(&key, cx.entry_of(&key, &data), opts, Gate::Plain, None)
-                .await;
+            let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
+            let _ = cx.redis().fill(&key, cx.entry_of(&key, &data), opts, Gate::Plain, None).await;
             for tier in cx.path().iter().rev() {
-                let _ = tier
-                    .fill(cx.fill_of(&key, &data, FillTtl::Tier, Gate::Plain, None))
-                    .await;
+                let _ = tier.fill(cx.fill_of(&key, &data, FillTtl::Tier, Gate::Plain, None)).await;
             }
         });
     }
@@ -235,30 +205,18 @@ impl Layered {
                 return Ok(());
             }
         }
-        Err(OpError::Indeterminate(format!(
-            "{what} did not acknowledge the invalidation"
-        )))
+        Err(OpError::Indeterminate(format!("{what} did not acknowledge the invalidation")))
     }
 
     /// Redis, every L3, every L2, this L1, every other L1: each acknowledged or retried.
     async fn invalidate_bottom_up(&self, cx: &App, key: &str, version: u64) -> Result<(), OpError> {
-        self.retry("redis", || async move {
-            cx.redis().invalidate(key, version).await
-        })
-        .await?;
+        self.retry("redis", || async move { cx.redis().invalidate(key, version).await }).await?;
         for tier in cx.shared_tiers() {
             let name = tier.node_name().to_string();
             self.retry(&name, || tier.invalidate(key, version)).await?;
         }
         cx.l1().invalidate(key, version).await?;
-        self.fan_out(
-            cx,
-            Invalidation::Key {
-                key: key.to_string(),
-                version,
-            },
-        )
-        .await
+        self.fan_out(cx, Invalidation::Key { key: key.to_string(), version }).await
     }
 
     /// Tell every other process's L1: acknowledged peer to peer, or (the flawed variants)
@@ -270,12 +228,8 @@ impl Layered {
         }
         for peer in cx.peers() {
             let inv = inv.clone();
-            self.retry(peer, || async {
-                cx.invalidate_peer(peer, inv.clone())
-                    .await
-                    .map_err(OpError::from)
-            })
-            .await?;
+            self.retry(peer, || async { cx.invalidate_peer(peer, inv.clone()).await.map_err(OpError::from) })
+                .await?;
         }
         Ok(())
     }
@@ -291,32 +245,20 @@ impl Layered {
                 0 => {
                     cx.l1().remove(key).await?;
                     for peer in cx.peers() {
-                        let inv = Invalidation::Remove {
-                            key: key.to_string(),
-                        };
+                        let inv = Invalidation::Remove { key: key.to_string() };
                         self.retry(peer, || async {
-                            cx.invalidate_peer(peer, inv.clone())
-                                .await
-                                .map_err(OpError::from)
+                            cx.invalidate_peer(peer, inv.clone()).await.map_err(OpError::from)
                         })
                         .await?;
                     }
                 }
                 1 => {
-                    for tier in cx
-                        .shared_tiers()
-                        .into_iter()
-                        .filter(|t| t.tier() == crate::event::Tier::L2)
-                    {
+                    for tier in cx.shared_tiers().into_iter().filter(|t| t.tier() == crate::event::Tier::L2) {
                         tier.remove(key).await?;
                     }
                 }
                 2 => {
-                    for tier in cx
-                        .shared_tiers()
-                        .into_iter()
-                        .filter(|t| t.tier() == crate::event::Tier::L3)
-                    {
+                    for tier in cx.shared_tiers().into_iter().filter(|t| t.tier() == crate::event::Tier::L3) {
                         tier.remove(key).await?;
                     }
                 }
@@ -343,17 +285,10 @@ impl Layered {
         cx.redis().del_tag(tag).await?;
         for tier in cx.shared_tiers() {
             let name = tier.node_name().to_string();
-            self.retry(&name, || tier.invalidate_tag(tag, inclusive))
-                .await?;
+            self.retry(&name, || tier.invalidate_tag(tag, inclusive)).await?;
         }
         cx.l1().invalidate_tag(tag, inclusive).await?;
-        self.fan_out(
-            cx,
-            Invalidation::Tag {
-                tag: tag.to_string(),
-            },
-        )
-        .await
+        self.fan_out(cx, Invalidation::Tag { tag: tag.to_string() }).await
     }
 
     /// Warm keys: read each through the tiers; `LaggingReplicaWarm` reads the replica and sets
@@ -362,16 +297,11 @@ impl Layered {
         for key in keys {
             if self.has(Flaw::LaggingReplicaWarm) {
                 let data = cx.replica().read(key).await?;
-                let opts = SetOpts {
-                    expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)),
-                    ..Default::default()
-                };
-                cx.redis()
-                    .fill(key, cx.entry_of(key, &data), opts, Gate::Plain, None)
-                    .await?;
+                let opts =
+                    SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
+                cx.redis().fill(key, cx.entry_of(key, &data), opts, Gate::Plain, None).await?;
                 for tier in cx.path().iter().rev() {
-                    tier.fill(cx.fill_of(key, &data, FillTtl::Tier, Gate::Plain, None))
-                        .await?;
+                    tier.fill(cx.fill_of(key, &data, FillTtl::Tier, Gate::Plain, None)).await?;
                 }
             } else {
                 self.read_through(cx, key).await?;
@@ -397,9 +327,7 @@ impl Layered {
             Invalidation::Key { key, version } => cx.l1().invalidate(&key, version).await,
             Invalidation::Remove { key } => cx.l1().remove(&key).await,
             Invalidation::Tag { tag } => {
-                cx.l1()
-                    .invalidate_tag(&tag, !self.has(Flaw::SameTickInvalidateAll))
-                    .await
+                cx.l1().invalidate_tag(&tag, !self.has(Flaw::SameTickInvalidateAll)).await
             }
         };
     }

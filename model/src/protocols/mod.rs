@@ -23,11 +23,7 @@ pub struct LayeredProtocol {
 impl LayeredProtocol {
     /// `versioned`: the layered protocol without a flaw.
     pub fn versioned() -> Self {
-        LayeredProtocol {
-            name: "versioned",
-            layered: Layered { flaw: None },
-            claims: zoo::versioned_claims,
-        }
+        LayeredProtocol { name: "versioned", layered: Layered { flaw: None }, claims: zoo::versioned_claims }
     }
 }
 
@@ -64,11 +60,8 @@ impl Protocol for LayeredProtocol {
 /// Every built-in protocol, in the order `tiersim list` shows them: the correct one, the
 /// common ones, then the zoo.
 pub fn builtin() -> Vec<Arc<dyn DynProtocol>> {
-    let mut all: Vec<Arc<dyn DynProtocol>> = vec![
-        Arc::new(LayeredProtocol::versioned()),
-        Arc::new(CacheAside),
-        Arc::new(DoubleDelete::common()),
-    ];
+    let mut all: Vec<Arc<dyn DynProtocol>> =
+        vec![Arc::new(LayeredProtocol::versioned()), Arc::new(CacheAside), Arc::new(DoubleDelete::common())];
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
 }

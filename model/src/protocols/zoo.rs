@@ -148,17 +148,13 @@ pub fn protocol(entry: &ZooEntry) -> Arc<dyn DynProtocol> {
             claims: short_double_delete_claims,
         });
     }
-    let flaw = flaw_of(entry.name)
-        .unwrap_or_else(|| panic!("tiersim bug: zoo entry {} has no flaw", entry.name));
+    let flaw =
+        flaw_of(entry.name).unwrap_or_else(|| panic!("tiersim bug: zoo entry {} has no flaw", entry.name));
     let claims = match flaw {
         Flaw::LostInvalidation | Flaw::ResubscribeGap => pubsub_claims,
         _ => versioned_claims,
     };
-    Arc::new(super::LayeredProtocol {
-        name: entry.name,
-        layered: Layered { flaw: Some(flaw) },
-        claims,
-    })
+    Arc::new(super::LayeredProtocol { name: entry.name, layered: Layered { flaw: Some(flaw) }, claims })
 }
 
 /// The zoo entry called `name`.

@@ -62,13 +62,8 @@ impl Cycle {
                 Access::Write => format!("wrote v{}", o.version),
                 Access::Read => format!("read v{}", o.version),
             };
-            let end = o
-                .complete_ns
-                .map_or("never completed".to_string(), |c| format!("{c}ns"));
-            format!(
-                "op {} (p{}) {what} during [{}ns, {end}]",
-                o.op, o.process, o.invoke_ns
-            )
+            let end = o.complete_ns.map_or("never completed".to_string(), |c| format!("{c}ns"));
+            format!("op {} (p{}) {what} during [{}ns, {end}]", o.op, o.process, o.invoke_ns)
         };
         let n = self.steps.len();
         let mut lines = Vec::new();
@@ -101,11 +96,7 @@ pub fn check_key(ops: &[VersionedOp]) -> Result<(), Cycle> {
         if o.access == Access::Write {
             assert!(o.version > 0, "tiersim bug: a write of version 0");
             let prev = writer.insert(o.version, i);
-            assert!(
-                prev.is_none(),
-                "tiersim bug: two writes of version {}",
-                o.version
-            );
+            assert!(prev.is_none(), "tiersim bug: two writes of version {}", o.version);
         }
     }
     // Nodes 0..n are operations, n..2n the time points.
@@ -119,10 +110,7 @@ pub fn check_key(ops: &[VersionedOp]) -> Result<(), Cycle> {
         if o.access == Access::Read {
             if o.version > 0 {
                 let &w = writer.get(&o.version).unwrap_or_else(|| {
-                    panic!(
-                        "tiersim bug: op {} read v{} which no write produced",
-                        o.op, o.version
-                    )
+                    panic!("tiersim bug: op {} read v{} which no write produced", o.op, o.version)
                 });
                 adj[w].push((i, Edge::ReadsFrom));
             }
@@ -156,11 +144,7 @@ pub fn check_key(ops: &[VersionedOp]) -> Result<(), Cycle> {
             for (k, &node) in nodes.iter().enumerate() {
                 if node < n {
                     let next = nodes[(k + 1) % nodes.len()];
-                    let edge = adj[node]
-                        .iter()
-                        .find(|(t, _)| *t == next)
-                        .map(|(_, e)| *e)
-                        .unwrap();
+                    let edge = adj[node].iter().find(|(t, _)| *t == next).map(|(_, e)| *e).unwrap();
                     steps.push((ops[node].clone(), edge));
                 }
             }
@@ -218,14 +202,7 @@ mod tests {
     use super::*;
 
     fn op(op: u64, access: Access, version: u64, inv: u64, done: Option<u64>) -> VersionedOp {
-        VersionedOp {
-            op,
-            process: op,
-            access,
-            version,
-            invoke_ns: inv,
-            complete_ns: done,
-        }
+        VersionedOp { op, process: op, access, version, invoke_ns: inv, complete_ns: done }
     }
 
     #[test]
@@ -243,10 +220,7 @@ mod tests {
     #[test]
     fn read_concurrent_with_the_write_may_see_either() {
         for seen in [0, 1] {
-            let ops = [
-                op(0, Access::Write, 1, 0, Some(100)),
-                op(1, Access::Read, seen, 10, Some(20)),
-            ];
+            let ops = [op(0, Access::Write, 1, 0, Some(100)), op(1, Access::Read, seen, 10, Some(20))];
             assert!(check_key(&ops).is_ok());
         }
     }

@@ -38,10 +38,7 @@ impl fmt::Display for ParseError {
 impl std::error::Error for ParseError {}
 
 fn err(line: usize, message: impl Into<String>) -> ParseError {
-    ParseError {
-        line,
-        message: message.into(),
-    }
+    ParseError { line, message: message.into() }
 }
 
 /// How an operation ended.
@@ -80,10 +77,7 @@ pub struct Op {
 /// Blank lines and lines whose `"type"` is `"internal"` or `"fault"` are skipped. A missing
 /// `"value"` is read as `null`. Every other problem is an error naming its line.
 pub fn parse_history(text: &str) -> Result<Vec<ClientEvent>, ParseError> {
-    Ok(parse_history_with_lines(text)?
-        .into_iter()
-        .map(|(_, e)| e)
-        .collect())
+    Ok(parse_history_with_lines(text)?.into_iter().map(|(_, e)| e).collect())
 }
 
 /// Like [`parse_history`], but keeps each event's 1-based line number.
@@ -108,30 +102,21 @@ fn parse_line(text: &str, line: usize) -> Result<Option<ClientEvent>, ParseError
         // serde_json appends "at line 1 column N"; inside one line only the column matters.
         let full = e.to_string();
         let what = full.split(" at line ").next().unwrap_or(&full).to_string();
-        err(
-            line,
-            format!("not valid JSON: {what} (column {})", e.column()),
-        )
+        err(line, format!("not valid JSON: {what} (column {})", e.column()))
     })?;
     let Value::Object(obj) = parsed else {
         return Err(err(line, "expected a JSON object"));
     };
     let field = |name: &str| -> Result<&Value, ParseError> {
-        obj.get(name)
-            .ok_or_else(|| err(line, format!("missing field \"{name}\"")))
+        obj.get(name).ok_or_else(|| err(line, format!("missing field \"{name}\"")))
     };
     let string_field = |name: &str| -> Result<&str, ParseError> {
-        field(name)?
-            .as_str()
-            .ok_or_else(|| err(line, format!("field \"{name}\" must be a string")))
+        field(name)?.as_str().ok_or_else(|| err(line, format!("field \"{name}\" must be a string")))
     };
     let u64_field = |name: &str| -> Result<u64, ParseError> {
-        field(name)?.as_u64().ok_or_else(|| {
-            err(
-                line,
-                format!("field \"{name}\" must be a non-negative integer"),
-            )
-        })
+        field(name)?
+            .as_u64()
+            .ok_or_else(|| err(line, format!("field \"{name}\" must be a non-negative integer")))
     };
 
     let kind = match string_field("type")? {
@@ -141,10 +126,7 @@ fn parse_line(text: &str, line: usize) -> Result<Option<ClientEvent>, ParseError
         "fail" => EventType::Fail,
         "info" => EventType::Info,
         other => {
-            return Err(err(
-                line,
-                format!("unknown type \"{other}\" (expected invoke, ok, fail or info)"),
-            ))
+            return Err(err(line, format!("unknown type \"{other}\" (expected invoke, ok, fail or info)")))
         }
     };
     let f = match string_field("f")? {
@@ -153,39 +135,24 @@ fn parse_line(text: &str, line: usize) -> Result<Option<ClientEvent>, ParseError
         "delete" => OpFn::Delete,
         "cas" => OpFn::Cas,
         other => {
-            return Err(err(
-                line,
-                format!("unknown f \"{other}\" (expected read, write, delete or cas)"),
-            ))
+            return Err(err(line, format!("unknown f \"{other}\" (expected read, write, delete or cas)")))
         }
     };
     let process = u64_field("process")?;
     let key = string_field("key")?.to_string();
     let time_ns = u64_field("time")?;
     let value = parse_value(obj.get("value").unwrap_or(&Value::Null), f, kind, line)?;
-    Ok(Some(ClientEvent {
-        process,
-        kind,
-        f,
-        key,
-        value,
-        time_ns,
-    }))
+    Ok(Some(ClientEvent { process, kind, f, key, value, time_ns }))
 }
 
 fn register_value(v: &Value, line: usize) -> Result<Option<i64>, ParseError> {
     match v {
         Value::Null => Ok(None),
-        Value::Number(n) => n.as_i64().map(Some).ok_or_else(|| {
-            err(
-                line,
-                format!("value {n} is not an integer that fits in 64 bits"),
-            )
-        }),
-        other => Err(err(
-            line,
-            format!("value {other} must be an integer or null"),
-        )),
+        Value::Number(n) => n
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| err(line, format!("value {n} is not an integer that fits in 64 bits"))),
+        other => Err(err(line, format!("value {other} must be an integer or null"))),
     }
 }
 
@@ -197,31 +164,22 @@ fn parse_value(v: &Value, f: OpFn, kind: EventType, line: usize) -> Result<OpVal
         if items.len() != 2 {
             return Err(err(
                 line,
-                format!(
-                    "cas value must be [expected, new], found {} elements",
-                    items.len()
-                ),
+                format!("cas value must be [expected, new], found {} elements", items.len()),
             ));
         }
-        Ok(OpValue::Cas(
-            register_value(&items[0], line)?,
-            register_value(&items[1], line)?,
-        ))
+        Ok(OpValue::Cas(register_value(&items[0], line)?, register_value(&items[1], line)?))
     };
     match (f, kind, v) {
         (OpFn::Cas, EventType::Invoke, Value::Array(items)) => pair(items),
-        (OpFn::Cas, EventType::Invoke, _) => {
-            Err(err(line, "cas invoke needs a value [expected, new]"))
-        }
+        (OpFn::Cas, EventType::Invoke, _) => Err(err(line, "cas invoke needs a value [expected, new]")),
         (OpFn::Cas, _, Value::Array(items)) => pair(items),
         (OpFn::Cas | OpFn::Write, _, _) if kind != EventType::Invoke => {
             // A completion's value is informational; keep it when it is well formed.
             Ok(OpValue::Single(register_value(v, line).unwrap_or(None)))
         }
-        (_, _, Value::Array(_)) => Err(err(
-            line,
-            format!("a {} value must be an integer or null", fn_name(f)),
-        )),
+        (_, _, Value::Array(_)) => {
+            Err(err(line, format!("a {} value must be an integer or null", fn_name(f))))
+        }
         _ => Ok(OpValue::Single(register_value(v, line)?)),
     }
 }
@@ -249,8 +207,7 @@ fn type_name(kind: EventType) -> &'static str {
 /// Pairs invokes with completions per process, numbering events by their position in
 /// `events` (1-based, as if each event were a line of its own).
 pub fn build_ops(events: &[ClientEvent]) -> Result<Vec<Op>, ParseError> {
-    let numbered: Vec<(usize, &ClientEvent)> =
-        events.iter().enumerate().map(|(i, e)| (i + 1, e)).collect();
+    let numbered: Vec<(usize, &ClientEvent)> = events.iter().enumerate().map(|(i, e)| (i + 1, e)).collect();
     build_ops_numbered(&numbered)
 }
 
@@ -291,11 +248,7 @@ fn build_ops_numbered(events: &[(usize, &ClientEvent)]) -> Result<Vec<Op>, Parse
         let Some((invoke_line, invoke)) = pending.remove(&event.process) else {
             return Err(err(
                 line,
-                format!(
-                    "{} for process {} with no pending invoke",
-                    type_name(event.kind),
-                    event.process
-                ),
+                format!("{} for process {} with no pending invoke", type_name(event.kind), event.process),
             ));
         };
         if invoke.f != event.f {
@@ -347,22 +300,12 @@ fn pair(line: usize, invoke: &ClientEvent, completion: Option<&ClientEvent>) -> 
     let (outcome, value, complete_ns) = match (kind, invoke.f) {
         (EventType::Ok, OpFn::Read) => {
             let c = completion?;
-            (
-                Outcome::Ok,
-                OpValue::Single(c.value.single()),
-                Some(c.time_ns),
-            )
+            (Outcome::Ok, OpValue::Single(c.value.single()), Some(c.time_ns))
         }
-        (EventType::Ok, OpFn::Delete) => (
-            Outcome::Ok,
-            OpValue::Single(None),
-            completion.map(|c| c.time_ns),
-        ),
+        (EventType::Ok, OpFn::Delete) => (Outcome::Ok, OpValue::Single(None), completion.map(|c| c.time_ns)),
         (EventType::Ok, _) => (Outcome::Ok, invoke.value, completion.map(|c| c.time_ns)),
         // A failed cas still constrains: the register differed from `expected` at some instant.
-        (EventType::Fail, OpFn::Cas) => {
-            (Outcome::Fail, invoke.value, completion.map(|c| c.time_ns))
-        }
+        (EventType::Fail, OpFn::Cas) => (Outcome::Fail, invoke.value, completion.map(|c| c.time_ns)),
         // Failed reads, writes and deletes did not happen.
         (EventType::Fail, _) => return None,
         // Indeterminate reads change nothing and promise nothing.
@@ -411,10 +354,8 @@ mod tests {
         ]
         .join("\n");
         let ops = parse_ops(&text).expect("valid history");
-        let summary: Vec<(u64, Outcome, Option<u64>, usize)> = ops
-            .iter()
-            .map(|o| (o.process, o.outcome, o.complete_ns, o.line))
-            .collect();
+        let summary: Vec<(u64, Outcome, Option<u64>, usize)> =
+            ops.iter().map(|o| (o.process, o.outcome, o.complete_ns, o.line)).collect();
         assert_eq!(
             summary,
             vec![
@@ -471,30 +412,18 @@ mod tests {
         ]
         .join("\n");
         let e = parse_ops(&orphan).unwrap_err();
-        assert_eq!(
-            e.to_string(),
-            "line 3: ok for process 3 with no pending invoke"
-        );
+        assert_eq!(e.to_string(), "line 3: ok for process 3 with no pending invoke");
 
-        let double = [
-            line(1, "invoke", "read", "k", "null", 0),
-            line(1, "invoke", "read", "k", "null", 10),
-        ]
-        .join("\n");
+        let double = [line(1, "invoke", "read", "k", "null", 0), line(1, "invoke", "read", "k", "null", 10)]
+            .join("\n");
         assert_eq!(parse_ops(&double).unwrap_err().line, 2);
 
-        let wrong_key = [
-            line(1, "invoke", "read", "k", "null", 0),
-            line(1, "ok", "read", "j", "null", 10),
-        ]
-        .join("\n");
+        let wrong_key =
+            [line(1, "invoke", "read", "k", "null", 0), line(1, "ok", "read", "j", "null", 10)].join("\n");
         assert_eq!(parse_ops(&wrong_key).unwrap_err().line, 2);
 
-        let wrong_f = [
-            line(1, "invoke", "read", "k", "null", 0),
-            line(1, "ok", "write", "k", "null", 10),
-        ]
-        .join("\n");
+        let wrong_f =
+            [line(1, "invoke", "read", "k", "null", 0), line(1, "ok", "write", "k", "null", 10)].join("\n");
         assert_eq!(parse_ops(&wrong_f).unwrap_err().line, 2);
     }
 

@@ -32,11 +32,7 @@ pub fn stalest(reads: &[VersionRead], commits_ns: &[u64]) -> Option<Stalest> {
         }
         let staleness_ns = r.invoke_ns - superseded_at_ns;
         if best.is_none_or(|b| staleness_ns > b.staleness_ns) {
-            best = Some(Stalest {
-                staleness_ns,
-                read: *r,
-                superseded_at_ns,
-            });
+            best = Some(Stalest { staleness_ns, read: *r, superseded_at_ns });
         }
     }
     best
@@ -50,32 +46,13 @@ mod tests {
     fn staleness_is_measured_from_the_superseding_commit() {
         let commits = [100, 200];
         let reads = [
-            VersionRead {
-                op: 1,
-                invoke_ns: 150,
-                version: 1,
-            }, // current
-            VersionRead {
-                op: 2,
-                invoke_ns: 250,
-                version: 1,
-            }, // stale by 50
-            VersionRead {
-                op: 3,
-                invoke_ns: 260,
-                version: 0,
-            }, // stale by 160
-            VersionRead {
-                op: 4,
-                invoke_ns: 300,
-                version: 2,
-            }, // latest
+            VersionRead { op: 1, invoke_ns: 150, version: 1 }, // current
+            VersionRead { op: 2, invoke_ns: 250, version: 1 }, // stale by 50
+            VersionRead { op: 3, invoke_ns: 260, version: 0 }, // stale by 160
+            VersionRead { op: 4, invoke_ns: 300, version: 2 }, // latest
         ];
         let s = stalest(&reads, &commits).unwrap();
-        assert_eq!(
-            (s.staleness_ns, s.read.op, s.superseded_at_ns),
-            (160, 3, 100)
-        );
+        assert_eq!((s.staleness_ns, s.read.op, s.superseded_at_ns), (160, 3, 100));
         assert_eq!(stalest(&reads[..1], &commits), None);
     }
 }

@@ -57,10 +57,7 @@ impl Default for Budget {
     /// history needs (the etcd peer histories need a few thousand), and a few hundred megabytes
     /// at most.
     fn default() -> Self {
-        Budget {
-            max_states: 2_000_000,
-            max_wall: None,
-        }
+        Budget { max_states: 2_000_000, max_wall: None }
     }
 }
 
@@ -125,9 +122,7 @@ impl CheckReport {
 
     /// The violated keys' results.
     pub fn violations(&self) -> impl Iterator<Item = &KeyResult> {
-        self.results
-            .iter()
-            .filter(|r| matches!(r.verdict, KeyVerdict::NotLinearizable { .. }))
+        self.results.iter().filter(|r| matches!(r.verdict, KeyVerdict::NotLinearizable { .. }))
     }
 }
 
@@ -137,16 +132,9 @@ pub fn check_ops(ops: &[Op], budget: &Budget) -> CheckReport {
     let by_key = partition(ops);
     let results = by_key
         .iter()
-        .map(|(key, key_ops)| KeyResult {
-            key: (*key).to_string(),
-            verdict: check_key(key_ops, &limits),
-        })
+        .map(|(key, key_ops)| KeyResult { key: (*key).to_string(), verdict: check_key(key_ops, &limits) })
         .collect();
-    CheckReport {
-        keys: by_key.len(),
-        ops: ops.len(),
-        results,
-    }
+    CheckReport { keys: by_key.len(), ops: ops.len(), results }
 }
 
 /// The smallest Δ (ns) for which the history is Δ-atomic: moving every read's invoke back by
@@ -182,10 +170,7 @@ struct Limits {
 
 impl Limits {
     fn new(budget: &Budget) -> Self {
-        Limits {
-            max_states: budget.max_states,
-            deadline: budget.max_wall.map(|d| Instant::now() + d),
-        }
+        Limits { max_states: budget.max_states, deadline: budget.max_wall.map(|d| Instant::now() + d) }
     }
 }
 
@@ -232,11 +217,7 @@ struct SearchOp {
 /// nothing, anything else may or may not have taken effect). `read_shift_ns`: move every
 /// read's invoke back by this much (for Δ-atomicity). Errors name an operation that cannot be
 /// interpreted.
-fn search_ops(
-    ops: &[&Op],
-    cut_ns: Option<u64>,
-    read_shift_ns: u64,
-) -> Result<Vec<SearchOp>, String> {
+fn search_ops(ops: &[&Op], cut_ns: Option<u64>, read_shift_ns: u64) -> Result<Vec<SearchOp>, String> {
     let mut out = Vec::with_capacity(ops.len());
     for (source, op) in ops.iter().enumerate() {
         if cut_ns.is_some_and(|cut| op.invoke_ns > cut) {
@@ -277,23 +258,12 @@ fn search_ops(
             (OpFn::Write, _, OpValue::Single(v)) => Effect::Write(v),
             (OpFn::Delete, _, _) => Effect::Write(None),
             (OpFn::Read | OpFn::Write, _, OpValue::Cas(..)) => {
-                return Err(format!(
-                    "{:?} by p{} on line {} has a cas value",
-                    op.f, op.process, op.line
-                ))
+                return Err(format!("{:?} by p{} on line {} has a cas value", op.f, op.process, op.line))
             }
         };
-        let invoke_ns = if op.f == OpFn::Read {
-            op.invoke_ns.saturating_sub(read_shift_ns)
-        } else {
-            op.invoke_ns
-        };
-        out.push(SearchOp {
-            invoke_ns,
-            complete_ns,
-            effect,
-            source,
-        });
+        let invoke_ns =
+            if op.f == OpFn::Read { op.invoke_ns.saturating_sub(read_shift_ns) } else { op.invoke_ns };
+        out.push(SearchOp { invoke_ns, complete_ns, effect, source });
     }
     Ok(out)
 }
@@ -353,13 +323,7 @@ const NO_STATE: u32 = u32::MAX;
 
 impl Memo {
     fn new(words: usize) -> Self {
-        Memo {
-            words,
-            arena: Vec::new(),
-            values: Vec::new(),
-            chain: Vec::new(),
-            table: HashMap::default(),
-        }
+        Memo { words, arena: Vec::new(), values: Vec::new(), chain: Vec::new(), table: HashMap::default() }
     }
 
     fn len(&self) -> usize {
@@ -376,8 +340,7 @@ impl Memo {
         let mut at = first;
         while at != NO_STATE {
             let i = at as usize;
-            if self.values[i] == value && self.arena[i * self.words..(i + 1) * self.words] == *bits
-            {
+            if self.values[i] == value && self.arena[i * self.words..(i + 1) * self.words] == *bits {
                 return false;
             }
             at = self.chain[i];
@@ -449,10 +412,7 @@ fn search(ops: &[SearchOp], limits: &Limits) -> Search {
         if steps & 0xFFF == 0 {
             if let Some(deadline) = limits.deadline {
                 if Instant::now() >= deadline {
-                    return Search::GaveUp(format!(
-                        "wall-clock budget ran out after {} states",
-                        memo.len()
-                    ));
+                    return Search::GaveUp(format!("wall-clock budget ran out after {} states", memo.len()));
                 }
             }
         }
@@ -464,9 +424,7 @@ fn search(ops: &[SearchOp], limits: &Limits) -> Search {
                 // right after another indeterminate operation hides that operation's effect from
                 // everyone; both states are reached more cheaply by leaving the earlier one out.
                 let indeterminate = ops[i].complete_ns.is_none();
-                let after_indeterminate = stack
-                    .last()
-                    .is_some_and(|&(j, _)| ops[j].complete_ns.is_none());
+                let after_indeterminate = stack.last().is_some_and(|&(j, _)| ops[j].complete_ns.is_none());
                 !(indeterminate
                     && (new_state == state
                         || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
@@ -478,11 +436,7 @@ fn search(ops: &[SearchOp], limits: &Limits) -> Search {
                 let fp = bits_fp
                     ^ zobrist[i]
                     ^ state_fingerprint(new_state)
-                    ^ if last_indeterminate {
-                        0x0F0F_0F0F_0F0F_0F0F
-                    } else {
-                        0
-                    };
+                    ^ if last_indeterminate { 0x0F0F_0F0F_0F0F_0F0F } else { 0 };
                 if memo.insert(fp, &bits, (new_state, last_indeterminate)) {
                     if memo.len() as u64 > max_states {
                         return Search::GaveUp(format!(
@@ -586,9 +540,8 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     let prefix = search_ops(ops, Some(cut_ns), 0).unwrap_or_default();
     // The culprit is an operation whose completion was the last straw. When several complete
     // at the cut, prefer one without which the prefix would be linearizable.
-    let last_straws: Vec<usize> = (0..prefix.len())
-        .filter(|&k| prefix[k].complete_ns == Some(cut_ns))
-        .collect();
+    let last_straws: Vec<usize> =
+        (0..prefix.len()).filter(|&k| prefix[k].complete_ns == Some(cut_ns)).collect();
     let necessary = |k: usize| {
         let mut without = prefix.clone();
         without.remove(k);
@@ -597,11 +550,7 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     let culprit_at = match last_straws.as_slice() {
         [] => prefix.len().checked_sub(1),
         [only] => Some(*only),
-        several => several
-            .iter()
-            .copied()
-            .find(|&k| necessary(k))
-            .or(Some(several[0])),
+        several => several.iter().copied().find(|&k| necessary(k)).or(Some(several[0])),
     };
     let Some(culprit_at) = culprit_at else {
         return KeyVerdict::NotLinearizable {
@@ -616,16 +565,13 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
 
     // Immediately preceding: completed before the culprit's invoke, with nothing completed
     // before the culprit's invoke starting after them.
-    let done_before: Vec<&SearchOp> = prefix
-        .iter()
-        .filter(|s| s.complete_ns.is_some_and(|c| c < culprit.invoke_ns))
-        .collect();
+    let done_before: Vec<&SearchOp> =
+        prefix.iter().filter(|s| s.complete_ns.is_some_and(|c| c < culprit.invoke_ns)).collect();
     let latest_invoke_ns = done_before.iter().map(|s| s.invoke_ns).max();
     let mut in_window = vec![false; prefix.len()];
     in_window[culprit_at] = true;
     for (k, s) in prefix.iter().enumerate() {
-        let concurrent =
-            s.invoke_ns <= c_complete_ns && s.complete_ns.is_none_or(|c| c >= culprit.invoke_ns);
+        let concurrent = s.invoke_ns <= c_complete_ns && s.complete_ns.is_none_or(|c| c >= culprit.invoke_ns);
         let frontier = match (s.complete_ns, latest_invoke_ns) {
             (Some(c), Some(latest)) => c < culprit.invoke_ns && c >= latest,
             _ => false,
@@ -639,19 +585,14 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     };
     if let Some(v) = observed {
         let writer = prefix.iter().enumerate().rev().find(|(_, s)| {
-            matches!(s.effect, Effect::Write(w) | Effect::Cas(_, w) if w == v)
-                && s.invoke_ns <= c_complete_ns
+            matches!(s.effect, Effect::Write(w) | Effect::Cas(_, w) if w == v) && s.invoke_ns <= c_complete_ns
         });
         if let Some((k, _)) = writer {
             in_window[k] = true;
         }
     }
-    let window: Vec<Op> = prefix
-        .iter()
-        .zip(&in_window)
-        .filter(|(_, &keep)| keep)
-        .map(|(s, _)| ops[s.source].clone())
-        .collect();
+    let window: Vec<Op> =
+        prefix.iter().zip(&in_window).filter(|(_, &keep)| keep).map(|(s, _)| ops[s.source].clone()).collect();
     let others = prefix.len() - 1;
     let message = format!(
         "{}, but no linearization of the {} operation{} before it allows that",
@@ -659,11 +600,7 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
         others,
         if others == 1 { "" } else { "s" }
     );
-    KeyVerdict::NotLinearizable {
-        window,
-        time_ns: c_op.invoke_ns,
-        message,
-    }
+    KeyVerdict::NotLinearizable { window, time_ns: c_op.invoke_ns, message }
 }
 
 fn show(v: Option<i64>) -> String {
@@ -677,11 +614,9 @@ fn describe(op: &Op) -> String {
         (OpFn::Read, _, v) => format!("{} returned {}", head("read"), show(v.single())),
         (OpFn::Write, _, v) => format!("{} of {}", head("write"), show(v.single())),
         (OpFn::Delete, _, _) => head("delete"),
-        (OpFn::Cas, Outcome::Fail, OpValue::Cas(e, _)) => format!(
-            "{} failed, so the register was not {}",
-            head("cas"),
-            show(e)
-        ),
+        (OpFn::Cas, Outcome::Fail, OpValue::Cas(e, _)) => {
+            format!("{} failed, so the register was not {}", head("cas"), show(e))
+        }
         (OpFn::Cas, _, OpValue::Cas(e, n)) => {
             format!("{} swapped {} for {}", head("cas"), show(e), show(n))
         }
@@ -713,8 +648,7 @@ fn key_min_delta_ns(ops: &[&Op], limits: &Limits) -> Option<u64> {
             return false;
         };
         !base.iter().any(|w| {
-            matches!(w.effect, Effect::Write(x) | Effect::Cas(_, x) if x == Some(v))
-                && w.invoke_ns <= done_ns
+            matches!(w.effect, Effect::Write(x) | Effect::Cas(_, x) if x == Some(v)) && w.invoke_ns <= done_ns
         })
     });
     if unexplained {
@@ -722,11 +656,8 @@ fn key_min_delta_ns(ops: &[&Op], limits: &Limits) -> Option<u64> {
     }
     // Moving a read's invoke back by Δ only matters when it passes another operation's
     // completion: the candidates are those gaps (Δ = gap removes that precedence).
-    let reads: Vec<u64> = base
-        .iter()
-        .filter(|s| matches!(s.effect, Effect::Read(_)))
-        .map(|s| s.invoke_ns)
-        .collect();
+    let reads: Vec<u64> =
+        base.iter().filter(|s| matches!(s.effect, Effect::Read(_))).map(|s| s.invoke_ns).collect();
     let completions: Vec<u64> = base.iter().filter_map(|s| s.complete_ns).collect();
     let mut candidates: Vec<u64> = Vec::new();
     if reads.len().saturating_mul(completions.len()) <= 1 << 22 {
@@ -787,56 +718,19 @@ mod tests {
         invoke_ns: u64,
         complete_ns: Option<u64>,
     ) -> Op {
-        Op {
-            process,
-            f,
-            key: "k".to_string(),
-            value,
-            outcome,
-            invoke_ns,
-            complete_ns,
-            line: 0,
-        }
+        Op { process, f, key: "k".to_string(), value, outcome, invoke_ns, complete_ns, line: 0 }
     }
     fn w(p: u64, v: i64, inv: u64, comp: u64) -> Op {
-        op(
-            p,
-            OpFn::Write,
-            OpValue::Single(Some(v)),
-            Outcome::Ok,
-            inv,
-            Some(comp),
-        )
+        op(p, OpFn::Write, OpValue::Single(Some(v)), Outcome::Ok, inv, Some(comp))
     }
     fn w_info(p: u64, v: i64, inv: u64) -> Op {
-        op(
-            p,
-            OpFn::Write,
-            OpValue::Single(Some(v)),
-            Outcome::Info,
-            inv,
-            None,
-        )
+        op(p, OpFn::Write, OpValue::Single(Some(v)), Outcome::Info, inv, None)
     }
     fn r(p: u64, v: Option<i64>, inv: u64, comp: u64) -> Op {
-        op(
-            p,
-            OpFn::Read,
-            OpValue::Single(v),
-            Outcome::Ok,
-            inv,
-            Some(comp),
-        )
+        op(p, OpFn::Read, OpValue::Single(v), Outcome::Ok, inv, Some(comp))
     }
     fn cas(p: u64, e: i64, n: i64, outcome: Outcome, inv: u64, comp: u64) -> Op {
-        op(
-            p,
-            OpFn::Cas,
-            OpValue::Cas(Some(e), Some(n)),
-            outcome,
-            inv,
-            Some(comp),
-        )
+        op(p, OpFn::Cas, OpValue::Cas(Some(e), Some(n)), outcome, inv, Some(comp))
     }
     fn verdict(ops: &[Op]) -> Option<bool> {
         check_ops(ops, &Budget::default()).ok()
@@ -850,20 +744,10 @@ mod tests {
 
     #[test]
     fn stale_read_is_caught_and_explained() {
-        let h = [
-            w(1, 1, 0, 10),
-            w(1, 2, 20, 30),
-            r(2, Some(1), 40, 50),
-            r(3, Some(2), 60, 70),
-        ];
+        let h = [w(1, 1, 0, 10), w(1, 2, 20, 30), r(2, Some(1), 40, 50), r(3, Some(2), 60, 70)];
         let report = check_ops(&h, &Budget::default());
         assert_eq!(report.ok(), Some(false));
-        let KeyVerdict::NotLinearizable {
-            window,
-            time_ns,
-            message,
-        } = &report.results[0].verdict
-        else {
+        let KeyVerdict::NotLinearizable { window, time_ns, message } = &report.results[0].verdict else {
             panic!("expected a violation, got {report:?}");
         };
         assert_eq!(*time_ns, 40);
@@ -882,12 +766,7 @@ mod tests {
             let h = [w(1, 1, 0, 10), w(2, 2, 5, 15), r(3, Some(last), 20, 30)];
             assert_eq!(verdict(&h), Some(true), "reading {last}");
         }
-        let h = [
-            w(1, 1, 0, 10),
-            w(2, 2, 5, 15),
-            r(3, Some(1), 20, 30),
-            r(3, Some(2), 40, 50),
-        ];
+        let h = [w(1, 1, 0, 10), w(2, 2, 5, 15), r(3, Some(1), 20, 30), r(3, Some(2), 40, 50)];
         assert_eq!(verdict(&h), Some(false), "values cannot flip back");
     }
 
@@ -897,18 +776,10 @@ mod tests {
         let h = [w(1, 1, 0, 10), cas(2, 1, 5, Outcome::Fail, 20, 30)];
         assert_eq!(verdict(&h), Some(false));
         // With a concurrent write of 2 it can fail, before or after it.
-        let h = [
-            w(1, 1, 0, 10),
-            w(3, 2, 15, 25),
-            cas(2, 1, 5, Outcome::Fail, 20, 30),
-        ];
+        let h = [w(1, 1, 0, 10), w(3, 2, 15, 25), cas(2, 1, 5, Outcome::Fail, 20, 30)];
         assert_eq!(verdict(&h), Some(true));
         // A failed cas changes nothing.
-        let h = [
-            w(1, 1, 0, 10),
-            cas(2, 2, 5, Outcome::Fail, 20, 30),
-            r(3, Some(1), 40, 50),
-        ];
+        let h = [w(1, 1, 0, 10), cas(2, 2, 5, Outcome::Fail, 20, 30), r(3, Some(1), 40, 50)];
         assert_eq!(verdict(&h), Some(true));
         // A successful cas requires the expected value.
         let h = [w(1, 1, 0, 10), cas(2, 2, 5, Outcome::Ok, 20, 30)];
@@ -918,12 +789,7 @@ mod tests {
     #[test]
     fn info_write_may_take_effect_late() {
         // p1's write timed out; it shows up long afterwards, after a later write.
-        let h = [
-            w_info(1, 1, 0),
-            w(2, 2, 100, 110),
-            r(3, Some(2), 120, 130),
-            r(3, Some(1), 500, 510),
-        ];
+        let h = [w_info(1, 1, 0), w(2, 2, 100, 110), r(3, Some(2), 120, 130), r(3, Some(1), 500, 510)];
         assert_eq!(verdict(&h), Some(true));
         // But never before its invoke.
         let h = [r(3, Some(1), 0, 10), w_info(1, 1, 20)];
@@ -935,25 +801,13 @@ mod tests {
         let h = [w_info(1, 1, 0), r(2, None, 10, 20), r(2, None, 1000, 2000)];
         assert_eq!(verdict(&h), Some(true));
         // Taking effect once only: 1, then 2, then 1 again is impossible.
-        let h = [
-            w_info(1, 1, 0),
-            r(2, Some(1), 10, 20),
-            w(3, 2, 30, 40),
-            r(2, Some(1), 50, 60),
-        ];
+        let h = [w_info(1, 1, 0), r(2, Some(1), 10, 20), w(3, 2, 30, 40), r(2, Some(1), 50, 60)];
         assert_eq!(verdict(&h), Some(false));
     }
 
     #[test]
     fn delete_makes_the_register_absent() {
-        let del = op(
-            2,
-            OpFn::Delete,
-            OpValue::Single(None),
-            Outcome::Ok,
-            20,
-            Some(30),
-        );
+        let del = op(2, OpFn::Delete, OpValue::Single(None), Outcome::Ok, 20, Some(30));
         let h = [w(1, 1, 0, 10), del.clone(), r(3, None, 40, 50)];
         assert_eq!(verdict(&h), Some(true));
         let h = [w(1, 1, 0, 10), del, r(3, Some(1), 40, 50)];
@@ -970,10 +824,7 @@ mod tests {
         assert_eq!(report.keys, 2);
         let keys: Vec<&str> = report.results.iter().map(|r| r.key.as_str()).collect();
         assert_eq!(keys, vec!["a", "b"]);
-        assert!(matches!(
-            report.results[0].verdict,
-            KeyVerdict::NotLinearizable { .. }
-        ));
+        assert!(matches!(report.results[0].verdict, KeyVerdict::NotLinearizable { .. }));
         assert_eq!(report.results[1].verdict, KeyVerdict::Linearizable);
     }
 
@@ -984,10 +835,7 @@ mod tests {
             h.push(w(p, p as i64, 0, 1000));
         }
         h.push(r(99, Some(1000), 2000, 3000));
-        let tiny = Budget {
-            max_states: 10,
-            max_wall: None,
-        };
+        let tiny = Budget { max_states: 10, max_wall: None };
         let report = check_ops(&h, &tiny);
         assert_eq!(report.ok(), None, "{report:?}");
         assert_eq!(check_ops(&h, &Budget::default()).ok(), Some(false));
@@ -1009,10 +857,7 @@ mod tests {
     fn brute_force(ops: &[Op]) -> bool {
         let s = search_ops(&ops.iter().collect::<Vec<_>>(), None, 0).unwrap();
         fn go(s: &[SearchOp], placed: &mut Vec<bool>, state: Option<i64>) -> bool {
-            let must_left = s
-                .iter()
-                .zip(placed.iter())
-                .any(|(o, p)| !p && o.complete_ns.is_some());
+            let must_left = s.iter().zip(placed.iter()).any(|(o, p)| !p && o.complete_ns.is_some());
             if !must_left {
                 return true;
             }
@@ -1051,16 +896,8 @@ mod tests {
     }
 
     fn arb_op() -> impl Strategy<Value = Op> {
-        (
-            0u64..4,
-            0u8..4,
-            0i64..3,
-            0i64..3,
-            0u8..6,
-            0u64..20,
-            0u64..12,
-        )
-            .prop_map(|(p, f, a, b, outcome, inv, len)| {
+        (0u64..4, 0u8..4, 0i64..3, 0i64..3, 0u8..6, 0u64..20, 0u64..12).prop_map(
+            |(p, f, a, b, outcome, inv, len)| {
                 let f = [OpFn::Read, OpFn::Write, OpFn::Delete, OpFn::Cas][f as usize];
                 let value = if f == OpFn::Cas {
                     OpValue::Cas(Some(a), Some(b))
@@ -1076,7 +913,8 @@ mod tests {
                 };
                 let complete = (outcome != Outcome::Info).then_some(inv + len);
                 op(p, f, value, outcome, inv, complete)
-            })
+            },
+        )
     }
 
     proptest! {
