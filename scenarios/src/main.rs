@@ -82,6 +82,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Shrink a failing replay file: remove operations and faults while the same invariant fails.
+    Shrink {
+        file: PathBuf,
+        /// Where to write the shrunk replay file.
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        /// Most candidate runs to try. Default 2000.
+        #[arg(long, default_value_t = 2000)]
+        max_runs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a replay file and say whether it reproduced.
     Replay {
         file: PathBuf,
@@ -172,6 +184,7 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             sweep(s, p, req, a, b, jobs, save, json)
         }
         Command::Replay { file, json } => replay(&file, json),
+        Command::Shrink { file, out, max_runs, json } => shrink(&file, &out, max_runs, json),
         Command::Check { file, max_states, json } => check(&file, max_states, json),
     }
 }
@@ -581,4 +594,65 @@ fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
         }
     }
     Ok(if ok == Some(true) { 0 } else { 1 })
+}
+
+fn shrink(path: &Path, out: &Path, max_runs: usize, json: bool) -> Result<u8, BadInput> {
+    let file: ReplayFile<CacheOp> = ReplayFile::load(path)?;
+    let name = path.display();
+    let Some(invariant) = file.expected.invariant.clone().filter(|_| file.expected.verdict == "fail") else {
+        return Err(BadInput(format!("{name}: nothing to shrink: its verdict is {}", file.expected.verdict)));
+    };
+    let p = tiersim_model::protocols::by_name(&file.protocol)
+        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
+    let config =
+        tiersim_scenarios::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let before = tiersim_scenarios::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
+    if !before.violations.iter().any(|v| v.invariant == invariant) {
+        eprintln!("tiersim: {name} no longer fails {invariant}; nothing was shrunk");
+        return Ok(1);
+    }
+    let (schedule, seed, stats, o) = tiersim_scenarios::shrink_failure(
+        &config,
+        p.clone(),
+        file.seed,
+        &file.schedule,
+        &invariant,
+        max_runs,
+    );
+    let summary = format!(
+        "shrunk from {} ops and {} faults to {} and {}: {}",
+        stats.ops_before,
+        stats.faults_before,
+        stats.ops_after,
+        stats.faults_after,
+        o.violations.iter().find(|v| v.invariant == invariant).map_or(String::new(), |v| v.message.clone())
+    );
+    let shrunk = ReplayFile {
+        schedule,
+        seed,
+        expected: Expected { verdict: o.verdict.name().into(), invariant: o.invariant() },
+        trace_hash: hash_hex(o.trace_hash),
+        summary,
+        tiersim_version: env!("CARGO_PKG_VERSION").into(),
+        ..file
+    };
+    shrunk.save(out)?;
+    if json {
+        println!(
+            "{}",
+            json!({"ops_before": stats.ops_before, "ops_after": stats.ops_after, "faults_before": stats.faults_before,
+                   "faults_after": stats.faults_after, "runs": stats.runs, "invariant": invariant,
+                   "out": out.display().to_string(), "trace_hash": hash_hex(o.trace_hash)})
+        );
+    } else {
+        println!("{}", shrunk.summary);
+        for op in &shrunk.schedule.ops {
+            println!("  t={} p{} {:?}", tiersim_model::invariants::secs(op.at_ns), op.process, op.op);
+        }
+        for f in &shrunk.schedule.faults {
+            println!("  t={} fault {:?}", tiersim_model::invariants::secs(f.at_ns), f.fault);
+        }
+        println!("{} candidate runs · written to {}", stats.runs, out.display());
+    }
+    Ok(0)
 }

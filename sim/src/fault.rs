@@ -36,6 +36,14 @@ pub enum Fault {
     Restart {
         node: String,
     },
+    /// Freeze a node: its tasks stop running (a GC pause, a stalled VM) until `Resume`; what it
+    /// was doing completes late, behind everything else (PCT-style change points use this).
+    Pause {
+        node: String,
+    },
+    Resume {
+        node: String,
+    },
     /// Drop this share of all messages (per mille) until `LossEnd`.
     LossStart {
         per_mille: u32,
@@ -64,6 +72,7 @@ impl Fault {
             Fault::ClogLink { a, b } => Some(Fault::UnclogLink { a: a.clone(), b: b.clone() }),
             Fault::ClogNode { node } => Some(Fault::UnclogNode { node: node.clone() }),
             Fault::Kill { node } => Some(Fault::Restart { node: node.clone() }),
+            Fault::Pause { node } => Some(Fault::Resume { node: node.clone() }),
             Fault::LossStart { .. } => Some(Fault::LossEnd),
             Fault::ShapingStart { .. } => Some(Fault::ShapingEnd),
             _ => None,
@@ -98,6 +107,7 @@ pub fn unhealed(faults: &[TimedFault]) -> Vec<Fault> {
             }
             Fault::UnclogNode { node } => open.retain(|f| f != &Fault::ClogNode { node: node.clone() }),
             Fault::Restart { node } => open.retain(|f| f != &Fault::Kill { node: node.clone() }),
+            Fault::Resume { node } => open.retain(|f| f != &Fault::Pause { node: node.clone() }),
             Fault::LossEnd => open.retain(|f| !matches!(f, Fault::LossStart { .. })),
             Fault::ShapingEnd => open.retain(|f| !matches!(f, Fault::ShapingStart { .. })),
             f if f.heal().is_some() => open.push(f.clone()),

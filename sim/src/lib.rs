@@ -15,4 +15,5 @@ pub mod replay;
 pub mod rng;
 pub mod runtime;
 pub mod schedule;
+pub mod shrink;
 pub mod trace;

@@ -124,6 +124,8 @@ impl World {
                 self.handle.kill(self.id(node));
                 self.handle.restart(self.id(node));
             }
+            Fault::Pause { node } => self.handle.pause(self.id(node)),
+            Fault::Resume { node } => self.handle.resume(self.id(node)),
             Fault::LossStart { per_mille } => {
                 net.update_config(|c| c.packet_loss_rate = f64::from(*per_mille) / 1000.0)
             }
