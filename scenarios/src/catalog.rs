@@ -195,3 +195,72 @@ pub fn refresh_ahead() -> Workload {
         faults: Faults::default(),
     }
 }
+
+pub fn multi_layer_consistency() -> Workload {
+    // Staggered TTLs and small L1/L2 capacities put each key in a different subset of tiers at
+    // different moments: every combination of tiers holding a key comes up.
+    let config = SystemConfig {
+        l1_ttl_ms: 150,
+        l2_ttl_ms: 400,
+        l3_ttl_ms: 900,
+        redis_ttl_ms: 2_000,
+        l1_capacity: 3,
+        l2_capacity: 6,
+        ..SystemConfig::default()
+    };
+    Workload {
+        name: "multi-layer-consistency",
+        description: "keys held by every combination of L1/L2/L3/Redis, read and written across 2 regions, under faults",
+        config,
+        processes: 8,
+        keys: Workload::keys("item", 8),
+        ops_per_process: 40,
+        max_gap_ms: 40,
+        mix: Mix { read: 7, write: 3, delete: 1, invalidate_tag: 0, warm: 0 },
+        warm_batch: 0,
+        faults: ROUGH,
+    }
+}
+
+pub fn ttl_coordination() -> Workload {
+    // The original plan's staggered TTLs: 60 s in process, 300 s on the host and region, an hour
+    // in Redis; operations minutes apart, so a run covers hours of sim time in milliseconds.
+    let mut config = SystemConfig {
+        l1_ttl_ms: 60_000,
+        l2_ttl_ms: 300_000,
+        l3_ttl_ms: 300_000,
+        redis_ttl_ms: 3_600_000,
+        quiet_ms: 3_600_000,
+        max_clock_skew_ms: 500,
+        ..small()
+    };
+    config.run.time_limit_ns = 6 * 3_600_000_000_000; // hours of sim time are cheap
+    Workload {
+        name: "ttl-coordination",
+        description: "TTLs of 60 s, 300 s and 3600 s across tiers over hours of sim time, with clock skew",
+        config,
+        processes: 6,
+        keys: Workload::keys("cfg", 3),
+        ops_per_process: 40,
+        max_gap_ms: 240_000,
+        mix: Mix::READ_HEAVY,
+        warm_batch: 0,
+        faults: Faults { skews: 3, partitions: 1, duration_ms: (1_000, 120_000), ..Faults::default() },
+    }
+}
+
+pub fn race() -> Workload {
+    // 20 concurrent workers, 500 operations, on a handful of keys: invalidation under load.
+    Workload {
+        name: "race",
+        description: "20 concurrent workers, 500 operations on 4 hot keys across 2 regions",
+        config: SystemConfig::default(),
+        processes: 20,
+        keys: Workload::keys("hot", 4),
+        ops_per_process: 25,
+        max_gap_ms: 20,
+        mix: Mix::READ_HEAVY,
+        warm_batch: 0,
+        faults: Faults { shaping_windows: 1, duration_ms: (100, 400), ..Faults::default() },
+    }
+}
