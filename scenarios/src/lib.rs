@@ -1,6 +1,8 @@
 //! Named scenarios (topology + workload + faults) and the runner the CLI and tests share.
 
 pub mod catalog;
+pub mod strategy;
+pub mod sweep;
 pub mod workload;
 
 use serde::Serialize;
@@ -18,6 +20,8 @@ pub trait Scenario: Send + Sync {
     fn config(&self) -> SystemConfig;
     /// The schedule of seed `seed`, drawn from the seed's own workload and fault streams.
     fn schedule(&self, seed: u64) -> Schedule<CacheOp>;
+    /// The schedule of seed `seed` under an exploration strategy.
+    fn schedule_with(&self, seed: u64, strategy: strategy::Strategy) -> Schedule<CacheOp>;
 }
 
 /// Every scenario, in the order `tiersim list` shows them.

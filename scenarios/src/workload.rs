@@ -5,6 +5,7 @@
 //! seed's `workload` stream and faults from its `faults` stream, so removing an operation (as the
 //! shrinker does) never moves a fault.
 
+use crate::strategy::Strategy;
 use crate::Scenario;
 use rand::seq::SliceRandom;
 use rand::Rng;
@@ -95,8 +96,9 @@ impl Workload {
         CacheOp::Warm { batch: format!("batch-{batch}"), keys }
     }
 
-    /// Nodes a fault may strike, by kind.
-    fn targets(&self, killable: bool) -> Vec<String> {
+    /// Nodes a fault may strike: every app and tier node, and the database unless `killable`
+    /// (the database of record is durable and never crashed).
+    pub fn fault_targets(&self, killable: bool) -> Vec<String> {
         let t = &self.config.topology;
         let mut nodes: Vec<String> = (0..t.apps()).map(app_node).collect();
         nodes.extend((0..t.hosts()).map(l2_node));
@@ -121,12 +123,12 @@ impl Workload {
         for _ in 0..f.partitions {
             let (from, to) = window(&mut rng);
             let (cut, heal) = if chance(&mut rng, 1, 2) {
-                let node = self.targets(false).choose(&mut rng).unwrap().clone();
+                let node = self.fault_targets(false).choose(&mut rng).unwrap().clone();
                 (Fault::ClogNode { node: node.clone() }, Fault::UnclogNode { node })
             } else {
                 let a = apps.choose(&mut rng).unwrap().clone();
                 let b = self
-                    .targets(false)
+                    .fault_targets(false)
                     .into_iter()
                     .filter(|n| *n != a)
                     .collect::<Vec<_>>()
@@ -148,14 +150,14 @@ impl Workload {
         }
         for _ in 0..f.kills {
             let (from, to) = window(&mut rng);
-            let node = self.targets(true).choose(&mut rng).unwrap().clone();
+            let node = self.fault_targets(true).choose(&mut rng).unwrap().clone();
             out.push(TimedFault { at_ns: from, fault: Fault::Kill { node: node.clone() } });
             out.push(TimedFault { at_ns: to, fault: Fault::Restart { node } });
         }
         let max_skew_ns = self.config.max_clock_skew_ms as i64 * 1_000_000;
         for _ in 0..f.skews {
             let at_ns = rng.gen_range(0..active_ns.max(1));
-            let node = self.targets(true).choose(&mut rng).unwrap().clone();
+            let node = self.fault_targets(true).choose(&mut rng).unwrap().clone();
             let skew_ns = rng.gen_range(-max_skew_ns..=max_skew_ns);
             out.push(TimedFault { at_ns, fault: Fault::ClockSkew { node, skew_ns, drift_ppm: 0 } });
         }
@@ -187,6 +189,21 @@ impl Scenario for Workload {
     }
 
     fn schedule(&self, seed: u64) -> Schedule<CacheOp> {
+        self.generate(seed)
+    }
+
+    fn schedule_with(&self, seed: u64, strategy: Strategy) -> Schedule<CacheOp> {
+        match strategy {
+            Strategy::Random | Strategy::Coverage => self.generate(seed),
+            Strategy::Swarm => crate::strategy::swarm(self, seed).generate(seed),
+            Strategy::Pct => crate::strategy::pct(self, seed, self.generate(seed)),
+        }
+    }
+}
+
+impl Workload {
+    /// The schedule of `seed` under this workload's own mix (the `random` strategy).
+    pub fn generate(&self, seed: u64) -> Schedule<CacheOp> {
         let mut rng = stream(seed, "workload");
         let gap_ns = self.max_gap_ms.max(1) * 1_000_000;
         let (mut ops, mut value, mut batch, mut active_ns) = (Vec::new(), 0, 0, 0);
