@@ -902,3 +902,74 @@ pub fn check_live(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples(latencies_ms: impl IntoIterator<Item = u64>) -> Vec<Sample> {
+        latencies_ms
+            .into_iter()
+            .map(|ms| Sample {
+                key: "k".into(),
+                start_ns: 0,
+                latency_ns: ms * 1_000_000,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn percentiles_are_nearest_rank() {
+        let p = Percentiles::of(samples((1..=100).rev())).unwrap();
+        assert_eq!(
+            (p.samples, p.p50_ns, p.p95_ns, p.p99_ns),
+            (100, 50_000_000, 95_000_000, 99_000_000)
+        );
+        assert_eq!(p.slowest.latency_ns, 100_000_000);
+        // Two samples: the median is the lower one, p99 the higher.
+        let p = Percentiles::of(samples([10, 20])).unwrap();
+        assert_eq!((p.p50_ns, p.p99_ns), (10_000_000, 20_000_000));
+        assert_eq!(Percentiles::of(Vec::new()), None);
+    }
+
+    #[test]
+    fn an_unhealed_fault_window_runs_to_the_end_and_skew_is_never_healed() {
+        let fault = |t_ms: u64, fault: Fault| Event::Fault {
+            time_ns: t_ms * 1_000_000,
+            fault,
+        };
+        let h: History<ModelEvent> = History {
+            events: vec![
+                fault(1, Fault::LossStart { per_mille: 10 }),
+                fault(2, Fault::LossEnd),
+                fault(
+                    3,
+                    Fault::ClockSkew {
+                        node: "l2-0".into(),
+                        skew_ns: 5,
+                        drift_ppm: 0,
+                    },
+                ),
+                fault(
+                    4,
+                    Fault::Kill {
+                        node: "app-0".into(),
+                    },
+                ),
+                fault(
+                    9,
+                    Fault::UnclogNode {
+                        node: "app-0".into(),
+                    },
+                ),
+            ],
+            digests: Vec::new(),
+            trace_hash: 0,
+        };
+        let ms = 1_000_000;
+        assert_eq!(
+            fault_windows(&h),
+            vec![(ms, 2 * ms), (3 * ms, 9 * ms), (4 * ms, 9 * ms)]
+        );
+    }
+}
