@@ -53,7 +53,9 @@
 //! - `live`: an operation that ended `info` or never completed is a violation unless a fault
 //!   window overlapped its interval [invoke, end]. A window runs from a fault to its healing
 //!   fault (`Fault::heal`), or to the end of the run when it is never healed (clock skew is
-//!   never undone). An op that never completed ends at the end of the run. Ops that completed
+//!   never undone); a healing fault with nothing open to heal is a window of its own instant
+//!   (a `Restart` of a node that is already running wipes it and its in-flight operations).
+//!   An op that never completed ends at the end of the run. Ops that completed
 //!   ok or fail did so within their budget by construction (the runner turns an overrun into
 //!   `info`).
 
@@ -850,6 +852,10 @@ pub fn fault_windows(history: &History<ModelEvent>) -> Vec<(u64, u64)> {
             windows.extend(starts.into_iter().map(|s| (s, *time_ns)));
         } else if matches!(fault, Fault::ClockSkew { .. }) {
             windows.push((*time_ns, end_ns));
+        } else {
+            // A healing fault with nothing to heal still acts: a restart of a running node
+            // wipes it and its in-flight operations.
+            windows.push((*time_ns, *time_ns));
         }
     }
     windows.extend(open.into_values().flatten().map(|s| (s, end_ns)));
@@ -969,7 +975,12 @@ mod tests {
         let ms = 1_000_000;
         assert_eq!(
             fault_windows(&h),
-            vec![(ms, 2 * ms), (3 * ms, 9 * ms), (4 * ms, 9 * ms)]
+            vec![
+                (ms, 2 * ms),
+                (3 * ms, 9 * ms),
+                (4 * ms, 9 * ms),
+                (9 * ms, 9 * ms)
+            ]
         );
     }
 }
