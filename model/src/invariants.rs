@@ -5,6 +5,7 @@
 //! happened to return. Linearizability and staleness use the generic checkers of `sim`, fed with
 //! versions from the database's commit log.
 
+use crate::cache_checks;
 use crate::event::{ModelEvent, Tier};
 use crate::protocol::{Claims, Invariant};
 use crate::system::FinalState;
@@ -95,6 +96,8 @@ pub struct Judgement {
     pub max_staleness_ns: u64,
     /// Claimed invariants this build has no checker for yet: reported, never passed silently.
     pub unchecked: Vec<Invariant>,
+    /// The `slo` latency distributions, measured whether or not `slo` is claimed.
+    pub latency: crate::cache_checks::Latencies,
 }
 
 /// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).
@@ -104,6 +107,7 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
     let mut j = Judgement::default();
     let (max, stale_violation) = check_staleness(&ops, &commits, claims.staleness_bound_ns);
     j.max_staleness_ns = max;
+    j.latency = cache_checks::latencies(history, &ops);
     for inv in &claims.invariants {
         match inv {
             Invariant::Linearizable => j.violations.extend(check_linearizable(&ops, &commits)),
@@ -114,7 +118,23 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
                     j.violations.extend(check_converged(f))
                 }
             }
-            other => j.unchecked.push(*other),
+            Invariant::NoResurrection => j
+                .violations
+                .extend(cache_checks::check_no_resurrection(history, &ops)),
+            // Both session guarantees come from one pass; each reports only when claimed.
+            Invariant::MonotonicReads => j
+                .violations
+                .extend(cache_checks::check_sessions(&ops, true, false)),
+            Invariant::ReadYourWrites => j
+                .violations
+                .extend(cache_checks::check_sessions(&ops, false, true)),
+            Invariant::TierOrder => j.violations.extend(cache_checks::check_tier_order(history)),
+            Invariant::TtlBound => j.violations.extend(cache_checks::check_ttl_bound(history)),
+            Invariant::TagComplete => j
+                .violations
+                .extend(cache_checks::check_tag_complete(history, &ops)),
+            Invariant::Slo => j.violations.extend(cache_checks::check_slo(&j.latency)),
+            Invariant::Live => j.violations.extend(cache_checks::check_live(history, &ops)),
         }
     }
     j.violations.sort_by(|a, b| (a.time_ns, &a.invariant, &a.key).cmp(&(b.time_ns, &b.invariant, &b.key)));

@@ -2,6 +2,7 @@
 //! the protocol API and its built-in protocols, and the cache-specific invariants.
 
 pub mod app;
+pub mod cache_checks;
 pub mod db;
 pub mod event;
 pub mod invariants;

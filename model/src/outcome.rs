@@ -1,5 +1,6 @@
 //! The verdict of one run and the figures reported with it.
 
+use crate::cache_checks::Latencies;
 use crate::event::ModelEvent;
 use crate::invariants::{judge, Violation};
 use crate::protocol::{DynProtocol, Invariant};
@@ -50,6 +51,9 @@ pub struct Outcome {
     pub max_staleness_ns: u64,
     /// Claimed invariants this build cannot check yet.
     pub unchecked: Vec<Invariant>,
+    /// Sim-time latency percentiles of invalidation, cascade and warming (the `slo` figures),
+    /// reported whether or not `slo` is judged.
+    pub latency: Latencies,
     pub history: History<ModelEvent>,
 }
 
@@ -101,6 +105,7 @@ pub fn run_and_judge(
         wall_ms: 0,
         max_staleness_ns: judgement.max_staleness_ns,
         unchecked: judgement.unchecked,
+        latency: judgement.latency,
         history,
     }
 }

@@ -70,13 +70,20 @@ impl Invariant {
     /// Whether this build of tiersim has a checker for it. Claiming an invariant that is not yet
     /// checked is refused at run time rather than passing silently.
     pub fn is_checked(self) -> bool {
-        matches!(
-            self,
+        match self {
             Invariant::Linearizable
-                | Invariant::BoundedStaleness
-                | Invariant::InvalidationBarrier
-                | Invariant::Converged
-        )
+            | Invariant::BoundedStaleness
+            | Invariant::InvalidationBarrier
+            | Invariant::NoResurrection
+            | Invariant::MonotonicReads
+            | Invariant::ReadYourWrites
+            | Invariant::TierOrder
+            | Invariant::TtlBound
+            | Invariant::TagComplete
+            | Invariant::Converged
+            | Invariant::Slo
+            | Invariant::Live => true,
+        }
     }
 }
 

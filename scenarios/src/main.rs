@@ -289,6 +289,12 @@ fn list(json: bool) -> u8 {
 }
 
 fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_json::Value {
+    // The slo figures in ns; a distribution with no sample is null.
+    let percentiles = |p: &Option<tiersim_model::cache_checks::Percentiles>| {
+        p.as_ref().map(
+            |p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}),
+        )
+    };
     json!({
         "scenario": s.name(),
         "protocol": p.name(),
@@ -304,6 +310,11 @@ fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_jso
         "wall_ms": o.wall_ms,
         "max_staleness_ns": o.max_staleness_ns,
         "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
+        "latency_ns": {
+            "invalidation": percentiles(&o.latency.invalidation),
+            "cascade": percentiles(&o.latency.cascade),
+            "warming": percentiles(&o.latency.warming),
+        },
         "reproduce": reproduce_command(s.name(), &p.name(), o.seed),
     })
 }

@@ -1,0 +1,507 @@
+//! The cache invariants of `cache_checks`, each pinned by a hand-built history that breaks
+//! exactly that invariant and a nearly identical one that does not: a checker that cannot fail,
+//! or fails on the twin, is caught here before a sweep trusts it.
+
+use std::collections::BTreeMap;
+use tiersim_model::event::{ModelEvent, RemoveCause, Tier};
+use tiersim_model::invariants::{judge, Judgement};
+use tiersim_model::protocol::{Claims, Invariant};
+use tiersim_sim::fault::Fault;
+use tiersim_sim::history::{ClientEvent, Event, EventType, History, OpFn, OpValue};
+
+const MS: u64 = 1_000_000;
+
+/// A history written by hand, one event a call, times in ms.
+#[derive(Default)]
+struct Builder {
+    events: Vec<Event<ModelEvent>>,
+    ops: BTreeMap<u64, (u64, OpFn, String)>,
+}
+
+impl Builder {
+    /// The topology 1 region x 1 host x 2 processes, 1 Redis shard, as `Start` events.
+    fn with_nodes() -> Self {
+        let mut b = Builder::default();
+        for node in ["app-0", "app-1", "l2-0", "l3-0", "redis-0"] {
+            b.internal(0, ModelEvent::Start { node: node.into() });
+        }
+        b
+    }
+
+    fn client(&mut self, t_ms: u64, op: u64, kind: EventType, value: Option<i64>, v: Option<u64>) {
+        let (process, f, key) = self.ops[&op].clone();
+        self.events.push(Event::Client {
+            op,
+            event: ClientEvent {
+                process,
+                kind,
+                f,
+                key,
+                value: OpValue::Single(value),
+                time_ns: t_ms * MS,
+            },
+            version: v,
+        });
+    }
+
+    fn invoke(&mut self, t_ms: u64, process: u64, f: OpFn, key: &str, value: Option<i64>) -> u64 {
+        let op = self.ops.len() as u64;
+        self.ops.insert(op, (process, f, key.to_string()));
+        self.client(t_ms, op, EventType::Invoke, value, None);
+        op
+    }
+
+    fn internal(&mut self, t_ms: u64, event: ModelEvent) {
+        self.events.push(Event::Internal {
+            time_ns: t_ms * MS,
+            event,
+        });
+    }
+
+    /// A write (value `Some`) or delete of `key` by `process`: invoked, committed as `version`,
+    /// acknowledged at `ok_ms`.
+    fn commit(
+        &mut self,
+        at_ms: u64,
+        ok_ms: u64,
+        process: u64,
+        key: &str,
+        value: Option<i64>,
+        version: u64,
+    ) {
+        let f = if value.is_some() {
+            OpFn::Write
+        } else {
+            OpFn::Delete
+        };
+        let op = self.invoke(at_ms, process, f, key, value);
+        self.internal(
+            at_ms,
+            ModelEvent::Commit {
+                key: key.into(),
+                version,
+                value,
+                op,
+            },
+        );
+        self.client(ok_ms, op, EventType::Ok, value, Some(version));
+    }
+
+    /// A read by `process` that returned `value` at `version`.
+    fn read(
+        &mut self,
+        at_ms: u64,
+        ok_ms: u64,
+        process: u64,
+        key: &str,
+        value: Option<i64>,
+        version: u64,
+    ) -> u64 {
+        let op = self.invoke(at_ms, process, OpFn::Read, key, None);
+        self.client(ok_ms, op, EventType::Ok, value, Some(version));
+        op
+    }
+
+    fn fill(&mut self, t_ms: u64, node: &str, tier: Tier, key: &str, version: u64) {
+        self.internal(
+            t_ms,
+            ModelEvent::Fill {
+                node: node.into(),
+                tier,
+                key: key.into(),
+                version,
+                origin_ns: t_ms * MS,
+                filled_at_local_ns: t_ms * MS,
+                tier_ttl_ns: Some(1_000 * MS),
+                expires_at_ns: Some((t_ms + 1_000) * MS),
+                tags: Vec::new(),
+                op: None,
+            },
+        );
+    }
+
+    fn judge(self, inv: Invariant) -> Judgement {
+        let history = History {
+            events: self.events,
+            digests: Vec::new(),
+            trace_hash: 0,
+        };
+        judge(&history, None, &Claims::new([inv]))
+    }
+}
+
+/// The invariants a judgement found broken, by name.
+fn broken(j: &Judgement) -> Vec<String> {
+    let mut names: Vec<String> = j.violations.iter().map(|v| v.invariant.clone()).collect();
+    names.dedup();
+    names
+}
+
+fn assert_broken(j: &Judgement, inv: Invariant) {
+    assert_eq!(
+        broken(j),
+        vec![inv.name().to_string()],
+        "{:#?}",
+        j.violations
+    );
+}
+
+fn assert_holds(j: &Judgement) {
+    assert!(j.violations.is_empty(), "{:#?}", j.violations);
+}
+
+// ---- no-resurrection -------------------------------------------------------------------------
+
+/// v1 (a value) is written, v2 deletes it and is acknowledged at 20 ms; `late` is when L2 is
+/// filled with v1 (before the ack it must be gone by then; after it, it is a resurrection).
+fn deleted_then_filled(fill_ms: u64, removed_before_ack: bool) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 5, 0, "k", Some(7), 1);
+    b.fill(fill_ms, "l2-0", Tier::L2, "k", 1);
+    if removed_before_ack {
+        b.internal(
+            12,
+            ModelEvent::Remove {
+                node: "l2-0".into(),
+                tier: Tier::L2,
+                key: "k".into(),
+                version: 1,
+                cause: RemoveCause::Invalidate,
+            },
+        );
+    }
+    b.commit(10, 20, 0, "k", None, 2);
+    b
+}
+
+#[test]
+fn no_resurrection_catches_an_old_value_filled_after_the_delete_was_acknowledged() {
+    assert_broken(
+        &deleted_then_filled(30, false).judge(Invariant::NoResurrection),
+        Invariant::NoResurrection,
+    );
+}
+
+#[test]
+fn no_resurrection_catches_an_old_value_still_held_when_the_delete_is_acknowledged() {
+    assert_broken(
+        &deleted_then_filled(8, false).judge(Invariant::NoResurrection),
+        Invariant::NoResurrection,
+    );
+    // The twin: the same fill, invalidated before the acknowledgement.
+    assert_holds(&deleted_then_filled(8, true).judge(Invariant::NoResurrection));
+}
+
+#[test]
+fn no_resurrection_catches_a_read_of_the_deleted_value_but_not_of_the_absence() {
+    let read = |value: Option<i64>, version: u64| {
+        let mut b = Builder::with_nodes();
+        b.commit(0, 5, 0, "k", Some(7), 1);
+        b.commit(10, 20, 0, "k", None, 2);
+        b.read(25, 26, 1, "k", value, version);
+        b.judge(Invariant::NoResurrection)
+    };
+    assert_broken(&read(Some(7), 1), Invariant::NoResurrection);
+    assert_holds(&read(None, 2));
+}
+
+#[test]
+fn no_resurrection_allows_an_older_delete_after_a_newer_one() {
+    // v1 deleted (no value), v2 written, v3 deleted: holding v1 after v3's ack is no value.
+    let mut b = Builder::with_nodes();
+    b.commit(0, 5, 0, "k", None, 1);
+    b.commit(6, 8, 0, "k", Some(3), 2);
+    b.commit(10, 20, 0, "k", None, 3);
+    b.fill(30, "l2-0", Tier::L2, "k", 1);
+    assert_holds(&b.judge(Invariant::NoResurrection));
+}
+
+// ---- monotonic-reads and read-your-writes ----------------------------------------------------
+
+/// p0 reads v2, then `reader` reads v1.
+fn two_reads(reader: u64) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 2, 2, "k", Some(1), 1);
+    b.commit(3, 5, 2, "k", Some(2), 2);
+    b.read(10, 11, 0, "k", Some(2), 2);
+    b.read(20, 21, reader, "k", Some(1), 1);
+    b
+}
+
+#[test]
+fn monotonic_reads_is_per_session() {
+    assert_broken(
+        &two_reads(0).judge(Invariant::MonotonicReads),
+        Invariant::MonotonicReads,
+    );
+    assert_holds(&two_reads(1).judge(Invariant::MonotonicReads));
+}
+
+/// p0 writes v2; `reader` then reads v1.
+fn write_then_read(reader: u64) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 2, 2, "k", Some(1), 1);
+    b.commit(3, 5, 0, "k", Some(2), 2);
+    b.read(10, 11, reader, "k", Some(1), 1);
+    b
+}
+
+#[test]
+fn read_your_writes_is_per_session() {
+    assert_broken(
+        &write_then_read(0).judge(Invariant::ReadYourWrites),
+        Invariant::ReadYourWrites,
+    );
+    assert_holds(&write_then_read(1).judge(Invariant::ReadYourWrites));
+    // Monotonic reads has nothing to say about it: the session read only once.
+    assert_holds(&write_then_read(0).judge(Invariant::MonotonicReads));
+}
+
+// ---- tier-order ------------------------------------------------------------------------------
+
+/// L3 holds v1; v2 is committed; app-0's L1 is filled with v2. `floor_reached_l3`: the
+/// invalidation of v2 reached L3 (its floor rose) without dropping v1.
+fn inverted(floor_reached_l3: bool) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 1, 1, "k", Some(1), 1);
+    b.fill(2, "l3-0", Tier::L3, "k", 1);
+    let op = b.invoke(3, 1, OpFn::Write, "k", Some(2));
+    b.internal(
+        4,
+        ModelEvent::Commit {
+            key: "k".into(),
+            version: 2,
+            value: Some(2),
+            op,
+        },
+    );
+    if floor_reached_l3 {
+        b.internal(
+            5,
+            ModelEvent::Floor {
+                node: "l3-0".into(),
+                tier: Tier::L3,
+                key: "k".into(),
+                version: 2,
+            },
+        );
+    }
+    b.fill(6, "app-0", Tier::L1, "k", 2);
+    b
+}
+
+#[test]
+fn tier_order_catches_a_deep_tier_behind_after_its_invalidation_arrived() {
+    let j = inverted(true).judge(Invariant::TierOrder);
+    assert_broken(&j, Invariant::TierOrder);
+    assert!(j.violations[0]
+        .message
+        .contains("l3-0/L3 held v1 below its floor v2"));
+}
+
+#[test]
+fn tier_order_allows_a_deep_tier_behind_while_its_invalidation_is_on_its_way() {
+    assert_holds(&inverted(false).judge(Invariant::TierOrder));
+}
+
+#[test]
+fn tier_order_catches_a_tier_ahead_of_the_database() {
+    let fill_of = |version: u64| {
+        let mut b = Builder::with_nodes();
+        b.commit(0, 1, 1, "k", Some(1), 1);
+        b.commit(2, 3, 1, "k", Some(2), 2);
+        b.fill(4, "redis-0", Tier::Redis, "k", version);
+        b.judge(Invariant::TierOrder)
+    };
+    assert_broken(&fill_of(3), Invariant::TierOrder);
+    assert_holds(&fill_of(2));
+}
+
+// ---- ttl-bound -------------------------------------------------------------------------------
+
+/// L2 (TTL 100 ms) filled at 0 ms serves at `now_ns` on its clock.
+fn served_at(now_ns: u64) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.internal(
+        500,
+        ModelEvent::Serve {
+            node: "l2-0".into(),
+            tier: Tier::L2,
+            key: "k".into(),
+            version: 1,
+            op: None,
+            now_local_ns: now_ns,
+            filled_at_local_ns: 0,
+            tier_ttl_ns: Some(100 * MS),
+            origin_ns: 0,
+            tags: Vec::new(),
+        },
+    );
+    b
+}
+
+#[test]
+fn ttl_bound_is_violated_at_filled_at_plus_ttl_and_not_one_ns_before() {
+    assert_broken(
+        &served_at(100 * MS).judge(Invariant::TtlBound),
+        Invariant::TtlBound,
+    );
+    assert_holds(&served_at(100 * MS - 1).judge(Invariant::TtlBound));
+}
+
+// ---- tag-complete ----------------------------------------------------------------------------
+
+/// InvalidateTag(t) runs from 10 to 20 ms; a read at 30 ms is answered by the given tiers, each
+/// with data read from the database at its `origin_ms`.
+fn tag_read(serves: &[(&str, Tier, u64)]) -> Builder {
+    let mut b = Builder::with_nodes();
+    let ti = b.invoke(10, 0, OpFn::InvalidateTag, "t", None);
+    b.client(20, ti, EventType::Ok, None, None);
+    let read = b.invoke(30, 1, OpFn::Read, "t:1", None);
+    for (node, tier, origin_ms) in serves {
+        b.internal(
+            30,
+            ModelEvent::Serve {
+                node: node.to_string(),
+                tier: *tier,
+                key: "t:1".into(),
+                version: 0,
+                op: Some(read),
+                now_local_ns: 30 * MS,
+                filled_at_local_ns: 25 * MS,
+                tier_ttl_ns: Some(1_000 * MS),
+                origin_ns: origin_ms * MS,
+                tags: vec!["t".into()],
+            },
+        );
+    }
+    b.client(31, read, EventType::Ok, None, Some(0));
+    b
+}
+
+#[test]
+fn tag_complete_catches_data_read_before_the_invalidation_began() {
+    assert_broken(
+        &tag_read(&[("l2-0", Tier::L2, 9)]).judge(Invariant::TagComplete),
+        Invariant::TagComplete,
+    );
+    // Read from the database the instant the invalidation began: not before it.
+    assert_holds(&tag_read(&[("l2-0", Tier::L2, 10)]).judge(Invariant::TagComplete));
+}
+
+#[test]
+fn tag_complete_judges_the_serving_tier_nearest_the_app() {
+    // Redis held old data but the read was answered by a fresh L1 entry.
+    let fresh_l1 = [("redis-0", Tier::Redis, 5), ("app-1", Tier::L1, 12)];
+    assert_holds(&tag_read(&fresh_l1).judge(Invariant::TagComplete));
+    let stale_l1 = [("redis-0", Tier::Redis, 12), ("app-1", Tier::L1, 5)];
+    assert_broken(
+        &tag_read(&stale_l1).judge(Invariant::TagComplete),
+        Invariant::TagComplete,
+    );
+}
+
+// ---- slo -------------------------------------------------------------------------------------
+
+/// One write committed at 0 ms and acknowledged at `ok_ms`.
+fn acknowledged_after(ok_ms: u64) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, ok_ms, 0, "k", Some(1), 1);
+    b
+}
+
+#[test]
+fn slo_bounds_invalidation_latency_p99_at_50_ms() {
+    assert_broken(
+        &acknowledged_after(51).judge(Invariant::Slo),
+        Invariant::Slo,
+    );
+    assert_holds(&acknowledged_after(50).judge(Invariant::Slo));
+}
+
+#[test]
+fn latency_is_reported_even_when_slo_is_not_claimed() {
+    let j = acknowledged_after(51).judge(Invariant::TtlBound);
+    assert_holds(&j);
+    let p = j.latency.invalidation.expect("one sample");
+    assert_eq!((p.samples, p.p50_ns, p.p99_ns), (1, 51 * MS, 51 * MS));
+    assert!(j.latency.warming.is_none());
+}
+
+#[test]
+fn slo_measures_the_cascade_to_the_last_floor_raised() {
+    let cascade = |last_ms: u64| {
+        let mut b = acknowledged_after(10);
+        for (node, t_ms) in [("redis-0", 2), ("l3-0", 5), ("l2-0", last_ms)] {
+            b.internal(
+                t_ms,
+                ModelEvent::Floor {
+                    node: node.into(),
+                    tier: Tier::L2,
+                    key: "k".into(),
+                    version: 1,
+                },
+            );
+        }
+        b.judge(Invariant::Slo)
+    };
+    assert_broken(&cascade(101), Invariant::Slo);
+    let j = cascade(100);
+    assert_holds(&j);
+    assert_eq!(j.latency.cascade.unwrap().p99_ns, 100 * MS);
+}
+
+// ---- live ------------------------------------------------------------------------------------
+
+/// A write invoked at 10 ms that ends `info` at 1010 ms, with the given faults.
+fn timed_out(faults: &[(u64, Fault)]) -> Builder {
+    let mut b = Builder::with_nodes();
+    let op = b.invoke(10, 0, OpFn::Write, "k", Some(1));
+    for (t_ms, f) in faults {
+        b.events.push(Event::Fault {
+            time_ns: t_ms * MS,
+            fault: f.clone(),
+        });
+    }
+    b.client(1010, op, EventType::Info, Some(1), None);
+    b.internal(
+        2000,
+        ModelEvent::Start {
+            node: "app-0".into(),
+        },
+    );
+    b
+}
+
+#[test]
+fn live_catches_an_indeterminate_op_with_no_fault_in_force() {
+    let clog = Fault::ClogNode {
+        node: "l2-0".into(),
+    };
+    let unclog = Fault::UnclogNode {
+        node: "l2-0".into(),
+    };
+    assert_broken(&timed_out(&[]).judge(Invariant::Live), Invariant::Live);
+    // A partition healed before the op began does not excuse it.
+    assert_broken(
+        &timed_out(&[(1, clog.clone()), (5, unclog.clone())]).judge(Invariant::Live),
+        Invariant::Live,
+    );
+    // One in force during it does.
+    assert_holds(&timed_out(&[(500, clog.clone()), (1500, unclog)]).judge(Invariant::Live));
+    // So does one never healed.
+    assert_holds(&timed_out(&[(500, clog)]).judge(Invariant::Live));
+}
+
+#[test]
+fn live_catches_an_op_that_never_completed() {
+    let mut b = Builder::with_nodes();
+    b.invoke(10, 0, OpFn::Read, "k", None);
+    b.internal(
+        2000,
+        ModelEvent::Start {
+            node: "app-0".into(),
+        },
+    );
+    assert_broken(&b.judge(Invariant::Live), Invariant::Live);
+}
