@@ -91,25 +91,10 @@ pub type CommitLog = BTreeMap<String, BTreeMap<u64, Commit>>;
 pub fn commit_log(history: &History<ModelEvent>) -> CommitLog {
     let mut log = CommitLog::new();
     for e in &history.events {
-        if let Event::Internal {
-            time_ns,
-            event:
-                ModelEvent::Commit {
-                    key,
-                    version,
-                    value,
-                    op,
-                },
-        } = e
-        {
-            log.entry(key.clone()).or_default().insert(
-                *version,
-                Commit {
-                    at_ns: *time_ns,
-                    op: *op,
-                    value: *value,
-                },
-            );
+        if let Event::Internal { time_ns, event: ModelEvent::Commit { key, version, value, op } } = e {
+            log.entry(key.clone())
+                .or_default()
+                .insert(*version, Commit { at_ns: *time_ns, op: *op, value: *value });
         }
     }
     log
@@ -117,9 +102,7 @@ pub fn commit_log(history: &History<ModelEvent>) -> CommitLog {
 
 /// Whether `version` of `key` carries a value (version 0 and deletes do not).
 fn carries_value(log: &CommitLog, key: &str, version: u64) -> bool {
-    log.get(key)
-        .and_then(|vs| vs.get(&version))
-        .is_some_and(|c| c.value.is_some())
+    log.get(key).and_then(|vs| vs.get(&version)).is_some_and(|c| c.value.is_some())
 }
 
 /// An entry a tier holds, as its fill recorded it.
@@ -150,15 +133,7 @@ impl TierContents {
     /// Apply one internal event; returns the key it changed, if any.
     pub fn apply<'e>(&mut self, e: &'e ModelEvent) -> Option<&'e str> {
         match e {
-            ModelEvent::Fill {
-                node,
-                tier,
-                key,
-                version,
-                origin_ns,
-                expires_at_ns,
-                ..
-            } => {
+            ModelEvent::Fill { node, tier, key, version, origin_ns, expires_at_ns, .. } => {
                 let held = Held {
                     tier: *tier,
                     version: *version,
@@ -172,9 +147,7 @@ impl TierContents {
                 self.held.remove(&(key.clone(), node.clone()));
                 Some(key)
             }
-            ModelEvent::Floor {
-                node, key, version, ..
-            } => {
+            ModelEvent::Floor { node, key, version, .. } => {
                 let floor = self.floors.entry((key.clone(), node.clone())).or_insert(0);
                 *floor = (*floor).max(*version);
                 Some(key)
@@ -197,10 +170,7 @@ impl TierContents {
     }
 
     pub fn floor(&self, key: &str, node: &str) -> u64 {
-        self.floors
-            .get(&(key.to_string(), node.to_string()))
-            .copied()
-            .unwrap_or(0)
+        self.floors.get(&(key.to_string(), node.to_string())).copied().unwrap_or(0)
     }
 }
 
@@ -215,11 +185,7 @@ pub struct Replay<'h> {
 
 impl<'h> Replay<'h> {
     pub fn new(history: &'h History<ModelEvent>) -> Self {
-        Replay {
-            events: &history.events,
-            next: 0,
-            contents: TierContents::default(),
-        }
+        Replay { events: &history.events, next: 0, contents: TierContents::default() }
     }
 
     pub fn next_time_ns(&self) -> Option<u64> {
@@ -245,11 +211,7 @@ struct Reporter {
 
 impl Reporter {
     fn new(invariant: Invariant) -> Self {
-        Reporter {
-            invariant,
-            violations: Vec::new(),
-            seen: BTreeSet::new(),
-        }
+        Reporter { invariant, violations: Vec::new(), seen: BTreeSet::new() }
     }
 
     fn report(&mut self, who: &str, key: &str, time_ns: u64, message: String) {
@@ -269,42 +231,27 @@ type Barriers = BTreeMap<String, Vec<(u64, u64, u64)>>;
 
 /// The highest barrier of `key` in force at `t_ns`: (version, in force from).
 fn barrier_at(barriers: &Barriers, key: &str, t_ns: u64) -> Option<(u64, u64)> {
-    barriers
-        .get(key)?
-        .iter()
-        .filter(|(at, _, _)| *at <= t_ns)
-        .map(|(at, v, _)| (*v, *at))
-        .max()
+    barriers.get(key)?.iter().filter(|(at, _, _)| *at <= t_ns).map(|(at, v, _)| (*v, *at)).max()
 }
 
 /// `no-resurrection` (see the module docs).
-pub fn check_no_resurrection(
-    history: &History<ModelEvent>,
-    ops: &BTreeMap<u64, OpRecord>,
-) -> Vec<Violation> {
+pub fn check_no_resurrection(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -> Vec<Violation> {
     let log = commit_log(history);
     let mut barriers = Barriers::new();
     for (key, versions) in &log {
         for (version, c) in versions {
             let r = &ops[&c.op];
             if c.value.is_none() && r.f == OpFn::Delete && r.outcome == Some(EventType::Ok) {
-                let at = r
-                    .complete_ns
-                    .expect("tiersim bug: an ok delete without a time");
-                barriers
-                    .entry(key.clone())
-                    .or_default()
-                    .push((at, *version, c.op));
+                let at = r.complete_ns.expect("tiersim bug: an ok delete without a time");
+                barriers.entry(key.clone()).or_default().push((at, *version, c.op));
             }
         }
     }
     for b in barriers.values_mut() {
         b.sort();
     }
-    let mut acks: Vec<(u64, &str, u64)> = barriers
-        .iter()
-        .flat_map(|(k, bs)| bs.iter().map(move |(at, v, _)| (*at, k.as_str(), *v)))
-        .collect();
+    let mut acks: Vec<(u64, &str, u64)> =
+        barriers.iter().flat_map(|(k, bs)| bs.iter().map(move |(at, v, _)| (*at, k.as_str(), *v))).collect();
     acks.sort();
     let mut out = Reporter::new(Invariant::NoResurrection);
     let mut replay = Replay::new(history);
@@ -322,9 +269,11 @@ pub fn check_no_resurrection(
                         key,
                         at,
                         format!(
-                        "{node}/{} still held v{} when the delete v{v} was acknowledged at t={}",
-                        h.tier, h.version, secs(at)
-                    ),
+                            "{node}/{} still held v{} when the delete v{v} was acknowledged at t={}",
+                            h.tier,
+                            h.version,
+                            secs(at)
+                        ),
                     );
                 }
             }
@@ -332,17 +281,7 @@ pub fn check_no_resurrection(
         let Some(e) = replay.step() else { break };
         let t = e.time_ns();
         match e {
-            Event::Internal {
-                event:
-                    ModelEvent::Fill {
-                        node,
-                        tier,
-                        key,
-                        version,
-                        ..
-                    },
-                ..
-            } => {
+            Event::Internal { event: ModelEvent::Fill { node, tier, key, version, .. }, .. } => {
                 if let Some((v, at)) = barrier_at(&barriers, key, t) {
                     if *version < v && carries_value(&log, key, *version) {
                         out.report(node, key, t, format!(
@@ -352,11 +291,9 @@ pub fn check_no_resurrection(
                     }
                 }
             }
-            Event::Client {
-                op,
-                event,
-                version: Some(version),
-            } if event.kind == EventType::Ok && event.f == OpFn::Read => {
+            Event::Client { op, event, version: Some(version) }
+                if event.kind == EventType::Ok && event.f == OpFn::Read =>
+            {
                 let invoke_ns = ops[op].invoke_ns;
                 if let Some((v, at)) = barrier_at(&barriers, &event.key, invoke_ns) {
                     if *version < v && event.value.single().is_some() {
@@ -440,11 +377,7 @@ impl Nodes {
     pub fn of(history: &History<ModelEvent>) -> Nodes {
         let mut n = Nodes::default();
         for e in &history.events {
-            if let Event::Internal {
-                event: ModelEvent::Start { node },
-                ..
-            } = e
-            {
+            if let Event::Internal { event: ModelEvent::Start { node }, .. } = e {
                 let Some((kind, index)) = node.rsplit_once('-') else {
                     continue;
                 };
@@ -495,13 +428,7 @@ pub fn check_tier_order(history: &History<ModelEvent>) -> Vec<Violation> {
                 ModelEvent::Commit { key, version, .. } => {
                     latest.insert(key, *version);
                 }
-                ModelEvent::Fill {
-                    node,
-                    tier,
-                    key,
-                    version,
-                    ..
-                } => {
+                ModelEvent::Fill { node, tier, key, version, .. } => {
                     let db = latest.get(key.as_str()).copied().unwrap_or(0);
                     if *version > db {
                         out.report(node, key, t, format!(
@@ -535,11 +462,7 @@ fn compare_paths(c: &TierContents, nodes: &Nodes, key: &str, t_ns: u64, out: &mu
         };
         let live: Vec<Option<&Held>> = path
             .iter()
-            .map(|n| {
-                c.held
-                    .get(&(key.to_string(), n.clone()))
-                    .filter(|h| h.live_at(t_ns))
-            })
+            .map(|n| c.held.get(&(key.to_string(), n.clone())).filter(|h| h.live_at(t_ns)))
             .collect();
         for deep in (1..path.len()).rev() {
             let Some(x) = live[deep] else { continue };
@@ -604,45 +527,25 @@ struct Served<'h> {
 }
 
 /// `tag-complete` (see the module docs).
-pub fn check_tag_complete(
-    history: &History<ModelEvent>,
-    ops: &BTreeMap<u64, OpRecord>,
-) -> Vec<Violation> {
+pub fn check_tag_complete(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -> Vec<Violation> {
     // The answer of each op: the serving tier nearest the app.
     let mut served: BTreeMap<u64, Served<'_>> = BTreeMap::new();
     for e in &history.events {
         if let Event::Internal {
-            event:
-                ModelEvent::Serve {
-                    node,
-                    tier,
-                    version,
-                    op: Some(op),
-                    origin_ns,
-                    tags,
-                    ..
-                },
+            event: ModelEvent::Serve { node, tier, version, op: Some(op), origin_ns, tags, .. },
             ..
         } = e
         {
             if served.get(op).is_none_or(|s| tier.depth() < s.tier.depth()) {
                 served.insert(
                     *op,
-                    Served {
-                        node,
-                        tier: *tier,
-                        version: *version,
-                        origin_ns: *origin_ns,
-                        tags,
-                    },
+                    Served { node, tier: *tier, version: *version, origin_ns: *origin_ns, tags },
                 );
             }
         }
     }
-    let tag_invalidations: Vec<&OpRecord> = ops
-        .values()
-        .filter(|r| r.f == OpFn::InvalidateTag && r.outcome == Some(EventType::Ok))
-        .collect();
+    let tag_invalidations: Vec<&OpRecord> =
+        ops.values().filter(|r| r.f == OpFn::InvalidateTag && r.outcome == Some(EventType::Ok)).collect();
     let mut out = Reporter::new(Invariant::TagComplete);
     for r in ops.values() {
         if r.f != OpFn::Read || r.outcome != Some(EventType::Ok) {
@@ -751,14 +654,8 @@ pub fn latencies(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -
                 });
             }
             reached.insert((key, *version), (c.at_ns, None));
-            let until = r
-                .complete_ns
-                .or(commit_times.get(i + 1).copied())
-                .unwrap_or(end_ns);
-            windows
-                .entry(key)
-                .or_default()
-                .push((r.invoke_ns, until, *version));
+            let until = r.complete_ns.or(commit_times.get(i + 1).copied()).unwrap_or(end_ns);
+            windows.entry(key).or_default().push((r.invoke_ns, until, *version));
         }
     }
     for e in &history.events {
@@ -767,15 +664,13 @@ pub fn latencies(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -
         };
         let caused = match event {
             ModelEvent::Floor { key, version, .. } => Some((key.as_str(), *version)),
-            ModelEvent::Remove {
-                key,
-                cause: RemoveCause::Delete,
-                ..
-            } => windows.get(key.as_str()).and_then(|ws| {
-                ws.iter()
-                    .find(|(from, until, _)| (*from..=*until).contains(time_ns))
-                    .map(|(_, _, v)| (key.as_str(), *v))
-            }),
+            ModelEvent::Remove { key, cause: RemoveCause::Delete, .. } => {
+                windows.get(key.as_str()).and_then(|ws| {
+                    ws.iter()
+                        .find(|(from, until, _)| (*from..=*until).contains(time_ns))
+                        .map(|(_, _, v)| (key.as_str(), *v))
+                })
+            }
             _ => None,
         };
         if let Some(r) = caused.and_then(|kv| reached.get_mut(&kv)) {
@@ -785,11 +680,7 @@ pub fn latencies(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -
     let cascade = reached
         .iter()
         .filter_map(|((key, _), (at, last))| {
-            last.map(|l| Sample {
-                key: key.to_string(),
-                start_ns: *at,
-                latency_ns: l.saturating_sub(*at),
-            })
+            last.map(|l| Sample { key: key.to_string(), start_ns: *at, latency_ns: l.saturating_sub(*at) })
         })
         .collect();
     let warming = ops
@@ -882,10 +773,7 @@ pub fn check_live(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) 
             Some(_) => info_at.get(&r.op).copied().unwrap_or(end_ns),
             None => end_ns,
         };
-        if windows
-            .iter()
-            .any(|(from, to)| *from <= ended && *to >= r.invoke_ns)
-        {
+        if windows.iter().any(|(from, to)| *from <= ended && *to >= r.invoke_ns) {
             continue;
         }
         let how = if r.outcome.is_some() {
@@ -916,21 +804,14 @@ mod tests {
     fn samples(latencies_ms: impl IntoIterator<Item = u64>) -> Vec<Sample> {
         latencies_ms
             .into_iter()
-            .map(|ms| Sample {
-                key: "k".into(),
-                start_ns: 0,
-                latency_ns: ms * 1_000_000,
-            })
+            .map(|ms| Sample { key: "k".into(), start_ns: 0, latency_ns: ms * 1_000_000 })
             .collect()
     }
 
     #[test]
     fn percentiles_are_nearest_rank() {
         let p = Percentiles::of(samples((1..=100).rev())).unwrap();
-        assert_eq!(
-            (p.samples, p.p50_ns, p.p95_ns, p.p99_ns),
-            (100, 50_000_000, 95_000_000, 99_000_000)
-        );
+        assert_eq!((p.samples, p.p50_ns, p.p95_ns, p.p99_ns), (100, 50_000_000, 95_000_000, 99_000_000));
         assert_eq!(p.slowest.latency_ns, 100_000_000);
         // Two samples: the median is the lower one, p99 the higher.
         let p = Percentiles::of(samples([10, 20])).unwrap();
@@ -940,34 +821,14 @@ mod tests {
 
     #[test]
     fn an_unhealed_fault_window_runs_to_the_end_and_skew_is_never_healed() {
-        let fault = |t_ms: u64, fault: Fault| Event::Fault {
-            time_ns: t_ms * 1_000_000,
-            fault,
-        };
+        let fault = |t_ms: u64, fault: Fault| Event::Fault { time_ns: t_ms * 1_000_000, fault };
         let h: History<ModelEvent> = History {
             events: vec![
                 fault(1, Fault::LossStart { per_mille: 10 }),
                 fault(2, Fault::LossEnd),
-                fault(
-                    3,
-                    Fault::ClockSkew {
-                        node: "l2-0".into(),
-                        skew_ns: 5,
-                        drift_ppm: 0,
-                    },
-                ),
-                fault(
-                    4,
-                    Fault::Kill {
-                        node: "app-0".into(),
-                    },
-                ),
-                fault(
-                    9,
-                    Fault::UnclogNode {
-                        node: "app-0".into(),
-                    },
-                ),
+                fault(3, Fault::ClockSkew { node: "l2-0".into(), skew_ns: 5, drift_ppm: 0 }),
+                fault(4, Fault::Kill { node: "app-0".into() }),
+                fault(9, Fault::UnclogNode { node: "app-0".into() }),
             ],
             digests: Vec::new(),
             trace_hash: 0,
@@ -975,12 +836,7 @@ mod tests {
         let ms = 1_000_000;
         assert_eq!(
             fault_windows(&h),
-            vec![
-                (ms, 2 * ms),
-                (3 * ms, 9 * ms),
-                (4 * ms, 9 * ms),
-                (9 * ms, 9 * ms)
-            ]
+            vec![(ms, 2 * ms), (3 * ms, 9 * ms), (4 * ms, 9 * ms), (9 * ms, 9 * ms)]
         );
     }
 }

@@ -118,21 +118,15 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
                     j.violations.extend(check_converged(f))
                 }
             }
-            Invariant::NoResurrection => j
-                .violations
-                .extend(cache_checks::check_no_resurrection(history, &ops)),
+            Invariant::NoResurrection => {
+                j.violations.extend(cache_checks::check_no_resurrection(history, &ops))
+            }
             // Both session guarantees come from one pass; each reports only when claimed.
-            Invariant::MonotonicReads => j
-                .violations
-                .extend(cache_checks::check_sessions(&ops, true, false)),
-            Invariant::ReadYourWrites => j
-                .violations
-                .extend(cache_checks::check_sessions(&ops, false, true)),
+            Invariant::MonotonicReads => j.violations.extend(cache_checks::check_sessions(&ops, true, false)),
+            Invariant::ReadYourWrites => j.violations.extend(cache_checks::check_sessions(&ops, false, true)),
             Invariant::TierOrder => j.violations.extend(cache_checks::check_tier_order(history)),
             Invariant::TtlBound => j.violations.extend(cache_checks::check_ttl_bound(history)),
-            Invariant::TagComplete => j
-                .violations
-                .extend(cache_checks::check_tag_complete(history, &ops)),
+            Invariant::TagComplete => j.violations.extend(cache_checks::check_tag_complete(history, &ops)),
             Invariant::Slo => j.violations.extend(cache_checks::check_slo(&j.latency)),
             Invariant::Live => j.violations.extend(cache_checks::check_live(history, &ops)),
         }

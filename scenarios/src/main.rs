@@ -291,9 +291,7 @@ fn list(json: bool) -> u8 {
 fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_json::Value {
     // The slo figures in ns; a distribution with no sample is null.
     let percentiles = |p: &Option<tiersim_model::cache_checks::Percentiles>| {
-        p.as_ref().map(
-            |p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}),
-        )
+        p.as_ref().map(|p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}))
     };
     json!({
         "scenario": s.name(),

@@ -32,14 +32,7 @@ impl Builder {
         let (process, f, key) = self.ops[&op].clone();
         self.events.push(Event::Client {
             op,
-            event: ClientEvent {
-                process,
-                kind,
-                f,
-                key,
-                value: OpValue::Single(value),
-                time_ns: t_ms * MS,
-            },
+            event: ClientEvent { process, kind, f, key, value: OpValue::Single(value), time_ns: t_ms * MS },
             version: v,
         });
     }
@@ -52,38 +45,15 @@ impl Builder {
     }
 
     fn internal(&mut self, t_ms: u64, event: ModelEvent) {
-        self.events.push(Event::Internal {
-            time_ns: t_ms * MS,
-            event,
-        });
+        self.events.push(Event::Internal { time_ns: t_ms * MS, event });
     }
 
     /// A write (value `Some`) or delete of `key` by `process`: invoked, committed as `version`,
     /// acknowledged at `ok_ms`.
-    fn commit(
-        &mut self,
-        at_ms: u64,
-        ok_ms: u64,
-        process: u64,
-        key: &str,
-        value: Option<i64>,
-        version: u64,
-    ) {
-        let f = if value.is_some() {
-            OpFn::Write
-        } else {
-            OpFn::Delete
-        };
+    fn commit(&mut self, at_ms: u64, ok_ms: u64, process: u64, key: &str, value: Option<i64>, version: u64) {
+        let f = if value.is_some() { OpFn::Write } else { OpFn::Delete };
         let op = self.invoke(at_ms, process, f, key, value);
-        self.internal(
-            at_ms,
-            ModelEvent::Commit {
-                key: key.into(),
-                version,
-                value,
-                op,
-            },
-        );
+        self.internal(at_ms, ModelEvent::Commit { key: key.into(), version, value, op });
         self.client(ok_ms, op, EventType::Ok, value, Some(version));
     }
 
@@ -121,11 +91,7 @@ impl Builder {
     }
 
     fn judge(self, inv: Invariant) -> Judgement {
-        let history = History {
-            events: self.events,
-            digests: Vec::new(),
-            trace_hash: 0,
-        };
+        let history = History { events: self.events, digests: Vec::new(), trace_hash: 0 };
         judge(&history, None, &Claims::new([inv]))
     }
 }
@@ -138,12 +104,7 @@ fn broken(j: &Judgement) -> Vec<String> {
 }
 
 fn assert_broken(j: &Judgement, inv: Invariant) {
-    assert_eq!(
-        broken(j),
-        vec![inv.name().to_string()],
-        "{:#?}",
-        j.violations
-    );
+    assert_eq!(broken(j), vec![inv.name().to_string()], "{:#?}", j.violations);
 }
 
 fn assert_holds(j: &Judgement) {
@@ -184,10 +145,7 @@ fn no_resurrection_catches_an_old_value_filled_after_the_delete_was_acknowledged
 
 #[test]
 fn no_resurrection_catches_an_old_value_still_held_when_the_delete_is_acknowledged() {
-    assert_broken(
-        &deleted_then_filled(8, false).judge(Invariant::NoResurrection),
-        Invariant::NoResurrection,
-    );
+    assert_broken(&deleted_then_filled(8, false).judge(Invariant::NoResurrection), Invariant::NoResurrection);
     // The twin: the same fill, invalidated before the acknowledgement.
     assert_holds(&deleted_then_filled(8, true).judge(Invariant::NoResurrection));
 }
@@ -230,10 +188,7 @@ fn two_reads(reader: u64) -> Builder {
 
 #[test]
 fn monotonic_reads_is_per_session() {
-    assert_broken(
-        &two_reads(0).judge(Invariant::MonotonicReads),
-        Invariant::MonotonicReads,
-    );
+    assert_broken(&two_reads(0).judge(Invariant::MonotonicReads), Invariant::MonotonicReads);
     assert_holds(&two_reads(1).judge(Invariant::MonotonicReads));
 }
 
@@ -248,10 +203,7 @@ fn write_then_read(reader: u64) -> Builder {
 
 #[test]
 fn read_your_writes_is_per_session() {
-    assert_broken(
-        &write_then_read(0).judge(Invariant::ReadYourWrites),
-        Invariant::ReadYourWrites,
-    );
+    assert_broken(&write_then_read(0).judge(Invariant::ReadYourWrites), Invariant::ReadYourWrites);
     assert_holds(&write_then_read(1).judge(Invariant::ReadYourWrites));
     // Monotonic reads has nothing to say about it: the session read only once.
     assert_holds(&write_then_read(0).judge(Invariant::MonotonicReads));
@@ -266,25 +218,9 @@ fn inverted(floor_reached_l3: bool) -> Builder {
     b.commit(0, 1, 1, "k", Some(1), 1);
     b.fill(2, "l3-0", Tier::L3, "k", 1);
     let op = b.invoke(3, 1, OpFn::Write, "k", Some(2));
-    b.internal(
-        4,
-        ModelEvent::Commit {
-            key: "k".into(),
-            version: 2,
-            value: Some(2),
-            op,
-        },
-    );
+    b.internal(4, ModelEvent::Commit { key: "k".into(), version: 2, value: Some(2), op });
     if floor_reached_l3 {
-        b.internal(
-            5,
-            ModelEvent::Floor {
-                node: "l3-0".into(),
-                tier: Tier::L3,
-                key: "k".into(),
-                version: 2,
-            },
-        );
+        b.internal(5, ModelEvent::Floor { node: "l3-0".into(), tier: Tier::L3, key: "k".into(), version: 2 });
     }
     b.fill(6, "app-0", Tier::L1, "k", 2);
     b
@@ -294,9 +230,7 @@ fn inverted(floor_reached_l3: bool) -> Builder {
 fn tier_order_catches_a_deep_tier_behind_after_its_invalidation_arrived() {
     let j = inverted(true).judge(Invariant::TierOrder);
     assert_broken(&j, Invariant::TierOrder);
-    assert!(j.violations[0]
-        .message
-        .contains("l3-0/L3 held v1 below its floor v2"));
+    assert!(j.violations[0].message.contains("l3-0/L3 held v1 below its floor v2"));
 }
 
 #[test]
@@ -342,10 +276,7 @@ fn served_at(now_ns: u64) -> Builder {
 
 #[test]
 fn ttl_bound_is_violated_at_filled_at_plus_ttl_and_not_one_ns_before() {
-    assert_broken(
-        &served_at(100 * MS).judge(Invariant::TtlBound),
-        Invariant::TtlBound,
-    );
+    assert_broken(&served_at(100 * MS).judge(Invariant::TtlBound), Invariant::TtlBound);
     assert_holds(&served_at(100 * MS - 1).judge(Invariant::TtlBound));
 }
 
@@ -381,10 +312,7 @@ fn tag_read(serves: &[(&str, Tier, u64)]) -> Builder {
 
 #[test]
 fn tag_complete_catches_data_read_before_the_invalidation_began() {
-    assert_broken(
-        &tag_read(&[("l2-0", Tier::L2, 9)]).judge(Invariant::TagComplete),
-        Invariant::TagComplete,
-    );
+    assert_broken(&tag_read(&[("l2-0", Tier::L2, 9)]).judge(Invariant::TagComplete), Invariant::TagComplete);
     // Read from the database the instant the invalidation began: not before it.
     assert_holds(&tag_read(&[("l2-0", Tier::L2, 10)]).judge(Invariant::TagComplete));
 }
@@ -395,10 +323,7 @@ fn tag_complete_judges_the_serving_tier_nearest_the_app() {
     let fresh_l1 = [("redis-0", Tier::Redis, 5), ("app-1", Tier::L1, 12)];
     assert_holds(&tag_read(&fresh_l1).judge(Invariant::TagComplete));
     let stale_l1 = [("redis-0", Tier::Redis, 12), ("app-1", Tier::L1, 5)];
-    assert_broken(
-        &tag_read(&stale_l1).judge(Invariant::TagComplete),
-        Invariant::TagComplete,
-    );
+    assert_broken(&tag_read(&stale_l1).judge(Invariant::TagComplete), Invariant::TagComplete);
 }
 
 // ---- slo -------------------------------------------------------------------------------------
@@ -412,10 +337,7 @@ fn acknowledged_after(ok_ms: u64) -> Builder {
 
 #[test]
 fn slo_bounds_invalidation_latency_p99_at_50_ms() {
-    assert_broken(
-        &acknowledged_after(51).judge(Invariant::Slo),
-        Invariant::Slo,
-    );
+    assert_broken(&acknowledged_after(51).judge(Invariant::Slo), Invariant::Slo);
     assert_holds(&acknowledged_after(50).judge(Invariant::Slo));
 }
 
@@ -435,12 +357,7 @@ fn slo_measures_the_cascade_to_the_last_floor_raised() {
         for (node, t_ms) in [("redis-0", 2), ("l3-0", 5), ("l2-0", last_ms)] {
             b.internal(
                 t_ms,
-                ModelEvent::Floor {
-                    node: node.into(),
-                    tier: Tier::L2,
-                    key: "k".into(),
-                    version: 1,
-                },
+                ModelEvent::Floor { node: node.into(), tier: Tier::L2, key: "k".into(), version: 1 },
             );
         }
         b.judge(Invariant::Slo)
@@ -458,29 +375,17 @@ fn timed_out(faults: &[(u64, Fault)]) -> Builder {
     let mut b = Builder::with_nodes();
     let op = b.invoke(10, 0, OpFn::Write, "k", Some(1));
     for (t_ms, f) in faults {
-        b.events.push(Event::Fault {
-            time_ns: t_ms * MS,
-            fault: f.clone(),
-        });
+        b.events.push(Event::Fault { time_ns: t_ms * MS, fault: f.clone() });
     }
     b.client(1010, op, EventType::Info, Some(1), None);
-    b.internal(
-        2000,
-        ModelEvent::Start {
-            node: "app-0".into(),
-        },
-    );
+    b.internal(2000, ModelEvent::Start { node: "app-0".into() });
     b
 }
 
 #[test]
 fn live_catches_an_indeterminate_op_with_no_fault_in_force() {
-    let clog = Fault::ClogNode {
-        node: "l2-0".into(),
-    };
-    let unclog = Fault::UnclogNode {
-        node: "l2-0".into(),
-    };
+    let clog = Fault::ClogNode { node: "l2-0".into() };
+    let unclog = Fault::UnclogNode { node: "l2-0".into() };
     assert_broken(&timed_out(&[]).judge(Invariant::Live), Invariant::Live);
     // A partition healed before the op began does not excuse it.
     assert_broken(
@@ -497,11 +402,6 @@ fn live_catches_an_indeterminate_op_with_no_fault_in_force() {
 fn live_catches_an_op_that_never_completed() {
     let mut b = Builder::with_nodes();
     b.invoke(10, 0, OpFn::Read, "k", None);
-    b.internal(
-        2000,
-        ModelEvent::Start {
-            node: "app-0".into(),
-        },
-    );
+    b.internal(2000, ModelEvent::Start { node: "app-0".into() });
     assert_broken(&b.judge(Invariant::Live), Invariant::Live);
 }
