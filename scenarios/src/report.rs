@@ -52,7 +52,7 @@ const PX_PER_MS_MAX: f64 = 60.0;
 /// The timeline is never wider than this (the scale shrinks instead), in px.
 const WIDTH_MAX_PX: f64 = 60_000.0;
 /// An idle stretch wider than this at the chosen scale is compressed, in px.
-const GAP_MAX_PX: f64 = 320.0;
+const GAP_MAX_PX: f64 = 600.0;
 /// ... into a break this wide, keeping this much linear time on either side, in px.
 const GAP_PX: f64 = 46.0;
 const GAP_MARGIN_PX: f64 = 36.0;
@@ -71,6 +71,8 @@ const CHAR_PX: f64 = 6.1;
 /// Events of the focus key listed before and after the violation in the table.
 const TABLE_BEFORE: usize = 30;
 const TABLE_AFTER: usize = 12;
+/// Keys left out of the lanes that the page names one by one (the rest it counts).
+const LEFT_OUT_LISTED: usize = 10;
 
 /// Render `outcome` (a run of the system `config`) as one self-contained HTML page. `title`
 /// heads the page and should name the scenario and the protocol, for example
@@ -396,8 +398,15 @@ impl Run {
         }
 
         // Which keys get lanes.
+        // Cache administration (warm a batch, invalidate a tag) names a batch or a tag in the
+        // key field: those are not keys.
         let mut per_key: BTreeMap<&str, usize> = BTreeMap::new();
         for e in events {
+            if let Event::Client { event, .. } = e {
+                if !event.f.is_register_op() {
+                    continue;
+                }
+            }
             if let Some(k) = event_key(e) {
                 *per_key.entry(k).or_default() += 1;
             }
@@ -428,17 +437,32 @@ impl Run {
             ));
             vec![k]
         };
-        let left_out: Vec<String> = per_key
+        // The keys left out, busiest first; a long tail is counted, not listed.
+        let mut left_out: Vec<(&str, usize)> = per_key
             .iter()
             .filter(|(k, _)| !focus.iter().any(|f| f == *k))
-            .map(|(k, n)| format!("{k} ({n} events)"))
+            .map(|(k, n)| (*k, *n))
             .collect();
+        left_out.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
         if !left_out.is_empty() {
+            let mut listed: Vec<String> = left_out
+                .iter()
+                .take(LEFT_OUT_LISTED)
+                .map(|(k, n)| format!("{k} ({n} events)"))
+                .collect();
+            if left_out.len() > LEFT_OUT_LISTED {
+                let rest = &left_out[LEFT_OUT_LISTED..];
+                listed.push(format!(
+                    "and {} more with {} events in all",
+                    rest.len(),
+                    rest.iter().map(|r| r.1).sum::<usize>()
+                ));
+            }
             scope.push(format!(
                 "Not shown as lanes: {} other key{}: {}. Their operations are drawn faded.",
                 left_out.len(),
                 if left_out.len() == 1 { "" } else { "s" },
-                left_out.join(", ")
+                listed.join(", ")
             ));
         }
 
@@ -1389,6 +1413,11 @@ impl Page {
         // Grid and axis (drawn first so that everything else lies on top).
         let mut under = String::new();
         let step = axis.tick_ns();
+        let near_break = |x: f64| {
+            axis.segs
+                .iter()
+                .any(|s| s.compressed && x > s.x0 - 30.0 && x < s.x1 + 30.0)
+        };
         for s in &axis.segs {
             if s.compressed {
                 let _ = writeln!(
@@ -1412,6 +1441,10 @@ impl Page {
             let mut t = s.t0.div_ceil(step) * step;
             while t <= s.t1 {
                 let x = axis.x(t);
+                if near_break(x) {
+                    t += step;
+                    continue;
+                }
                 let text = if step >= 1_000_000 {
                     format!("{} ms", t / 1_000_000)
                 } else {
@@ -2017,6 +2050,60 @@ mod tests {
             "&lt;a href=&quot;x&quot; title=&#39;y&#39;&gt;&amp;amp;&lt;/a&gt;"
         );
         assert_eq!(escape("plain k1 · v28"), "plain k1 · v28");
+    }
+
+    fn outcome(events: Vec<Event<ModelEvent>>) -> Outcome {
+        Outcome {
+            seed: 7,
+            verdict: tiersim_model::outcome::Verdict::Crash,
+            violations: Vec::new(),
+            abort: Some("panicked: <boom>".into()),
+            trace_hash: 0xabc,
+            ops: 1,
+            events: events.len(),
+            messages: 0,
+            sim_ns: 0,
+            wall_ms: 0,
+            max_staleness_ns: 0,
+            unchecked: Vec::new(),
+            history: tiersim_sim::history::History {
+                events,
+                digests: Vec::new(),
+                trace_hash: 0xabc,
+            },
+        }
+    }
+
+    #[test]
+    fn an_empty_run_and_a_crashed_one_still_render() {
+        let mut empty = outcome(Vec::new());
+        empty.ops = 0;
+        let html = render("empty", &empty, &SystemConfig::default());
+        assert!(html.contains("None: every checked invariant held."));
+        assert!(!html.contains("data-op="));
+
+        // A crash leaves an operation without its completion: drawn to the end of the run.
+        let invoke = tiersim_sim::history::ClientEvent {
+            process: 3,
+            kind: EventType::Invoke,
+            f: OpFn::Write,
+            key: "k1".into(),
+            value: OpValue::Single(Some(5)),
+            time_ns: 2_000_000,
+        };
+        let crashed = outcome(vec![Event::Client {
+            op: 0,
+            event: invoke,
+            version: None,
+        }]);
+        let html = render("crashed", &crashed, &SystemConfig::default());
+        assert_eq!(
+            html.matches("class=\"op pending\" data-op=\"0\"").count(),
+            1
+        );
+        assert!(html.contains("write k1 5"));
+        assert!(html.contains("panicked: &lt;boom&gt;"));
+        assert!(!html.contains("id=\"violation\""));
     }
 
     #[test]
