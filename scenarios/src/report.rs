@@ -28,6 +28,11 @@
 //! long while, such as the quiet phase) are compressed into a marked break, which keeps a run of a
 //! few thousand events readable. A table lists the focus key's events around the violation.
 //!
+//! The page works without JavaScript; its short script only scrolls the timeline to the first
+//! violation, makes the violation list jump there, and records on `<body>` what the browser drew
+//! (`data-drawn-ops`: operation bars laid out with a size; `data-drawn-violation`: the first
+//! marker's text), which the browser test reads back.
+//!
 //! The output is deterministic: it depends only on the outcome and the configuration (never on
 //! the wall clock, not even the run's `wall_ms`), and everything is iterated in a stable order,
 //! so the same outcome renders to the same bytes. All text that comes from the run or the caller
@@ -1306,7 +1311,7 @@ impl Page {
             for (from, to, text) in &row.spans {
                 let x0 = axis.x(*from);
                 let x1 = to.map_or(axis.width - 20.0, |t| axis.x(t)).max(x0 + 3.0);
-                let until = to.map_or("the end of the run".to_string(), |t| ms(t));
+                let until = to.map_or("the end of the run".to_string(), ms);
                 let _ = writeln!(
                     body,
                     "<rect class=\"fault\" x=\"{x0:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"10\"><title>{}: {} from {} to {}</title></rect>",
