@@ -1,6 +1,7 @@
 //! Named scenarios (topology + workload + faults) and the runner the CLI and tests share.
 
 pub mod catalog;
+pub mod report;
 pub mod strategy;
 pub mod sweep;
 pub mod workload;

@@ -94,6 +94,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Render a replay file's run as one self-contained HTML timeline.
+    Report {
+        file: PathBuf,
+        #[arg(short = 'o', long = "out")]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a replay file and say whether it reproduced.
     Replay {
         file: PathBuf,
@@ -150,8 +158,7 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             }
             let o = run_seed(&*s, p.clone(), seed, &req);
             if let Some(path) = history {
-                std::fs::write(&path, o.history.to_jsonl())
-                    .map_err(|e| BadInput(format!("{}: cannot write history: {e}", path.display())))?;
+                write_atomically(&path, &o.history.to_jsonl())?;
             }
             // One run the user asked to keep is kept whatever its verdict: a passing run is a
             // regression file too (the seed that once broke a correct protocol).
@@ -184,6 +191,7 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             sweep(s, p, req, a, b, jobs, save, json)
         }
         Command::Replay { file, json } => replay(&file, json),
+        Command::Report { file, out, json } => report(&file, &out, json),
         Command::Shrink { file, out, max_runs, json } => shrink(&file, &out, max_runs, json),
         Command::Check { file, max_states, json } => check(&file, max_states, json),
     }
@@ -664,4 +672,36 @@ fn shrink(path: &Path, out: &Path, max_runs: usize, json: bool) -> Result<u8, Ba
         println!("{} candidate runs · written to {}", stats.runs, out.display());
     }
     Ok(0)
+}
+
+fn report(path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
+    let file: ReplayFile<CacheOp> = ReplayFile::load(path)?;
+    let name = path.display();
+    let p = tiersim_model::protocols::by_name(&file.protocol)
+        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
+    let config =
+        tiersim_scenarios::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let o = tiersim_scenarios::run_in(&config, p, file.seed, &file.schedule, &[]);
+    let title = format!("{} · {} · seed {}", file.scenario, file.protocol, file.seed);
+    let html = tiersim_scenarios::report::render(&title, &o, &config);
+    write_atomically(out, &html)?;
+    if json {
+        println!(
+            "{}",
+            json!({"file": name.to_string(), "out": out.display().to_string(), "verdict": o.verdict.name(),
+                   "violations": o.violations, "trace_hash": hash_hex(o.trace_hash), "ops": o.ops, "events": o.events})
+        );
+    } else {
+        println!("wrote {} ({}, {} ops, {} events)", out.display(), o.verdict.name(), o.ops, o.events);
+    }
+    Ok(0)
+}
+
+/// Write a file through a temporary one and a rename: nothing half-written is left behind.
+fn write_atomically(path: &Path, text: &str) -> Result<(), BadInput> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        BadInput(format!("{}: cannot write: {e}", path.display()))
+    })
 }

@@ -1,0 +1,286 @@
+//! The timeline report (`tiersim_scenarios::report`) checked the way a person reads it: rendered
+//! by a real headless browser (Debian's chromium), whose serialised DOM must hold every client
+//! operation as a bar, a known operation label, and the violation marker with its invariant
+//! exactly when the run failed.
+//!
+//! Without chromium the browser half is skipped with a loud warning on stderr, unless the `CI`
+//! environment variable is set: then a missing browser fails the test, so a CI image that lost
+//! chromium cannot pass silently. The assertions on the HTML text itself always run.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use tiersim_model::event::ModelEvent;
+use tiersim_model::outcome::{Outcome, Verdict};
+use tiersim_model::system::SystemConfig;
+use tiersim_scenarios::report::{escape, render};
+use tiersim_sim::history::{Event, EventType, OpFn};
+
+fn run(protocol: &str, seed: u64) -> (Outcome, SystemConfig) {
+    let scenario = tiersim_scenarios::by_name("stale-set").expect("stale-set exists");
+    let p = tiersim_model::protocols::by_name(protocol).expect("protocol exists");
+    let o = tiersim_scenarios::run_seed(&*scenario, p, seed, &[]);
+    (o, scenario.config())
+}
+
+/// A stale-set run that cache_aside fails with `invalidation-barrier` (seed 0 or 1 does).
+fn failing_run() -> (Outcome, SystemConfig, u64) {
+    for seed in 0..4 {
+        let (o, c) = run("cache_aside", seed);
+        if o.verdict == Verdict::Fail && o.invariant().as_deref() == Some("invalidation-barrier") {
+            return (o, c, seed);
+        }
+    }
+    panic!("cache_aside no longer fails stale-set with invalidation-barrier in seeds 0..4");
+}
+
+fn passing_run() -> (Outcome, SystemConfig) {
+    let (o, c) = run("versioned", 1);
+    assert_eq!(o.verdict, Verdict::Pass, "versioned should pass stale-set seed 1");
+    (o, c)
+}
+
+/// The label the report puts on the first write that completed ok: `write KEY VALUE vN`.
+fn first_ok_write_label(o: &Outcome) -> String {
+    let mut value = std::collections::BTreeMap::new();
+    for e in &o.history.events {
+        if let Event::Client { op, event, version } = e {
+            if event.f != OpFn::Write {
+                continue;
+            }
+            match event.kind {
+                EventType::Invoke => {
+                    value.insert(*op, event.value.single());
+                }
+                EventType::Ok => {
+                    let v = value[op].expect("writes write a value");
+                    let version = version.expect("an ok write reports its version");
+                    return format!("write {} {v} v{version}", event.key);
+                }
+                _ => {}
+            }
+        }
+    }
+    panic!("the run has no write that completed ok");
+}
+
+fn count(haystack: &str, needle: &str) -> usize {
+    haystack.matches(needle).count()
+}
+
+/// The markup of the element that carries `id="violation"`, up to the end of its group.
+fn violation_element(dom: &str) -> Option<&str> {
+    let id = dom.find("id=\"violation\"")?;
+    let at = dom[..id].rfind('<')?;
+    let end = dom[at..].find("</g>").map_or(dom.len(), |e| at + e);
+    Some(&dom[at..end])
+}
+
+/// Assertions that hold for the generated HTML and for the DOM a browser makes of it.
+fn assert_page(what: &str, page: &str, o: &Outcome, failing: bool) {
+    assert_eq!(count(page, "\" data-op=\""), o.ops, "{what}: one operation bar per client operation");
+    let label = first_ok_write_label(o);
+    assert!(page.contains(&label), "{what}: op label {label:?} missing");
+    assert!(page.contains(&tiersim_sim::replay::hash_hex(o.trace_hash)), "{what}: trace hash missing");
+    if failing {
+        let v = violation_element(page).unwrap_or_else(|| panic!("{what}: no element with id=\"violation\""));
+        assert!(
+            v.contains("invalidation-barrier"),
+            "{what}: the violation marker does not name its invariant: {v}"
+        );
+        assert!(v.contains("class=\"violation\""), "{what}: {v}");
+    } else {
+        assert!(violation_element(page).is_none(), "{what}: violation marker on a pass");
+        assert!(!page.contains("class=\"violation\""), "{what}");
+        assert!(!page.contains("invalidation-barrier"), "{what}");
+    }
+}
+
+/// A fresh directory for this test's files.
+fn temp_dir(tag: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tiersim-report-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    dir
+}
+
+fn chromium() -> Option<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("chromium")).find(|p| p.is_file()));
+    on_path.or_else(|| {
+        let p = PathBuf::from("/usr/bin/chromium");
+        p.is_file().then_some(p)
+    })
+}
+
+/// The browser, or `None` (with a loud warning) when it is missing outside CI.
+fn browser() -> Option<PathBuf> {
+    match chromium() {
+        Some(p) => Some(p),
+        None if std::env::var_os("CI").is_some() => panic!(
+            "chromium is missing: the report's browser test needs it in CI (apt-get install -y chromium)"
+        ),
+        None => {
+            eprintln!(
+                "\n**********************************************************************\n\
+                 WARNING: chromium is missing, so the report was NOT checked in a browser.\n\
+                 Install it (apt-get install -y chromium); with CI set this test fails.\n\
+                 **********************************************************************\n"
+            );
+            None
+        }
+    }
+}
+
+/// Load `html` in headless chromium and return the serialised DOM after its scripts ran.
+fn dump_dom(chromium: &Path, html: &Path, dir: &Path) -> String {
+    let profile = dir.join(format!("profile-{}", html.file_stem().unwrap().to_string_lossy()));
+    let mut child = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1400,900",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", html.display()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromium starts");
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut s = String::new();
+        stdout.read_to_string(&mut s).map(|_| s)
+    });
+    let deadline = Instant::now() + Duration::from_secs(180);
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait for chromium") {
+            break status;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("chromium did not finish {} within 180 s", html.display());
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let dom = reader.join().unwrap().expect("chromium's output is text");
+    assert!(status.success(), "chromium failed ({status}) on {}", html.display());
+    assert!(dom.contains("<svg"), "chromium returned no page for {}", html.display());
+    dom
+}
+
+fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
+    let body = &dom[dom.find("<body").expect("a body")..];
+    let body = &body[..body.find('>').unwrap()];
+    let needle = format!("{name}=\"");
+    let at = body.find(&needle).unwrap_or_else(|| panic!("the page's script did not set {name}: {body}"))
+        + needle.len();
+    &body[at..at + body[at..].find('"').unwrap()]
+}
+
+#[test]
+fn report_shows_operations_and_the_violation_in_a_browser() {
+    let (fail, fail_config, seed) = failing_run();
+    let (pass, pass_config) = passing_run();
+    let fail_html = render(&format!("stale-set · cache_aside · seed {seed}"), &fail, &fail_config);
+    let pass_html = render("stale-set · versioned · seed 1", &pass, &pass_config);
+
+    // The HTML text itself.
+    assert_page("failing run (html)", &fail_html, &fail, true);
+    assert_page("passing run (html)", &pass_html, &pass, false);
+    for html in [&fail_html, &pass_html] {
+        assert!(!html.contains("http://") && !html.contains("https://"));
+        assert!(!html.contains(" src=") && !html.contains("<link"));
+    }
+
+    // The same in a real browser.
+    let Some(chromium) = browser() else { return };
+    let dir = temp_dir("browser");
+    let fail_path = dir.join("fail.html");
+    let pass_path = dir.join("pass.html");
+    std::fs::write(&fail_path, &fail_html).unwrap();
+    std::fs::write(&pass_path, &pass_html).unwrap();
+
+    let dom = dump_dom(&chromium, &fail_path, &dir);
+    assert_page("failing run (chromium DOM)", &dom, &fail, true);
+    // The page's script ran and found every bar laid out with a size, and the marker.
+    assert_eq!(body_attr(&dom, "data-drawn-ops"), fail.ops.to_string());
+    assert!(body_attr(&dom, "data-drawn-violation").contains("invalidation-barrier"));
+
+    let dom = dump_dom(&chromium, &pass_path, &dir);
+    assert_page("passing run (chromium DOM)", &dom, &pass, false);
+    assert_eq!(body_attr(&dom, "data-drawn-ops"), pass.ops.to_string());
+    assert_eq!(body_attr(&dom, "data-drawn-violation"), "");
+
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every key name in the history, in violations and in the title is text: a key or title full
+/// of markup must come out escaped, and a browser must see it as text, not elements.
+#[test]
+fn report_escapes_run_text() {
+    let (mut o, config, _) = failing_run();
+    let evil = "<img src=x onerror=alert(1)>&\"'";
+    let rename = |k: &mut String| *k = format!("{evil}{k}");
+    for e in &mut o.history.events {
+        match e {
+            Event::Client { event, .. } => rename(&mut event.key),
+            Event::Internal { event, .. } => match event {
+                ModelEvent::Commit { key, .. }
+                | ModelEvent::Replicate { key, .. }
+                | ModelEvent::Fill { key, .. }
+                | ModelEvent::Refuse { key, .. }
+                | ModelEvent::Remove { key, .. }
+                | ModelEvent::Floor { key, .. }
+                | ModelEvent::Serve { key, .. } => rename(key),
+                ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } => {}
+            },
+            Event::Fault { .. } => {}
+        }
+    }
+    for v in &mut o.violations {
+        rename(&mut v.key);
+        v.message = format!("{evil} {}", v.message);
+    }
+    let title = "<script>alert('title')</script> & co";
+    let html = render(title, &o, &config);
+    assert!(!html.contains("<img"), "an unescaped key reached the page");
+    assert!(!html.contains("<script>alert"), "an unescaped title reached the page");
+    assert!(html.contains(&escape(evil)));
+    assert!(html.contains("&lt;script&gt;alert(&#39;title&#39;)&lt;/script&gt; &amp; co"));
+    // Still a whole report.
+    assert_eq!(count(&html, "\" data-op=\""), o.ops);
+    assert!(violation_element(&html).is_some());
+
+    let Some(chromium) = browser() else { return };
+    let dir = temp_dir("escape");
+    let path = dir.join("escaped.html");
+    std::fs::write(&path, &html).unwrap();
+    let dom = dump_dom(&chromium, &path, &dir);
+    assert!(!dom.contains("<img"), "the browser made an element of a key");
+    assert_eq!(body_attr(&dom, "data-drawn-ops"), o.ops.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Same outcome, same bytes; and the same seed run twice (different wall-clock times) renders
+/// the same page.
+#[test]
+fn report_is_deterministic() {
+    let (a, config, seed) = failing_run();
+    let title = format!("stale-set · cache_aside · seed {seed}");
+    let once = render(&title, &a, &config);
+    assert_eq!(once, render(&title, &a, &config));
+    let (mut b, _) = run("cache_aside", seed);
+    b.wall_ms = a.wall_ms + 12_345;
+    assert_eq!(once, render(&title, &b, &config));
+}
