@@ -58,6 +58,8 @@ pub struct Lookup {
     /// The tier's incarnation (it rises on every restart): pass it back with a fill so that a
     /// tier that restarted in between refuses it.
     pub incarnation: u64,
+    /// The generation the tier knows for the hit's tag (0 on a miss or an untagged entry).
+    pub tag_generation: u64,
 }
 
 impl App {
@@ -124,6 +126,7 @@ impl App {
             ttl,
             gate,
             incarnation,
+            tag_generation: None,
             op: self.op,
         }
     }
@@ -265,8 +268,8 @@ impl TierHandle<'_> {
 
     async fn lookup(&self, key: &str, touch: bool) -> Result<Lookup, OpError> {
         match self.apply(TierCmd::Get { key: key.into(), op: self.app.op, touch }).await? {
-            TierReply::Got { entry, remaining_ns, incarnation } => {
-                Ok(Lookup { entry, remaining_ns, incarnation })
+            TierReply::Got { entry, remaining_ns, incarnation, tag_generation } => {
+                Ok(Lookup { entry, remaining_ns, incarnation, tag_generation })
             }
             other => panic!("tiersim bug: get answered {other:?}"),
         }
@@ -293,7 +296,19 @@ impl TierHandle<'_> {
     /// Invalidate every entry of `tag` up to now (`inclusive`: filled in this very millisecond
     /// too).
     pub async fn invalidate_tag(&self, tag: &str, inclusive: bool) -> Result<(), OpError> {
-        self.apply(TierCmd::InvalidateTag { tag: tag.into(), inclusive }).await.map(|_| ())
+        self.apply(TierCmd::InvalidateTag { tag: tag.into(), inclusive, generation: None }).await.map(|_| ())
+    }
+
+    /// Invalidate every entry of `tag` and record the tag's new `generation`: fills carrying an
+    /// older generation are refused from now on.
+    pub async fn invalidate_tag_generation(
+        &self,
+        tag: &str,
+        generation: u64,
+        inclusive: bool,
+    ) -> Result<(), OpError> {
+        let cmd = TierCmd::InvalidateTag { tag: tag.into(), inclusive, generation: Some(generation) };
+        self.apply(cmd).await.map(|_| ())
     }
 
     pub async fn keys_with_tag(&self, tag: &str) -> Result<Vec<String>, OpError> {
@@ -302,6 +317,17 @@ impl TierHandle<'_> {
             other => panic!("tiersim bug: keys_with_tag answered {other:?}"),
         }
     }
+}
+
+/// What a Redis GET found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RedisLookup {
+    /// The entry and its PTTL in ms (-1: no TTL).
+    pub entry: Option<(Entry, i64)>,
+    /// The shard's run id (it changes on restart).
+    pub run_id: u64,
+    /// The generation of the key's tag (0: untagged or never invalidated).
+    pub tag_generation: u64,
 }
 
 /// A Redis client on this app node, routing each key to its shard.
@@ -329,21 +355,25 @@ impl RedisClient<'_> {
 
     /// GET: the entry with its PTTL in ms (-1: none), and the shard's run id.
     pub async fn get(&self, key: &str) -> Result<(Option<(Entry, i64)>, u64), OpError> {
-        self.get_inner(key, None).await
+        let l = self.lookup(key, None).await?;
+        Ok((l.entry, l.run_id))
     }
 
     /// GETEX PX: a hit restarts the TTL (a sliding TTL).
     pub async fn get_touch(&self, key: &str, ttl_ms: u64) -> Result<(Option<(Entry, i64)>, u64), OpError> {
-        self.get_inner(key, Some(ttl_ms)).await
+        let l = self.lookup(key, Some(ttl_ms)).await?;
+        Ok((l.entry, l.run_id))
     }
 
-    async fn get_inner(
-        &self,
-        key: &str,
-        touch_ms: Option<u64>,
-    ) -> Result<(Option<(Entry, i64)>, u64), OpError> {
-        match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms }).await? {
-            RedisResp::Entry { entry, run_id } => Ok((entry, run_id)),
+    /// GET (GETEX PX with `touch_ms`) together with the generation of the key's tag, read in
+    /// the same script: what a reader must carry into its fills to lose against a tag
+    /// invalidation that began after it read.
+    pub async fn lookup(&self, key: &str, touch_ms: Option<u64>) -> Result<RedisLookup, OpError> {
+        let tag = self.app.tags_of(key).into_iter().next();
+        match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag }).await? {
+            RedisResp::Entry { entry, run_id, tag_generation } => {
+                Ok(RedisLookup { entry, run_id, tag_generation })
+            }
             other => panic!("tiersim bug: GET answered {other:?}"),
         }
     }
@@ -363,7 +393,23 @@ impl RedisClient<'_> {
         gate: Gate,
         run_id: Option<u64>,
     ) -> Result<bool, OpError> {
-        self.bool(key, RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, op: self.app.op }).await
+        self.fill_tagged(key, entry, opts, gate, run_id, None).await
+    }
+
+    /// `fill`, also refused when the entry's tag was invalidated after generation
+    /// `tag_generation` (None: no tag check).
+    pub async fn fill_tagged(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        run_id: Option<u64>,
+        tag_generation: Option<u64>,
+    ) -> Result<bool, OpError> {
+        let op = self.app.op;
+        self.bool(key, RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op })
+            .await
     }
 
     pub async fn del(&self, key: &str) -> Result<bool, OpError> {
@@ -388,12 +434,17 @@ impl RedisClient<'_> {
         Ok(keys)
     }
 
-    /// Delete every key of `tag` on every shard.
-    pub async fn del_tag(&self, tag: &str) -> Result<(), OpError> {
+    /// Delete every key of `tag` on every shard and advance the tag's generation; returns the
+    /// new generation (the largest any shard reports).
+    pub async fn del_tag(&self, tag: &str) -> Result<u64, OpError> {
+        let mut generation = 0;
         for shard in 0..self.app.node.config.topology.redis_shards {
-            self.call_shard(shard, RedisReq::DelTag { tag: tag.into() }).await?;
+            match self.call_shard(shard, RedisReq::DelTag { tag: tag.into() }).await? {
+                RedisResp::Int(g) => generation = generation.max(g as u64),
+                other => panic!("tiersim bug: DelTag answered {other:?}"),
+            }
         }
-        Ok(())
+        Ok(generation)
     }
 
     async fn bool(&self, key: &str, req: RedisReq) -> Result<bool, OpError> {

@@ -139,8 +139,8 @@ pub enum Invalidation {
     Key { key: String, version: u64 },
     /// Drop `key` whatever its version, keeping no floor (what floorless protocols send).
     Remove { key: String },
-    /// Drop every entry of `tag`.
-    Tag { tag: String },
+    /// Drop every entry of `tag`; with a generation, refuse older fills of the tag from now on.
+    Tag { tag: String, generation: Option<u64> },
 }
 
 /// A cache protocol. Implement this for your own cache logic; see `examples/` and the doc page
@@ -174,7 +174,10 @@ pub trait Protocol: Send + Sync + 'static {
         let _ = match inv {
             Invalidation::Key { key, version } => cx.l1().invalidate(&key, version).await,
             Invalidation::Remove { key } => cx.l1().remove(&key).await,
-            Invalidation::Tag { tag } => cx.l1().invalidate_tag(&tag, true).await,
+            Invalidation::Tag { tag, generation: None } => cx.l1().invalidate_tag(&tag, true).await,
+            Invalidation::Tag { tag, generation: Some(g) } => {
+                cx.l1().invalidate_tag_generation(&tag, g, true).await
+            }
         };
     }
     /// Handle one change of the database's change stream (on the invalidation daemon node,

@@ -22,11 +22,13 @@ use tiersim_sim::net::Net;
 
 #[derive(Clone, Debug)]
 pub enum RedisReq {
-    /// GET, or GETEX PX when `touch_ms` is set (a sliding TTL).
+    /// GET, or GETEX PX when `touch_ms` is set (a sliding TTL); with `tag`, also the tag's
+    /// generation (a GET of `tag-gen:{tag}` in the same script).
     Get {
         key: String,
         op: Option<u64>,
         touch_ms: Option<u64>,
+        tag: Option<String>,
     },
     /// SET with options, gated as `gate` says (Plain is a plain SET); `run_id`: refuse if the
     /// node restarted since the reader saw this run id.
@@ -36,6 +38,8 @@ pub enum RedisReq {
         opts: SetOpts,
         gate: Gate,
         run_id: Option<u64>,
+        /// Refuse if the entry's tag has a later generation than this (script).
+        tag_generation: Option<u64>,
         op: Option<u64>,
     },
     Del {
@@ -53,7 +57,8 @@ pub enum RedisReq {
     KeysWithTag {
         tag: String,
     },
-    /// Delete every key of `tag` (script over the tag's set).
+    /// Delete every key of `tag` and advance the tag's generation (script over the tag's set);
+    /// answers the new generation.
     DelTag {
         tag: String,
     },
@@ -70,10 +75,12 @@ pub enum RedisReq {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisResp {
-    /// GET: the entry and its PTTL in ms (-1: no TTL), and the node's run id.
+    /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, and the generation of
+    /// the tag asked about (0 if none).
     Entry {
         entry: Option<(Entry, i64)>,
         run_id: u64,
+        tag_generation: u64,
     },
     Bool(bool),
     Int(i64),
@@ -97,6 +104,8 @@ pub struct RedisShared {
 struct RedisState {
     data: RedisStore<Entry>,
     floors: BTreeMap<String, u64>,
+    /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
+    tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
     /// Subscriber node names by pub/sub id.
     subscribers: BTreeMap<u64, String>,
@@ -144,13 +153,18 @@ impl RedisState {
         opts: SetOpts,
         gate: Gate,
         run_id: Option<u64>,
+        tag_generation: Option<u64>,
         op: Option<u64>,
     ) -> RedisResp {
         let now_ms = self.now_ms();
         let floor = self.floors.get(&key).copied().unwrap_or(0);
         let current = self.live(&key);
         let cached = current.as_ref().map(|c| c.version);
+        let stale_tag = tag_generation.is_some_and(|g| {
+            entry.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
+        });
         let refused = run_id.is_some_and(|r| r != self.run_id)
+            || stale_tag
             || match gate {
                 Gate::Plain => false,
                 Gate::IfNewer => entry.version < floor || cached.is_some_and(|c| c >= entry.version),
@@ -208,7 +222,7 @@ impl RedisState {
         let now_ms = self.now_ms();
         let mut deliveries = Vec::new();
         let resp = match req {
-            RedisReq::Get { key, op, touch_ms } => {
+            RedisReq::Get { key, op, touch_ms, tag } => {
                 let hit = self.live(&key);
                 if let (Some(e), Some(ms)) = (&hit, touch_ms) {
                     let _ = self.data.pexpire(&key, ms as i64, now_ms);
@@ -230,10 +244,11 @@ impl RedisState {
                     });
                     (e, pttl)
                 });
-                RedisResp::Entry { entry, run_id: self.run_id }
+                let tag_generation = tag.and_then(|t| self.tag_generations.get(&t).copied()).unwrap_or(0);
+                RedisResp::Entry { entry, run_id: self.run_id, tag_generation }
             }
-            RedisReq::Fill { key, entry, opts, gate, run_id, op } => {
-                self.fill(key, entry, opts, gate, run_id, op)
+            RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op } => {
+                self.fill(key, entry, opts, gate, run_id, tag_generation, op)
             }
             RedisReq::Del { key } => {
                 let old = self.live(&key);
@@ -266,6 +281,9 @@ impl RedisState {
             }
             RedisReq::KeysWithTag { tag } => RedisResp::Keys(self.keys_with_tag(&tag)),
             RedisReq::DelTag { tag } => {
+                let generation = self.tag_generations.entry(tag.clone()).or_insert(0);
+                *generation += 1;
+                let generation = *generation;
                 let keys = self.keys_with_tag(&tag);
                 for key in &keys {
                     if let Some(old) = self.data.peek_any(key) {
@@ -278,7 +296,7 @@ impl RedisState {
                     tier: Tier::Redis,
                     tag,
                 });
-                RedisResp::Int(keys.len() as i64)
+                RedisResp::Int(generation as i64)
             }
             RedisReq::Subscribe { channel } => {
                 let id = match self.subscribers.iter().find(|(_, n)| n.as_str() == from) {
@@ -315,6 +333,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
     let state = Rc::new(RefCell::new(RedisState {
         data: RedisStore::new(),
         floors: BTreeMap::new(),
+        tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),
         run_id: sim_now_ns() + 1,

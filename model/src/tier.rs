@@ -59,6 +59,9 @@ pub struct Fill {
     /// The incarnation the reader saw when its read began at this tier: a restarted tier refuses
     /// fills whose read began before it restarted. `None` skips the check.
     pub incarnation: Option<u64>,
+    /// The generation of the key's tag the reader saw before it read its data: a tier that has
+    /// since seen a later tag invalidation refuses the fill. `None` skips the check.
+    pub tag_generation: Option<u64>,
     /// The client operation the fill serves (for reports).
     pub op: Option<u64>,
 }
@@ -88,6 +91,8 @@ pub enum TierCmd {
     InvalidateTag {
         tag: String,
         inclusive: bool,
+        /// The tag's new generation (from Redis): fills carrying an older one are refused.
+        generation: Option<u64>,
     },
     /// The keys currently cached with `tag`.
     KeysWithTag {
@@ -97,11 +102,13 @@ pub enum TierCmd {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TierReply {
-    /// A lookup's answer: the entry, its remaining TTL in ns, and the tier's incarnation.
+    /// A lookup's answer: the entry, its remaining TTL in ns, the tier's incarnation, and the
+    /// generation the tier knows for the entry's tag (0 on a miss or an untagged entry).
     Got {
         entry: Option<Entry>,
         remaining_ns: Option<u64>,
         incarnation: u64,
+        tag_generation: u64,
     },
     Filled(bool),
     Keys(Vec<String>),
@@ -119,6 +126,8 @@ pub struct TierState {
     incarnation: u64,
     /// tag -> epoch in ms of this tier's clock.
     tag_epochs: BTreeMap<String, (u64, bool)>,
+    /// tag -> the latest generation an invalidation brought.
+    tag_generations: BTreeMap<String, u64>,
     recorder: Recorder<ModelEvent>,
     /// What the quiet-phase snapshot sees (published after every command).
     shared: Arc<Mutex<TierStore>>,
@@ -151,6 +160,7 @@ impl TierState {
             ttl_ns,
             incarnation: sim_now_ns() + 1,
             tag_epochs: BTreeMap::new(),
+            tag_generations: BTreeMap::new(),
             recorder,
             shared,
         }
@@ -213,7 +223,11 @@ impl TierState {
                 }
                 TierReply::Done
             }
-            TierCmd::InvalidateTag { tag, inclusive } => {
+            TierCmd::InvalidateTag { tag, inclusive, generation } => {
+                if let Some(g) = generation {
+                    let current = self.tag_generations.entry(tag.clone()).or_insert(0);
+                    *current = (*current).max(g);
+                }
                 let now_ms = ms(self.clock.now_ns());
                 self.tag_epochs.insert(tag.clone(), (now_ms, inclusive));
                 let node = self.node.clone();
@@ -267,7 +281,10 @@ impl TierState {
             });
         }
         let remaining_ns = hit.as_ref().and_then(|e| e.expires_at_ns).map(|t| t.saturating_sub(now));
-        TierReply::Got { entry: hit, remaining_ns, incarnation: self.incarnation }
+        let tag_generation = hit.as_ref().map_or(0, |e| {
+            e.tags.iter().filter_map(|t| self.tag_generations.get(t)).copied().max().unwrap_or(0)
+        });
+        TierReply::Got { entry: hit, remaining_ns, incarnation: self.incarnation, tag_generation }
     }
 
     fn fill(&mut self, f: Fill) -> bool {
@@ -275,7 +292,11 @@ impl TierState {
         let floor = self.store.floor(&f.key);
         let cached = self.store.peek(&f.key, now).map(|e| e.version);
         let stale_incarnation = f.incarnation.is_some_and(|i| i != self.incarnation);
+        let stale_tag = f.tag_generation.is_some_and(|g| {
+            f.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
+        });
         let refused = stale_incarnation
+            || stale_tag
             || match f.gate {
                 Gate::Plain => false,
                 Gate::IfNewer => f.version < floor || cached.is_some_and(|c| c >= f.version),

@@ -128,7 +128,7 @@ pub fn tag_invalidation() -> Workload {
         .map(String::from)
         .to_vec(),
         ops_per_process: 40,
-        max_gap_ms: 10,
+        max_gap_ms: 4,
         mix: Mix { read: 8, write: 1, delete: 0, invalidate_tag: 2, warm: 0 },
         warm_batch: 0,
         faults: Faults::default(),
@@ -139,14 +139,14 @@ pub fn clock_skew() -> Workload {
     Workload {
         name: "clock-skew",
         description: "nodes' clocks jump up to 2 s either way while entries expire",
-        config: SystemConfig { max_clock_skew_ms: 2_000, ..small() },
+        config: SystemConfig { max_clock_skew_ms: 2_000, l1_ttl_ms: 20, ..small() },
         processes: 6,
         keys: vec!["k0".into(), "k1".into()],
         ops_per_process: 40,
         max_gap_ms: 40,
         mix: Mix::READ_HEAVY,
         warm_batch: 0,
-        faults: Faults { skews: 4, ..Faults::default() },
+        faults: Faults { skews: 12, ..Faults::default() },
     }
 }
 

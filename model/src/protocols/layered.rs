@@ -91,11 +91,12 @@ impl Layered {
     pub async fn read_through(&self, cx: &App, key: &str) -> Result<Row, OpError> {
         let path = cx.path();
         let mut incarnations = Vec::new();
-        let mut found: Option<(Data, Option<u64>)> = None;
+        // The data, its source's remaining TTL, and the tag generation seen where it was read.
+        let mut found: Option<(Data, Option<u64>, u64)> = None;
         for tier in &path {
             let l = self.lookup(tier, key).await?;
             if let Some(e) = l.entry {
-                found = Some((Data::of(&e), l.remaining_ns));
+                found = Some((Data::of(&e), l.remaining_ns, l.tag_generation));
                 if self.has(Flaw::RefreshAfterInvalidate) {
                     self.maybe_refresh(cx, key, l.remaining_ns);
                 }
@@ -104,21 +105,19 @@ impl Layered {
             incarnations.push(l.incarnation);
         }
         // Below every tier that missed: Redis, then the database.
-        let (data, remaining_ns) = match found {
+        let (data, remaining_ns, tag_generation) = match found {
             Some(f) => f,
             None => {
-                let redis_ttl_ms = cx.config().redis_ttl_ms;
-                let (hit, run_id) = if self.has(Flaw::SlidingTtl) {
-                    cx.redis().get_touch(key, redis_ttl_ms).await?
-                } else {
-                    cx.redis().get(key).await?
-                };
-                match hit {
-                    Some((e, pttl_ms)) => (Data::of(&e), (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000)),
+                let touch = self.has(Flaw::SlidingTtl).then_some(cx.config().redis_ttl_ms);
+                let l = cx.redis().lookup(key, touch).await?;
+                match l.entry {
+                    Some((e, pttl_ms)) => {
+                        (Data::of(&e), (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000), l.tag_generation)
+                    }
                     None => {
                         let data = cx.db().read(key).await?; // the race window opens here
-                        self.fill_redis(cx, key, &data, run_id).await;
-                        (data, None)
+                        self.fill_redis(cx, key, &data, l.run_id, l.tag_generation).await;
+                        (data, None, l.tag_generation)
                     }
                 }
             }
@@ -132,7 +131,8 @@ impl Layered {
             };
             let gate =
                 if self.has(Flaw::NegativeCache) && data.value.is_none() { Gate::Plain } else { self.gate() };
-            let fill = cx.fill_of(key, &data, ttl, gate, Some(incarnation));
+            let mut fill = cx.fill_of(key, &data, ttl, gate, Some(incarnation));
+            fill.tag_generation = self.tag_generations().then_some(tag_generation);
             if self.has(Flaw::ReorderedFill) && tier.tier() != crate::event::Tier::L1 {
                 // Written back in the background, unchecked: fills of one key can overtake
                 // each other.
@@ -151,12 +151,20 @@ impl Layered {
         Ok(data.row())
     }
 
-    async fn fill_redis(&self, cx: &App, key: &str, data: &Data, run_id: u64) {
+    async fn fill_redis(&self, cx: &App, key: &str, data: &Data, run_id: u64, tag_generation: u64) {
         let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
         let plain = self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
         let (gate, run_id) = if plain { (Gate::Plain, None) } else { (self.gate(), Some(run_id)) };
+        let tag_generation = (self.tag_generations() && !plain).then_some(tag_generation);
         // A failed fill is not the reader's problem: it still has the row.
-        let _ = cx.redis().fill(key, cx.entry_of(key, data), opts, gate, run_id).await;
+        let entry = cx.entry_of(key, data);
+        let _ = cx.redis().fill_tagged(key, entry, opts, gate, run_id, tag_generation).await;
+    }
+
+    /// Whether fills carry the tag generation the reader saw (all but the flaw that invalidates
+    /// tags by enumerating keys instead).
+    fn tag_generations(&self) -> bool {
+        !self.has(Flaw::TagEnumerationRace)
     }
 
     /// `RefreshAfterInvalidate`: a hit close to expiry refreshes the key in the background,
@@ -281,14 +289,17 @@ impl Layered {
             }
             return Ok(());
         }
+        // Advance the tag's generation in Redis first: from then on every fill of the tag's
+        // keys whose data was read earlier carries an older generation and is refused by every
+        // tier the invalidation has reached; the invalidation then reaches them all, bottom-up.
         let inclusive = !self.has(Flaw::SameTickInvalidateAll);
-        cx.redis().del_tag(tag).await?;
+        let generation = cx.redis().del_tag(tag).await?;
         for tier in cx.shared_tiers() {
             let name = tier.node_name().to_string();
-            self.retry(&name, || tier.invalidate_tag(tag, inclusive)).await?;
+            self.retry(&name, || tier.invalidate_tag_generation(tag, generation, inclusive)).await?;
         }
-        cx.l1().invalidate_tag(tag, inclusive).await?;
-        self.fan_out(cx, Invalidation::Tag { tag: tag.to_string() }).await
+        cx.l1().invalidate_tag_generation(tag, generation, inclusive).await?;
+        self.fan_out(cx, Invalidation::Tag { tag: tag.to_string(), generation: Some(generation) }).await
     }
 
     /// Warm keys: read each through the tiers; `LaggingReplicaWarm` reads the replica and sets
@@ -326,8 +337,12 @@ impl Layered {
         let _ = match inv {
             Invalidation::Key { key, version } => cx.l1().invalidate(&key, version).await,
             Invalidation::Remove { key } => cx.l1().remove(&key).await,
-            Invalidation::Tag { tag } => {
-                cx.l1().invalidate_tag(&tag, !self.has(Flaw::SameTickInvalidateAll)).await
+            Invalidation::Tag { tag, generation } => {
+                let inclusive = !self.has(Flaw::SameTickInvalidateAll);
+                match generation {
+                    Some(g) => cx.l1().invalidate_tag_generation(&tag, g, inclusive).await,
+                    None => cx.l1().invalidate_tag(&tag, inclusive).await,
+                }
             }
         };
     }
