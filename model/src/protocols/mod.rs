@@ -2,10 +2,12 @@
 
 mod cache_aside;
 pub mod layered;
+pub mod leased;
 pub mod zoo;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
 pub use layered::{Flaw, Layered};
+pub use leased::Leased;
 
 use crate::app::App;
 use crate::db::Row;
@@ -66,6 +68,7 @@ impl Protocol for LayeredProtocol {
 pub fn builtin() -> Vec<Arc<dyn DynProtocol>> {
     let mut all: Vec<Arc<dyn DynProtocol>> = vec![
         Arc::new(LayeredProtocol::versioned()),
+        Arc::new(Leased),
         Arc::new(CacheAside),
         Arc::new(DoubleDelete::common()),
     ];
