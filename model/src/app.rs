@@ -273,7 +273,7 @@ impl App {
 }
 
 /// What a lookup under leases found: a hit with its remaining lease, or a miss with the token to
-/// fill with (None: the tier is write-leased or quarantined and takes no fill).
+/// fill with (None: the tier is write-leased and takes no fill).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeaseLookup {
     pub entry: Option<Entry>,
@@ -386,13 +386,12 @@ impl TierHandle<'_> {
         }
     }
 
-    /// Look `key` up under leases; a tier started less than `quarantine_ns` ago serves nothing.
-    pub async fn lease_get(&self, key: &str, quarantine_ns: u64) -> Result<LeaseLookup, OpError> {
+    /// Look `key` up under leases.
+    pub async fn lease_get(&self, key: &str) -> Result<LeaseLookup, OpError> {
         match self
             .apply(TierCmd::LeaseGet {
                 key: key.into(),
                 op: self.app.op,
-                quarantine_ns,
             })
             .await?
         {
@@ -594,7 +593,8 @@ impl RedisClient<'_> {
         Ok(())
     }
 
-    /// GET under leases: a hit with its PTTL, or the token of a fillable miss.
+    /// GET under leases: a hit with its PTTL, or the token of a fillable miss. A shard that
+    /// restarted less than `quarantine_ns` ago serves nothing.
     pub async fn lease_get(
         &self,
         key: &str,

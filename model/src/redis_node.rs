@@ -67,8 +67,9 @@ pub enum RedisReq {
         inv: Invalidation,
     },
     /// GET under leases (a script; the `leased` protocol): nothing is served and no token is
-    /// handed out while the key is write-leased or within `quarantine_ns` of the node's start
-    /// (a restart forgets write leases); a miss answers a token for `LeaseFill`.
+    /// handed out while the key is write-leased or within `quarantine_ns` of a restart (a
+    /// restart forgets write leases; a first boot has none to forget); a miss answers a token
+    /// for `LeaseFill`.
     LeaseGet {
         key: String,
         op: Option<u64>,
@@ -138,9 +139,9 @@ struct RedisState {
     /// Subscriber node names by pub/sub id.
     subscribers: BTreeMap<u64, String>,
     run_id: u64,
-    /// Lease state (lease scripts only): the clock at start, per-key write-lease generations
-    /// and outstanding write leases (gen -> end on this node's clock).
-    started_local_ns: u64,
+    /// Lease state (lease scripts only): the clock at a restart (None on a first boot), per-key
+    /// write-lease generations and outstanding write leases (gen -> end on this node's clock).
+    restarted_local_ns: Option<u64>,
     lease_gens: BTreeMap<String, u64>,
     write_leases: BTreeMap<String, BTreeMap<u64, u64>>,
     clock: NodeClock,
@@ -408,7 +409,9 @@ impl RedisState {
                 quarantine_ns,
             } => {
                 let now = self.clock.now_ns();
-                let quarantined = now < self.started_local_ns.saturating_add(quarantine_ns);
+                let quarantined = self
+                    .restarted_local_ns
+                    .is_some_and(|r| now < r.saturating_add(quarantine_ns));
                 if quarantined || self.write_leased(&key) {
                     RedisResp::LeaseEntry {
                         entry: None,
@@ -487,13 +490,16 @@ impl RedisState {
 pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared) {
     let node = net.name().to_string();
     recorder.internal(ModelEvent::Start { node: node.clone() });
+    // The node's data directory says whether it ran before (its snapshot handle outlives a
+    // crash): only a restarted node may have forgotten write leases.
+    let restarted = shared.data.lock().unwrap().is_some();
     let state = Rc::new(RefCell::new(RedisState {
         data: RedisStore::new(),
         floors: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),
         run_id: sim_now_ns() + 1,
-        started_local_ns: net.ctx().clocks.node(&node).now_ns(),
+        restarted_local_ns: restarted.then(|| net.ctx().clocks.node(&node).now_ns()),
         lease_gens: BTreeMap::new(),
         write_leases: BTreeMap::new(),
         clock: net.ctx().clocks.node(&node),

@@ -107,14 +107,14 @@ pub enum TierCmd {
     KeysWithTag {
         tag: String,
     },
-    /// Look `key` up under leases (the `leased` protocol). While the key is under a write lease,
-    /// or within `quarantine_ns` of the tier's (re)start (it may have forgotten write leases),
+    /// Look `key` up under leases (the `leased` protocol). While the key is under a write lease
     /// the tier serves nothing and hands out no token. Otherwise a hit is served (a leased
-    /// entry's expiry is the end of its read lease) and a miss answers a `LeaseToken`.
+    /// entry's expiry is the end of its read lease) and a miss answers a `LeaseToken`. (A
+    /// restarted tier needs no quarantine: it can only be filled under a lease granted by a
+    /// deeper tier, and the root, Redis, has one.)
     LeaseGet {
         key: String,
         op: Option<u64>,
-        quarantine_ns: u64,
     },
     /// Fill under a read lease granted by a deeper tier for `lease_ns`, measured from the
     /// token's instant. Refused while write-leased, when the token's generation or incarnation
@@ -154,7 +154,7 @@ pub enum TierReply {
     Keys(Vec<String>),
     Done,
     /// A lookup under leases: the entry and its remaining lease in ns (a hit), or the token to
-    /// fill with (a miss that may be filled; None while write-leased or quarantined).
+    /// fill with (a miss that may be filled; None while write-leased).
     LeaseGot {
         entry: Option<Entry>,
         remaining_ns: Option<u64>,
@@ -177,10 +177,8 @@ pub struct TierState {
     incarnation: u64,
     /// tag -> epoch in ms of this tier's clock.
     tag_epochs: BTreeMap<String, (u64, bool)>,
-    /// Lease state (used only by lease commands): the tier's clock when it (re)started, each
-    /// key's write-lease generation, and each key's outstanding write leases (gen -> end on
-    /// this tier's clock).
-    started_local_ns: u64,
+    /// Lease state (used only by lease commands): each key's write-lease generation, and each
+    /// key's outstanding write leases (gen -> end on this tier's clock).
     lease_gens: BTreeMap<String, u64>,
     write_leases: BTreeMap<String, BTreeMap<u64, u64>>,
     recorder: Recorder<ModelEvent>,
@@ -209,7 +207,6 @@ impl TierState {
         });
         let store = TierStore::new(capacity);
         *shared.lock().unwrap() = store.clone();
-        let started_local_ns = clock.now_ns();
         TierState {
             node: node.to_string(),
             tier,
@@ -218,7 +215,6 @@ impl TierState {
             ttl_ns,
             incarnation: sim_now_ns() + 1,
             tag_epochs: BTreeMap::new(),
-            started_local_ns,
             lease_gens: BTreeMap::new(),
             write_leases: BTreeMap::new(),
             recorder,
@@ -311,11 +307,7 @@ impl TierState {
                 TierReply::Done
             }
             TierCmd::KeysWithTag { tag } => TierReply::Keys(self.store.keys_with_tag(&tag)),
-            TierCmd::LeaseGet {
-                key,
-                op,
-                quarantine_ns,
-            } => self.lease_get(&key, op, quarantine_ns),
+            TierCmd::LeaseGet { key, op } => self.lease_get(&key, op),
             TierCmd::LeaseFill {
                 fill,
                 token,
@@ -406,10 +398,9 @@ impl TierState {
         }
     }
 
-    fn lease_get(&mut self, key: &str, op: Option<u64>, quarantine_ns: u64) -> TierReply {
+    fn lease_get(&mut self, key: &str, op: Option<u64>) -> TierReply {
         let now = self.clock.now_ns();
-        let quarantined = now < self.started_local_ns.saturating_add(quarantine_ns);
-        if quarantined || self.write_leased(key, now) {
+        if self.write_leased(key, now) {
             return TierReply::LeaseGot {
                 entry: None,
                 remaining_ns: None,

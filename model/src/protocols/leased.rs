@@ -31,10 +31,12 @@
 //! - skew allowance = 2 x `max_clock_skew_ms` per lease hop (Redis -> L3 -> L2 -> L1): a skew
 //!   fault may move a clock anywhere within +-max, so one lease on one clock may stretch by twice
 //!   the bound, and a derived lease may inherit its parent's stretch;
-//! - write lease = 2 x `op_timeout_ms` + 2 x `max_clock_skew_ms`: it outlives the longest
-//!   write (an abandoned write's commit may still land) even on a clock jumping forward. A tier
-//!   (re)started within this long may have forgotten a write lease, so it serves nothing and
-//!   takes no fills meanwhile (restart quarantine).
+//! - write lease = `op_timeout_ms` + 2 x `max_clock_skew_ms`: a write spends at most half the
+//!   operation budget (on the process's monotonic timer) before it sends its commit, or gives up
+//!   uncommitted; the other half covers the commit's flight. The lease outlives that even on a
+//!   clock jumping forward. A Redis shard that restarted within this long may have forgotten a
+//!   write lease, so it serves nothing and hands out no tokens meanwhile (restart quarantine);
+//!   other tiers need none, since they fill only under a lease granted from below.
 //!
 //! Claims: everything `versioned` claims plus `linearizable`, provided clocks stay within the
 //! configured skew bound. A read returns a tier's value only while that tier holds an unexpired
@@ -62,6 +64,8 @@ pub struct LeaseTiming {
     pub read_lease_ns: u64,
     pub skew_allowance_ns: u64,
     pub write_lease_ns: u64,
+    /// How long a write may take to make every tier safe before it must send its commit.
+    pub pre_commit_budget_ns: u64,
 }
 
 impl LeaseTiming {
@@ -75,7 +79,8 @@ impl LeaseTiming {
         LeaseTiming {
             read_lease_ns: (smallest_ttl_ms / 2).max(1) * ms,
             skew_allowance_ns: 2 * cfg.max_clock_skew_ms * LEASE_HOPS * ms,
-            write_lease_ns: (2 * cfg.op_timeout_ms + 2 * cfg.max_clock_skew_ms) * ms,
+            write_lease_ns: (cfg.op_timeout_ms + 2 * cfg.max_clock_skew_ms) * ms,
+            pre_commit_budget_ns: cfg.op_timeout_ms / 2 * ms,
         }
     }
 
@@ -83,6 +88,14 @@ impl LeaseTiming {
     pub fn unreachable_wait(&self) -> Duration {
         Duration::from_nanos(self.read_lease_ns + self.skew_allowance_ns)
     }
+}
+
+/// The write leases one write holds, to release after its commit.
+struct WriteLeases<'a> {
+    redis_gen: u64,
+    tiers: Vec<(TierHandle<'a>, u64)>,
+    l1_gen: u64,
+    peers: Vec<&'a str>,
 }
 
 /// The `leased` protocol.
@@ -115,7 +128,7 @@ impl Leased {
         let mut source: Option<(Data, Option<u64>, Option<u64>)> = None;
         for tier in &path {
             // An unreachable tier is skipped (and left unfilled).
-            let Ok(l) = tier.lease_get(key, t.write_lease_ns).await else {
+            let Ok(l) = tier.lease_get(key).await else {
                 continue;
             };
             match (l.entry, l.token) {
@@ -177,57 +190,36 @@ impl Leased {
     /// Write-lease every tier, make the unreachable ones safe by waiting, commit, release.
     async fn commit(&self, cx: &App, key: &str, value: Option<i64>) -> Result<Row, OpError> {
         let t = LeaseTiming::of(cx.config());
-        let wl = t.write_lease_ns;
-        let Some(redis_gen) = retry(|| async move { cx.redis().write_lease(key, wl).await }).await
-        else {
-            return Err(OpError::Failed(format!(
-                "redis could not be write-leased for {key}; nothing was committed"
-            )));
+        // The write leases must still stand when the commit lands: past the budget the write
+        // gives up, uncommitted.
+        let budget = Duration::from_nanos(t.pre_commit_budget_ns);
+        let leases = match madsim::time::timeout(budget, self.lease_everywhere(cx, key, &t)).await {
+            Ok(leases) => leases?,
+            Err(_) => {
+                return Err(OpError::Failed(format!(
+                    "{key}: the tiers could not be made safe in time; nothing was committed"
+                )))
+            }
         };
-        let mut unreachable = Vec::new();
-        let mut leased = Vec::new();
-        for tier in cx.shared_tiers() {
-            match retry(|| tier.write_lease(key, wl)).await {
-                Some(gen) => leased.push((tier, gen)),
-                None => unreachable.push(tier.node_name().to_string()),
-            }
-        }
-        let l1_gen = cx.l1().write_lease(key, wl).await?;
-        let mut peers_leased = Vec::new();
-        for peer in cx.peers() {
-            let inv = Invalidation::Remove {
-                key: key.to_string(),
-            };
-            let acked = retry(|| async {
-                cx.invalidate_peer(peer, inv.clone())
-                    .await
-                    .map_err(OpError::from)
-            })
-            .await;
-            match acked {
-                Some(()) => peers_leased.push(peer),
-                None => unreachable.push(peer.clone()),
-            }
-        }
-        if !unreachable.is_empty() {
-            // They were not told; every read lease they could hold (or grant) runs out by now.
-            cx.sleep(t.unreachable_wait()).await;
-        }
         let row = cx.db().write(key, value).await?;
         // Releasing is an optimisation: an unreleased write lease expires on its own, and the
         // tokens it voided stay void.
         let v = row.version;
+        let redis_gen = leases.redis_gen;
         let _ = retry(|| async move {
             cx.redis()
                 .release_write_lease(key, v, Some(redis_gen))
                 .await
         })
         .await;
-        for (tier, gen) in &leased {
+        for (tier, gen) in &leases.tiers {
             let _ = retry(|| tier.release_write_lease(key, v, Some(*gen))).await;
         }
-        let _ = cx.l1().release_write_lease(key, v, Some(l1_gen)).await;
-        for peer in peers_leased {
+        let _ = cx
+            .l1()
+            .release_write_lease(key, v, Some(leases.l1_gen))
+            .await;
+        for peer in leases.peers {
             let inv = Invalidation::Key {
                 key: key.to_string(),
                 version: v,
@@ -240,6 +232,59 @@ impl Leased {
             .await;
         }
         Ok(row)
+    }
+
+    /// Put a write lease on `key` in Redis, every L3 and L2, this L1 and every peer's L1, and
+    /// wait out the read leases of those that could not be reached.
+    async fn lease_everywhere<'a>(
+        &self,
+        cx: &'a App,
+        key: &str,
+        t: &LeaseTiming,
+    ) -> Result<WriteLeases<'a>, OpError> {
+        let wl = t.write_lease_ns;
+        // Redis is the root of every read lease: without its write lease nothing is safe.
+        let Some(redis_gen) = retry(|| async move { cx.redis().write_lease(key, wl).await }).await
+        else {
+            return Err(OpError::Failed(format!(
+                "redis could not be write-leased for {key}; nothing was committed"
+            )));
+        };
+        let mut unreachable = false;
+        let mut tiers = Vec::new();
+        for tier in cx.shared_tiers() {
+            match retry(|| tier.write_lease(key, wl)).await {
+                Some(gen) => tiers.push((tier, gen)),
+                None => unreachable = true,
+            }
+        }
+        let l1_gen = cx.l1().write_lease(key, wl).await?;
+        let mut peers = Vec::new();
+        for peer in cx.peers() {
+            let inv = Invalidation::Remove {
+                key: key.to_string(),
+            };
+            let acked = retry(|| async {
+                cx.invalidate_peer(peer, inv.clone())
+                    .await
+                    .map_err(OpError::from)
+            })
+            .await;
+            match acked {
+                Some(()) => peers.push(peer.as_str()),
+                None => unreachable = true,
+            }
+        }
+        if unreachable {
+            // They were not told; every read lease they could hold (or grant) runs out by now.
+            cx.sleep(t.unreachable_wait()).await;
+        }
+        Ok(WriteLeases {
+            redis_gen,
+            tiers,
+            l1_gen,
+            peers,
+        })
     }
 
     /// Invalidate a tag everywhere; tiers that cannot be told are waited out.
