@@ -10,7 +10,7 @@ use crate::redis::{shard_for, SetOpts};
 use crate::redis_node::{Published, RedisReq, RedisResp};
 use crate::store::{Entry, TierStore};
 use crate::system::{CacheOp, SystemConfig, DB_NODE};
-use crate::tier::{Fill, FillTtl, Gate, TierCmd, TierReply, TierState};
+use crate::tier::{Fill, FillTtl, Gate, LeaseToken, TierCmd, TierReply, TierState};
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -229,6 +229,15 @@ impl App {
     }
 }
 
+/// What a lookup under leases found: a hit with its remaining lease, or a miss with the token to
+/// fill with (None: the tier is write-leased and takes no fill).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeaseLookup {
+    pub entry: Option<Entry>,
+    pub remaining_ns: Option<u64>,
+    pub token: Option<LeaseToken>,
+}
+
 /// One tier as a protocol sees it: the L1 in-process, L2 and L3 over the network. The same
 /// commands either way.
 pub struct TierHandle<'a> {
@@ -316,6 +325,42 @@ impl TierHandle<'_> {
             TierReply::Keys(k) => Ok(k),
             other => panic!("tiersim bug: keys_with_tag answered {other:?}"),
         }
+    }
+
+    /// Look `key` up under leases.
+    pub async fn lease_get(&self, key: &str) -> Result<LeaseLookup, OpError> {
+        match self.apply(TierCmd::LeaseGet { key: key.into(), op: self.app.op }).await? {
+            TierReply::LeaseGot { entry, remaining_ns, token } => {
+                Ok(LeaseLookup { entry, remaining_ns, token })
+            }
+            other => panic!("tiersim bug: lease_get answered {other:?}"),
+        }
+    }
+
+    /// Fill under a read lease of `lease_ns` from the token's instant; whether it was stored.
+    pub async fn lease_fill(&self, fill: Fill, token: LeaseToken, lease_ns: u64) -> Result<bool, OpError> {
+        match self.apply(TierCmd::LeaseFill { fill, token, lease_ns }).await? {
+            TierReply::Filled(b) => Ok(b),
+            other => panic!("tiersim bug: lease_fill answered {other:?}"),
+        }
+    }
+
+    /// Put a write lease on `key` for `lease_ns` of the tier's clock; answers its generation.
+    pub async fn write_lease(&self, key: &str, lease_ns: u64) -> Result<u64, OpError> {
+        match self.apply(TierCmd::WriteLease { key: key.into(), lease_ns }).await? {
+            TierReply::WriteLeased { gen } => Ok(gen),
+            other => panic!("tiersim bug: write_lease answered {other:?}"),
+        }
+    }
+
+    /// Release write lease `gen` (None: every one) after `version` committed.
+    pub async fn release_write_lease(
+        &self,
+        key: &str,
+        version: u64,
+        gen: Option<u64>,
+    ) -> Result<(), OpError> {
+        self.apply(TierCmd::ReleaseWriteLease { key: key.into(), version, gen }).await.map(|_| ())
     }
 }
 
@@ -445,6 +490,52 @@ impl RedisClient<'_> {
             }
         }
         Ok(generation)
+    }
+
+    /// GET under leases: a hit with its PTTL, or the token of a fillable miss. A shard that
+    /// restarted less than `quarantine_ns` ago serves nothing.
+    pub async fn lease_get(
+        &self,
+        key: &str,
+        quarantine_ns: u64,
+    ) -> Result<(Option<(Entry, i64)>, Option<LeaseToken>), OpError> {
+        let req = RedisReq::LeaseGet { key: key.into(), op: self.app.op, quarantine_ns };
+        match self.call(key, req).await? {
+            RedisResp::LeaseEntry { entry, token } => Ok((entry, token)),
+            other => panic!("tiersim bug: lease GET answered {other:?}"),
+        }
+    }
+
+    /// A version-gated fill that brings back its miss's token; whether Redis now holds it.
+    pub async fn lease_fill(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+        token: LeaseToken,
+    ) -> Result<bool, OpError> {
+        let req = RedisReq::LeaseFill { key: key.into(), entry, opts, token, op: self.app.op };
+        self.bool(key, req).await
+    }
+
+    /// Put a write lease on `key` for `lease_ns` of Redis's clock; answers its generation.
+    pub async fn write_lease(&self, key: &str, lease_ns: u64) -> Result<u64, OpError> {
+        let req = RedisReq::WriteLease { key: key.into(), lease_ns };
+        match self.call(key, req).await? {
+            RedisResp::Int(gen) => Ok(gen as u64),
+            other => panic!("tiersim bug: write lease answered {other:?}"),
+        }
+    }
+
+    /// Release write lease `gen` (None: every one) after `version` committed.
+    pub async fn release_write_lease(
+        &self,
+        key: &str,
+        version: u64,
+        gen: Option<u64>,
+    ) -> Result<(), OpError> {
+        let req = RedisReq::ReleaseWriteLease { key: key.into(), version, gen };
+        self.bool(key, req).await.map(|_| ())
     }
 
     async fn bool(&self, key: &str, req: RedisReq) -> Result<bool, OpError> {

@@ -11,7 +11,7 @@ use crate::event::{ModelEvent, RemoveCause, Tier};
 use crate::protocol::Invalidation;
 use crate::redis::{PubSub, RedisStore, SetOpts};
 use crate::store::Entry;
-use crate::tier::Gate;
+use crate::tier::{Gate, LeaseToken};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -71,6 +71,38 @@ pub enum RedisReq {
         channel: String,
         inv: Invalidation,
     },
+    /// GET under leases (a script; the `leased` protocol): nothing is served and no token is
+    /// handed out while the key is write-leased or within `quarantine_ns` of a restart (a
+    /// restart forgets write leases; a first boot has none to forget); a miss answers a token
+    /// for `LeaseFill`.
+    LeaseGet {
+        key: String,
+        op: Option<u64>,
+        quarantine_ns: u64,
+    },
+    /// A version-gated fill that must bring back the token of the miss it follows: refused while
+    /// write-leased and when a write lease or a restart came in between. A fill of the version
+    /// already cached succeeds without a write (the reader may grant its lease).
+    LeaseFill {
+        key: String,
+        entry: Entry,
+        opts: SetOpts,
+        token: LeaseToken,
+        op: Option<u64>,
+    },
+    /// Put a write lease on `key` for `lease_ns` of the node's clock: drop it, void outstanding
+    /// tokens; answers the lease's generation.
+    WriteLease {
+        key: String,
+        lease_ns: u64,
+    },
+    /// Release write lease `gen` (None: all) after `version` committed: raise the floor to it
+    /// and drop anything older.
+    ReleaseWriteLease {
+        key: String,
+        version: u64,
+        gen: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,6 +118,12 @@ pub enum RedisResp {
     Int(i64),
     Keys(Vec<String>),
     Error(String),
+    /// GET under leases: the entry and its PTTL (a hit), or the token of a miss that may be
+    /// filled (None while write-leased or quarantined).
+    LeaseEntry {
+        entry: Option<(Entry, i64)>,
+        token: Option<LeaseToken>,
+    },
 }
 
 /// A message pub/sub delivers to a subscriber.
@@ -110,6 +148,11 @@ struct RedisState {
     /// Subscriber node names by pub/sub id.
     subscribers: BTreeMap<u64, String>,
     run_id: u64,
+    /// Lease state (lease scripts only): the clock at a restart (None on a first boot), per-key
+    /// write-lease generations and outstanding write leases (gen -> end on this node's clock).
+    restarted_local_ns: Option<u64>,
+    lease_gens: BTreeMap<String, u64>,
+    write_leases: BTreeMap<String, BTreeMap<u64, u64>>,
     clock: NodeClock,
     node: String,
     recorder: Recorder<ModelEvent>,
@@ -207,6 +250,46 @@ impl RedisState {
             Ok(false) => RedisResp::Bool(false),
             Err(e) => RedisResp::Error(e.to_string()),
         }
+    }
+
+    fn write_leased(&mut self, key: &str) -> bool {
+        let now = self.clock.now_ns();
+        match self.write_leases.get_mut(key) {
+            Some(leases) => {
+                leases.retain(|_, until| *until > now);
+                !leases.is_empty()
+            }
+            None => false,
+        }
+    }
+
+    fn lease_gen(&self, key: &str) -> u64 {
+        self.lease_gens.get(key).copied().unwrap_or(0)
+    }
+
+    fn lease_fill(
+        &mut self,
+        key: String,
+        entry: Entry,
+        opts: SetOpts,
+        token: LeaseToken,
+        op: Option<u64>,
+    ) -> RedisResp {
+        let cached = self.live(&key).map(|e| e.version);
+        if self.write_leased(&key) || token.gen != self.lease_gen(&key) {
+            self.recorder.internal(ModelEvent::Refuse {
+                node: self.node.clone(),
+                tier: Tier::Redis,
+                key,
+                version: entry.version,
+                floor_version: cached.unwrap_or(0),
+            });
+            return RedisResp::Bool(false);
+        }
+        if cached == Some(entry.version) {
+            return RedisResp::Bool(true);
+        }
+        self.fill(key, entry, opts, Gate::IfNewer, Some(token.incarnation), None, op)
     }
 
     fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
@@ -319,6 +402,54 @@ impl RedisState {
                 }
                 RedisResp::Int(receivers.len() as i64)
             }
+            RedisReq::LeaseGet { key, op, quarantine_ns } => {
+                let now = self.clock.now_ns();
+                let quarantined =
+                    self.restarted_local_ns.is_some_and(|r| now < r.saturating_add(quarantine_ns));
+                if quarantined || self.write_leased(&key) {
+                    RedisResp::LeaseEntry { entry: None, token: None }
+                } else {
+                    match self.handle(RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None }, from)
+                    {
+                        (RedisResp::Entry { entry: Some(e), .. }, _) => {
+                            RedisResp::LeaseEntry { entry: Some(e), token: None }
+                        }
+                        _ => RedisResp::LeaseEntry {
+                            entry: None,
+                            token: Some(LeaseToken {
+                                gen: self.lease_gen(&key),
+                                asked_at_local_ns: now,
+                                incarnation: self.run_id,
+                            }),
+                        },
+                    }
+                }
+            }
+            RedisReq::LeaseFill { key, entry, opts, token, op } => {
+                self.lease_fill(key, entry, opts, token, op)
+            }
+            RedisReq::WriteLease { key, lease_ns } => {
+                let now = self.clock.now_ns();
+                let gen = self.lease_gen(&key) + 1;
+                self.lease_gens.insert(key.clone(), gen);
+                self.write_leases.entry(key.clone()).or_default().insert(gen, now + lease_ns);
+                if let Some(old) = self.live(&key) {
+                    self.data.del(&key, now_ms);
+                    self.removed(&key, old.version, RemoveCause::Invalidate);
+                }
+                RedisResp::Int(gen as i64)
+            }
+            RedisReq::ReleaseWriteLease { key, version, gen } => {
+                self.handle(RedisReq::Invalidate { key: key.clone(), version }, from);
+                match (gen, self.write_leases.get_mut(&key)) {
+                    (Some(g), Some(leases)) => {
+                        leases.remove(&g);
+                    }
+                    (None, Some(leases)) => leases.clear(),
+                    (_, None) => {}
+                }
+                RedisResp::Bool(true)
+            }
         };
         self.publish_state();
         (resp, deliveries)
@@ -330,6 +461,9 @@ impl RedisState {
 pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared) {
     let node = net.name().to_string();
     recorder.internal(ModelEvent::Start { node: node.clone() });
+    // The node's data directory says whether it ran before (its snapshot handle outlives a
+    // crash): only a restarted node may have forgotten write leases.
+    let restarted = shared.data.lock().unwrap().is_some();
     let state = Rc::new(RefCell::new(RedisState {
         data: RedisStore::new(),
         floors: BTreeMap::new(),
@@ -337,6 +471,9 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),
         run_id: sim_now_ns() + 1,
+        restarted_local_ns: restarted.then(|| net.ctx().clocks.node(&node).now_ns()),
+        lease_gens: BTreeMap::new(),
+        write_leases: BTreeMap::new(),
         clock: net.ctx().clocks.node(&node),
         node,
         recorder,

@@ -66,6 +66,20 @@ pub struct Fill {
     pub op: Option<u64>,
 }
 
+/// What a lookup under leases hands the reader when it misses: proof of when and in which
+/// generation of the key's write leases the read began at this tier. A `LeaseFill` must bring
+/// it back; a write lease placed in between (or a restart) voids it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeaseToken {
+    /// The key's write-lease generation when the read began.
+    pub gen: u64,
+    /// When the read began, on the tier's clock: the read lease a fill brings is measured from
+    /// here, so it never outlasts the lease of the tier that granted it.
+    pub asked_at_local_ns: u64,
+    /// The tier's incarnation (or Redis's run id) when the read began.
+    pub incarnation: u64,
+}
+
 /// Commands a tier answers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TierCmd {
@@ -98,6 +112,39 @@ pub enum TierCmd {
     KeysWithTag {
         tag: String,
     },
+    /// Look `key` up under leases (the `leased` protocol). While the key is under a write lease
+    /// the tier serves nothing and hands out no token. Otherwise a hit is served (a leased
+    /// entry's expiry is the end of its read lease) and a miss answers a `LeaseToken`. (A
+    /// restarted tier needs no quarantine: it can only be filled under a lease granted by a
+    /// deeper tier, and the root, Redis, has one.)
+    LeaseGet {
+        key: String,
+        op: Option<u64>,
+    },
+    /// Fill under a read lease granted by a deeper tier for `lease_ns`, measured from the
+    /// token's instant. Refused while write-leased, when the token's generation or incarnation
+    /// is stale, when the lease already ran out, below the floor, below the cached version, or
+    /// when a tag of the key was invalidated after the read began. A fill of the cached version
+    /// renews the entry's lease.
+    LeaseFill {
+        fill: Fill,
+        token: LeaseToken,
+        lease_ns: u64,
+    },
+    /// Put a write lease on `key` for `lease_ns` of the tier's clock: drop the entry, void every
+    /// outstanding token, and neither serve nor accept fills for it until released or expired.
+    /// Answers the lease's generation.
+    WriteLease {
+        key: String,
+        lease_ns: u64,
+    },
+    /// Release the write lease of generation `gen` (None: every write lease of the key) after
+    /// `version` committed: raise the floor to `version` and drop anything older.
+    ReleaseWriteLease {
+        key: String,
+        version: u64,
+        gen: Option<u64>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -113,6 +160,17 @@ pub enum TierReply {
     Filled(bool),
     Keys(Vec<String>),
     Done,
+    /// A lookup under leases: the entry and its remaining lease in ns (a hit), or the token to
+    /// fill with (a miss that may be filled; None while write-leased).
+    LeaseGot {
+        entry: Option<Entry>,
+        remaining_ns: Option<u64>,
+        token: Option<LeaseToken>,
+    },
+    /// A write lease's generation.
+    WriteLeased {
+        gen: u64,
+    },
 }
 
 /// One tier's state and behaviour.
@@ -128,6 +186,10 @@ pub struct TierState {
     tag_epochs: BTreeMap<String, (u64, bool)>,
     /// tag -> the latest generation an invalidation brought.
     tag_generations: BTreeMap<String, u64>,
+    /// Lease state (used only by lease commands): each key's write-lease generation, and each
+    /// key's outstanding write leases (gen -> end on this tier's clock).
+    lease_gens: BTreeMap<String, u64>,
+    write_leases: BTreeMap<String, BTreeMap<u64, u64>>,
     recorder: Recorder<ModelEvent>,
     /// What the quiet-phase snapshot sees (published after every command).
     shared: Arc<Mutex<TierStore>>,
@@ -161,6 +223,8 @@ impl TierState {
             incarnation: sim_now_ns() + 1,
             tag_epochs: BTreeMap::new(),
             tag_generations: BTreeMap::new(),
+            lease_gens: BTreeMap::new(),
+            write_leases: BTreeMap::new(),
             recorder,
             shared,
         }
@@ -244,6 +308,31 @@ impl TierState {
                 TierReply::Done
             }
             TierCmd::KeysWithTag { tag } => TierReply::Keys(self.store.keys_with_tag(&tag)),
+            TierCmd::LeaseGet { key, op } => self.lease_get(&key, op),
+            TierCmd::LeaseFill { fill, token, lease_ns } => {
+                TierReply::Filled(self.lease_fill(fill, token, lease_ns))
+            }
+            TierCmd::WriteLease { key, lease_ns } => {
+                let now = self.clock.now_ns();
+                let gen = self.lease_gens.get(&key).copied().unwrap_or(0) + 1;
+                self.lease_gens.insert(key.clone(), gen);
+                self.write_leases.entry(key.clone()).or_default().insert(gen, now + lease_ns);
+                if let Some(e) = self.store.remove(&key) {
+                    self.removed(&key, e.version, RemoveCause::Invalidate);
+                }
+                TierReply::WriteLeased { gen }
+            }
+            TierCmd::ReleaseWriteLease { key, version, gen } => {
+                self.apply(TierCmd::Invalidate { key: key.clone(), version });
+                match (gen, self.write_leases.get_mut(&key)) {
+                    (Some(g), Some(leases)) => {
+                        leases.remove(&g);
+                    }
+                    (None, Some(leases)) => leases.clear(),
+                    (_, None) => {}
+                }
+                TierReply::Done
+            }
         };
         *self.shared.lock().unwrap() = self.store.clone();
         reply
@@ -287,7 +376,75 @@ impl TierState {
         TierReply::Got { entry: hit, remaining_ns, incarnation: self.incarnation, tag_generation }
     }
 
+    /// Whether `key` is under a write lease now (expired leases are forgotten on the way).
+    fn write_leased(&mut self, key: &str, now: u64) -> bool {
+        match self.write_leases.get_mut(key) {
+            Some(leases) => {
+                leases.retain(|_, until| *until > now);
+                !leases.is_empty()
+            }
+            None => false,
+        }
+    }
+
+    fn lease_get(&mut self, key: &str, op: Option<u64>) -> TierReply {
+        let now = self.clock.now_ns();
+        if self.write_leased(key, now) {
+            return TierReply::LeaseGot { entry: None, remaining_ns: None, token: None };
+        }
+        match self.get(key, op, false) {
+            TierReply::Got { entry: Some(e), remaining_ns, .. } => {
+                TierReply::LeaseGot { entry: Some(e), remaining_ns, token: None }
+            }
+            _ => TierReply::LeaseGot {
+                entry: None,
+                remaining_ns: None,
+                token: Some(LeaseToken {
+                    gen: self.lease_gens.get(key).copied().unwrap_or(0),
+                    asked_at_local_ns: now,
+                    incarnation: self.incarnation,
+                }),
+            },
+        }
+    }
+
+    fn lease_fill(&mut self, f: Fill, token: LeaseToken, lease_ns: u64) -> bool {
+        let now = self.clock.now_ns();
+        let lease_end = token.asked_at_local_ns.saturating_add(lease_ns);
+        let floor = self.store.floor(&f.key);
+        let cached = self.store.peek(&f.key, now).map(|e| e.version);
+        let asked_ms = ms(token.asked_at_local_ns);
+        let tag_invalidated =
+            f.tags.iter().any(|t| self.tag_epochs.get(t).is_some_and(|&(epoch_ms, _)| asked_ms <= epoch_ms));
+        let refused = self.write_leased(&f.key, now)
+            || token.gen != self.lease_gens.get(&f.key).copied().unwrap_or(0)
+            || token.incarnation != self.incarnation
+            || lease_end <= now
+            || f.version < floor
+            || cached.is_some_and(|c| c > f.version)
+            || tag_invalidated;
+        if refused {
+            self.recorder.internal(ModelEvent::Refuse {
+                node: self.node.clone(),
+                tier: self.tier,
+                key: f.key.clone(),
+                version: f.version,
+                floor_version: floor.max(cached.unwrap_or(0)),
+            });
+            return false;
+        }
+        // A fill of the cached version renews its lease: the entry is stored again, no
+        // longer-lived than its source (the fill's TTL) and than the granted lease.
+        let f = Fill { gate: Gate::Plain, incarnation: None, ..f };
+        self.fill_capped(f, Some(lease_end))
+    }
+
     fn fill(&mut self, f: Fill) -> bool {
+        self.fill_capped(f, None)
+    }
+
+    /// Fill; `cap_local_ns` bounds the entry's expiry (the end of a read lease).
+    fn fill_capped(&mut self, f: Fill, cap_local_ns: Option<u64>) -> bool {
         let now = self.clock.now_ns();
         let floor = self.store.floor(&f.key);
         let cached = self.store.peek(&f.key, now).map(|e| e.version);
@@ -319,6 +476,10 @@ impl TierState {
             }
             FillTtl::AbsoluteLocal { expires_at_ns } => Some(expires_at_ns),
             FillTtl::Never => None,
+        };
+        let expires_at_ns = match (expires_at_ns, cap_local_ns) {
+            (Some(e), Some(c)) => Some(e.min(c)),
+            (e, c) => e.or(c),
         };
         let entry = Entry {
             value: f.value,

@@ -2,10 +2,12 @@
 
 mod cache_aside;
 pub mod layered;
+pub mod leased;
 pub mod zoo;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
 pub use layered::{Flaw, Layered};
+pub use leased::Leased;
 
 use crate::app::App;
 use crate::db::Row;
@@ -60,8 +62,12 @@ impl Protocol for LayeredProtocol {
 /// Every built-in protocol, in the order `tiersim list` shows them: the correct one, the
 /// common ones, then the zoo.
 pub fn builtin() -> Vec<Arc<dyn DynProtocol>> {
-    let mut all: Vec<Arc<dyn DynProtocol>> =
-        vec![Arc::new(LayeredProtocol::versioned()), Arc::new(CacheAside), Arc::new(DoubleDelete::common())];
+    let mut all: Vec<Arc<dyn DynProtocol>> = vec![
+        Arc::new(LayeredProtocol::versioned()),
+        Arc::new(Leased),
+        Arc::new(CacheAside),
+        Arc::new(DoubleDelete::common()),
+    ];
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
 }
