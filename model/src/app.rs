@@ -499,7 +499,8 @@ impl RedisClient<'_> {
         key: &str,
         quarantine_ns: u64,
     ) -> Result<(Option<(Entry, i64)>, Option<LeaseToken>), OpError> {
-        let req = RedisReq::LeaseGet { key: key.into(), op: self.app.op, quarantine_ns };
+        let tag = self.app.tags_of(key).into_iter().next();
+        let req = RedisReq::LeaseGet { key: key.into(), op: self.app.op, quarantine_ns, tag };
         match self.call(key, req).await? {
             RedisResp::LeaseEntry { entry, token } => Ok((entry, token)),
             other => panic!("tiersim bug: lease GET answered {other:?}"),

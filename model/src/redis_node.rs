@@ -79,6 +79,8 @@ pub enum RedisReq {
         key: String,
         op: Option<u64>,
         quarantine_ns: u64,
+        /// The key's tag, whose generation the token records.
+        tag: Option<String>,
     },
     /// A version-gated fill that must bring back the token of the miss it follows: refused while
     /// write-leased and when a write lease or a restart came in between. A fill of the version
@@ -289,7 +291,8 @@ impl RedisState {
         if cached == Some(entry.version) {
             return RedisResp::Bool(true);
         }
-        self.fill(key, entry, opts, Gate::IfNewer, Some(token.incarnation), None, op)
+        // A tag invalidation since the read began voids the fill like a write lease would.
+        self.fill(key, entry, opts, Gate::IfNewer, Some(token.incarnation), Some(token.tag_generation), op)
     }
 
     fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
@@ -402,7 +405,7 @@ impl RedisState {
                 }
                 RedisResp::Int(receivers.len() as i64)
             }
-            RedisReq::LeaseGet { key, op, quarantine_ns } => {
+            RedisReq::LeaseGet { key, op, quarantine_ns, tag } => {
                 let now = self.clock.now_ns();
                 let quarantined =
                     self.restarted_local_ns.is_some_and(|r| now < r.saturating_add(quarantine_ns));
@@ -420,6 +423,9 @@ impl RedisState {
                                 gen: self.lease_gen(&key),
                                 asked_at_local_ns: now,
                                 incarnation: self.run_id,
+                                tag_generation: tag
+                                    .and_then(|t| self.tag_generations.get(&t).copied())
+                                    .unwrap_or(0),
                             }),
                         },
                     }

@@ -78,6 +78,9 @@ pub struct LeaseToken {
     pub asked_at_local_ns: u64,
     /// The tier's incarnation (or Redis's run id) when the read began.
     pub incarnation: u64,
+    /// At Redis, the generation of the key's tag when the read began: a tag invalidation in
+    /// between voids the token (0 at the other tiers, which compare tag epochs instead).
+    pub tag_generation: u64,
 }
 
 /// Commands a tier answers.
@@ -403,6 +406,7 @@ impl TierState {
                     gen: self.lease_gens.get(key).copied().unwrap_or(0),
                     asked_at_local_ns: now,
                     incarnation: self.incarnation,
+                    tag_generation: 0,
                 }),
             },
         }
