@@ -168,7 +168,8 @@ pub fn shrink_failure(
     }
     // A last, patient pass over a small schedule: each operation gets many draws of timing.
     let mut i = 0;
-    while shrunk.ops.len() <= 8 && i < shrunk.ops.len() {
+    // (Only for a full shrink: exploration shrinks on a small budget and moves on.)
+    while max_runs >= 500 && shrunk.ops.len() <= 8 && i < shrunk.ops.len() {
         let mut candidate = shrunk.clone();
         candidate.ops.remove(i);
         let base = current.get();

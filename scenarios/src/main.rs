@@ -53,15 +53,26 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Run a half-open range of seeds, A..B.
+    /// Run many seeds: one scenario or all, one protocol or all.
     Sweep {
+        /// The scenario (default: every scenario).
         #[arg(long)]
-        scenario: String,
+        scenario: Option<String>,
+        /// Every scenario (the default when --scenario is not given).
         #[arg(long)]
-        protocol: String,
-        /// Seeds A..B (half-open). Default 0..200.
-        #[arg(long, default_value = "0..200")]
-        seeds: String,
+        all: bool,
+        /// The protocol (default: every built-in protocol).
+        #[arg(long)]
+        protocol: Option<String>,
+        /// Seeds A..B (half-open). Default 0..200 for one scenario, 0..20 for all.
+        #[arg(long)]
+        seeds: Option<String>,
+        /// Only the seeds s with s % n == i: `--shard i/n` splits a range over a CI matrix.
+        #[arg(long)]
+        shard: Option<String>,
+        /// random | swarm | pct | coverage. Default random.
+        #[arg(long, default_value = "random")]
+        strategy: String,
         /// Worker threads; per-seed results are identical to one thread. Default: the cores.
         #[arg(long)]
         jobs: Option<usize>,
@@ -70,6 +81,30 @@ enum Command {
         /// Write a replay file here for every failing seed.
         #[arg(long)]
         save: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Nightly exploration: rotate scenarios x protocols x strategies until the budget ends,
+    /// saving each new failure signature once, shrunk.
+    Explore {
+        /// How long, e.g. 20s, 10m, 8h.
+        #[arg(long)]
+        budget: String,
+        /// Where new failures are saved.
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        scenario: Option<String>,
+        #[arg(long)]
+        protocol: Option<String>,
+        /// One strategy only (default: rotate through all).
+        #[arg(long)]
+        strategy: Option<String>,
+        /// The first seed of every (scenario, protocol, strategy) rotation. Default 0.
+        #[arg(long, default_value_t = 0)]
+        start: u64,
+        #[arg(long)]
+        jobs: Option<usize>,
         #[arg(long)]
         json: bool,
     },
@@ -111,6 +146,7 @@ enum Command {
 }
 
 /// A failure of the command itself (exit 2), as one line.
+#[derive(Debug)]
 struct BadInput(String);
 
 impl From<InputError> for BadInput {
@@ -178,17 +214,42 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             }
             Ok(exit_for(o.verdict))
         }
-        Command::Sweep { scenario, protocol, seeds, jobs, require, save, json } => {
-            let (s, p, req) = resolve(&scenario, &protocol, &require)?;
-            let (a, b) = parse_range(&seeds)?;
-            let jobs = jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-            if jobs == 0 {
-                return Err(BadInput("--jobs must be at least 1".into()));
+        Command::Sweep { scenario, all, protocol, seeds, shard, strategy, jobs, require, save, json } => {
+            if all && scenario.is_some() {
+                return Err(BadInput("--all and --scenario exclude each other".into()));
             }
+            let pairs = pairs(scenario.as_deref(), protocol.as_deref())?;
+            let default_seeds = if scenario.is_some() { "0..200" } else { "0..20" };
+            let (a, b) = parse_range(seeds.as_deref().unwrap_or(default_seeds))?;
+            let spec = tiersim_scenarios::sweep::SweepSpec {
+                pairs,
+                seeds: a..b,
+                shard: parse_shard(shard.as_deref())?,
+                jobs: parse_jobs(jobs)?,
+                strategy: parse_strategy(&strategy)?,
+                require: parse_require(&require)?,
+            };
             if let Some(dir) = &save {
                 prepare_dir(dir)?;
             }
-            sweep(s, p, req, a, b, jobs, save, json)
+            sweep(&spec, save.as_deref(), json)
+        }
+        Command::Explore { budget, out, scenario, protocol, strategy, start, jobs, json } => {
+            let budget = parse_duration(&budget)?;
+            let strategies = match strategy {
+                Some(s) => vec![parse_strategy(&s)?],
+                None => tiersim_scenarios::strategy::Strategy::ALL.to_vec(),
+            };
+            prepare_dir(&out)?;
+            explore(
+                pairs(scenario.as_deref(), protocol.as_deref())?,
+                strategies,
+                start,
+                budget,
+                parse_jobs(jobs)?,
+                &out,
+                json,
+            )
         }
         Command::Replay { file, json } => replay(&file, json),
         Command::Report { file, out, json } => report(&file, &out, json),
@@ -202,14 +263,40 @@ fn resolve(
     protocol: &str,
     require: &[String],
 ) -> Result<(Arc<dyn Scenario>, Arc<dyn DynProtocol>, Vec<Invariant>), BadInput> {
-    let s = tiersim_scenarios::by_name(scenario).ok_or_else(|| {
+    Ok((find_scenario(scenario)?, find_protocol(protocol)?, parse_require(require)?))
+}
+
+fn find_scenario(name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
+    tiersim_scenarios::by_name(name).ok_or_else(|| {
         let names: Vec<_> = tiersim_scenarios::all().iter().map(|s| s.name()).collect();
-        BadInput(format!("unknown scenario {scenario:?} (known: {})", names.join(", ")))
-    })?;
-    let p = tiersim_model::protocols::by_name(protocol).ok_or_else(|| {
+        BadInput(format!("unknown scenario {name:?} (known: {})", names.join(", ")))
+    })
+}
+
+fn find_protocol(name: &str) -> Result<Arc<dyn DynProtocol>, BadInput> {
+    tiersim_model::protocols::by_name(name).ok_or_else(|| {
         let names: Vec<_> = tiersim_model::protocols::builtin().iter().map(|p| p.name()).collect();
-        BadInput(format!("unknown protocol {protocol:?} (known: {})", names.join(", ")))
-    })?;
+        BadInput(format!("unknown protocol {name:?} (known: {})", names.join(", ")))
+    })
+}
+
+/// The (scenario, protocol) pairs a sweep or an exploration covers: one or all of each.
+fn pairs(
+    scenario: Option<&str>,
+    protocol: Option<&str>,
+) -> Result<Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>, BadInput> {
+    let scenarios = match scenario {
+        Some(s) => vec![find_scenario(s)?],
+        None => tiersim_scenarios::all(),
+    };
+    let protocols = match protocol {
+        Some(p) => vec![find_protocol(p)?],
+        None => tiersim_model::protocols::builtin(),
+    };
+    Ok(scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect())
+}
+
+fn parse_require(require: &[String]) -> Result<Vec<Invariant>, BadInput> {
     let mut req = Vec::new();
     for name in require {
         let inv = Invariant::from_name(name).ok_or_else(|| {
@@ -221,7 +308,49 @@ fn resolve(
         }
         req.push(inv);
     }
-    Ok((s, p, req))
+    Ok(req)
+}
+
+fn parse_jobs(jobs: Option<usize>) -> Result<usize, BadInput> {
+    match jobs {
+        Some(0) => Err(BadInput("--jobs must be at least 1".into())),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+fn parse_shard(text: Option<&str>) -> Result<(u64, u64), BadInput> {
+    let Some(text) = text else { return Ok((0, 1)) };
+    let bad = || BadInput(format!("--shard {text:?}: expected i/n with 0 <= i < n, e.g. 0/4"));
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+fn parse_strategy(name: &str) -> Result<tiersim_scenarios::strategy::Strategy, BadInput> {
+    tiersim_scenarios::strategy::Strategy::from_name(name).ok_or_else(|| {
+        BadInput(format!("--strategy: unknown strategy {name:?} (known: random, swarm, pct, coverage)"))
+    })
+}
+
+fn parse_duration(text: &str) -> Result<std::time::Duration, BadInput> {
+    let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m or 8h"));
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    if secs == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
@@ -407,101 +536,6 @@ fn save_replay(
     };
     file.save(&path)?;
     Ok(path)
-}
-
-#[allow(clippy::too_many_arguments)]
-fn sweep(
-    s: Arc<dyn Scenario>,
-    p: Arc<dyn DynProtocol>,
-    req: Vec<Invariant>,
-    a: u64,
-    b: u64,
-    jobs: usize,
-    save: Option<PathBuf>,
-    json: bool,
-) -> Result<u8, BadInput> {
-    let started = std::time::Instant::now();
-    let next = AtomicU64::new(a);
-    let results: Mutex<Vec<(u64, Verdict, Option<String>, usize)>> = Mutex::new(Vec::new());
-    let save_error: Mutex<Option<BadInput>> = Mutex::new(None);
-    let bar = if !json && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(b - a);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template(
-                "{bar:40} {pos}/{len} seeds · {per_sec} · eta {eta} · {msg}",
-            )
-            .unwrap(),
-        );
-        Some(bar)
-    } else {
-        None
-    };
-    let failures = AtomicU64::new(0);
-    std::thread::scope(|scope| {
-        for _ in 0..jobs.min((b - a) as usize) {
-            scope.spawn(|| loop {
-                let seed = next.fetch_add(1, Ordering::Relaxed);
-                if seed >= b {
-                    break;
-                }
-                let o = run_seed(&*s, p.clone(), seed, &req);
-                if o.verdict != Verdict::Pass {
-                    failures.fetch_add(1, Ordering::Relaxed);
-                    if let Some(dir) = &save {
-                        if let Err(e) = save_replay(dir, &*s, &*p, &o, &s.schedule(seed)) {
-                            *save_error.lock().unwrap() = Some(e);
-                        }
-                    }
-                }
-                results.lock().unwrap().push((seed, o.verdict, o.invariant(), o.ops));
-                if let Some(bar) = &bar {
-                    bar.set_message(format!("{} failing", failures.load(Ordering::Relaxed)));
-                    bar.inc(1);
-                }
-            });
-        }
-    });
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    if let Some(e) = save_error.into_inner().unwrap() {
-        return Err(e);
-    }
-    let mut results = results.into_inner().unwrap();
-    results.sort_by_key(|r| r.0);
-    let wall_ms = started.elapsed().as_millis() as u64;
-    let secs = (wall_ms.max(1)) as f64 / 1000.0;
-    let seeds_run = results.len();
-    let ops: usize = results.iter().map(|r| r.3).sum();
-    let failing: Vec<_> = results.iter().filter(|r| r.1 != Verdict::Pass).collect();
-    if json {
-        let failures: Vec<_> =
-            failing.iter().map(|r| json!({"seed": r.0, "verdict": r.1.name(), "invariant": r.2})).collect();
-        println!(
-            "{}",
-            json!({
-                "scenario": s.name(), "protocol": p.name(), "seeds": format!("{a}..{b}"), "jobs": jobs,
-                "seeds_run": seeds_run, "failures": failures,
-                "first_failure": failures.first(),
-                "wall_ms": wall_ms, "seeds_per_sec": seeds_run as f64 / secs, "ops_per_sec": ops as f64 / secs,
-            })
-        );
-    } else {
-        println!("{:<12} {:<14} {:>6} {:>8}  first failure", "scenario", "protocol", "seeds", "failing");
-        let first = failing
-            .first()
-            .map_or("-".to_string(), |r| format!("seed {} ({})", r.0, r.2.clone().unwrap_or_default()));
-        println!("{:<12} {:<14} {:>6} {:>8}  {}", s.name(), p.name(), seeds_run, failing.len(), first);
-        println!(
-            "{seeds_run} seeds in {wall_ms} ms · {:.1} seeds/s · {:.0} ops/s · {jobs} jobs",
-            seeds_run as f64 / secs,
-            ops as f64 / secs
-        );
-        if let Some(r) = failing.first() {
-            println!("reproduce: {}", reproduce_command(s.name(), &p.name(), r.0));
-        }
-    }
-    Ok(if failing.is_empty() { 0 } else { 1 })
 }
 
 fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
@@ -704,4 +738,241 @@ fn write_atomically(path: &Path, text: &str) -> Result<(), BadInput> {
         let _ = std::fs::remove_file(&tmp);
         BadInput(format!("{}: cannot write: {e}", path.display()))
     })
+}
+
+/// A progress bar on a terminal (stderr), nothing otherwise.
+fn progress(len: u64, json: bool, what: &str) -> Option<indicatif::ProgressBar> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {what} · {{per_sec}} · eta {{eta}} · {{msg}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap());
+    Some(bar)
+}
+
+fn sweep(
+    spec: &tiersim_scenarios::sweep::SweepSpec,
+    save: Option<&Path>,
+    json: bool,
+) -> Result<u8, BadInput> {
+    use tiersim_model::protocols::zoo;
+    let started = std::time::Instant::now();
+    let seeds = tiersim_scenarios::sweep::shard_seeds(spec).len() as u64;
+    let bar = progress(seeds * spec.pairs.len() as u64, json, "runs");
+    let failing = AtomicU64::new(0);
+    let save_error: Mutex<Option<BadInput>> = Mutex::new(None);
+    let results = tiersim_scenarios::sweep::run(spec, &|r, o, schedule| {
+        if r.verdict != Verdict::Pass {
+            failing.fetch_add(1, Ordering::Relaxed);
+            if let Some(dir) = save {
+                let s = find_scenario(r.scenario).expect("swept scenarios exist");
+                let p = spec.pairs.iter().find(|(_, p)| p.name() == r.protocol).unwrap().1.clone();
+                if let Err(e) = save_replay(dir, &*s, &*p, o, schedule) {
+                    *save_error.lock().unwrap() = Some(e);
+                }
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
+            bar.inc(1);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = save_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let secs = wall_ms.max(1) as f64 / 1000.0;
+    let ops: usize = results.iter().map(|r| r.ops).sum();
+    let failures: Vec<_> = results.iter().filter(|r| r.verdict != Verdict::Pass).collect();
+    // One row per pair, in the order swept.
+    let mut rows: Vec<(&str, String, usize, Vec<&tiersim_scenarios::sweep::SeedResult>)> = Vec::new();
+    for r in &results {
+        match rows.last_mut() {
+            Some(row) if row.0 == r.scenario && row.1 == r.protocol => row.2 += 1,
+            _ => rows.push((r.scenario, r.protocol.clone(), 1, Vec::new())),
+        }
+        if r.verdict != Verdict::Pass {
+            rows.last_mut().unwrap().3.push(r);
+        }
+    }
+    let caught = |scenario: &str, protocol: &str, fails: &[&tiersim_scenarios::sweep::SeedResult]| {
+        zoo::entry(protocol).filter(|e| e.scenario == scenario).map(|e| {
+            fails.iter().any(|f| {
+                f.invariants.iter().any(|i| i == e.invariant.name())
+                    || f.invariant.as_deref() == Some(e.invariant.name())
+            })
+        })
+    };
+    if json {
+        let fail_json = |f: &tiersim_scenarios::sweep::SeedResult| {
+            json!({"scenario": f.scenario, "protocol": f.protocol, "seed": f.seed, "verdict": f.verdict.name(),
+                   "invariant": f.invariant, "invariants": f.invariants})
+        };
+        let rows_json: Vec<_> = rows
+            .iter()
+            .map(|(s, p, n, fails)| {
+                json!({"scenario": s, "protocol": p, "seeds_run": n, "failures": fails.len(),
+                       "first_failure": fails.first().map(|f| fail_json(f)), "zoo_caught": caught(s, p, fails)})
+            })
+            .collect();
+        let failures_json: Vec<_> = failures.iter().map(|f| fail_json(f)).collect();
+        println!(
+            "{}",
+            json!({
+                "seeds": format!("{}..{}", spec.seeds.start, spec.seeds.end),
+                "shard": format!("{}/{}", spec.shard.0, spec.shard.1),
+                "strategy": spec.strategy.name(), "jobs": spec.jobs,
+                "seeds_run": results.len(), "failures": failures_json,
+                "first_failure": failures_json.first(), "rows": rows_json,
+                "wall_ms": wall_ms, "seeds_per_sec": results.len() as f64 / secs, "ops_per_sec": ops as f64 / secs,
+            })
+        );
+    } else {
+        println!("{:<24} {:<26} {:>6} {:>8}  first failure", "scenario", "protocol", "seeds", "failing");
+        for (s, p, n, fails) in &rows {
+            let first = fails.first().map_or("-".to_string(), |f| {
+                format!("seed {} ({})", f.seed, f.invariant.clone().unwrap_or_default())
+            });
+            let note = match caught(s, p, fails) {
+                Some(true) => "  [zoo: caught]",
+                Some(false) => "  [zoo: NOT caught]",
+                None => "",
+            };
+            println!("{s:<24} {p:<26} {n:>6} {:>8}  {first}{note}", fails.len());
+        }
+        println!(
+            "{} runs in {wall_ms} ms · {:.1} runs/s · {:.0} ops/s · strategy {} · shard {}/{} · {} jobs",
+            results.len(),
+            results.len() as f64 / secs,
+            ops as f64 / secs,
+            spec.strategy.name(),
+            spec.shard.0,
+            spec.shard.1,
+            spec.jobs
+        );
+        if let Some(f) = failures.first() {
+            println!("reproduce: {}", reproduce_command(f.scenario, &f.protocol, f.seed));
+        }
+    }
+    Ok(if failures.is_empty() { 0 } else { 1 })
+}
+
+fn explore(
+    pairs: Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>,
+    strategies: Vec<tiersim_scenarios::strategy::Strategy>,
+    start: u64,
+    budget: std::time::Duration,
+    jobs: usize,
+    out: &Path,
+    json: bool,
+) -> Result<u8, BadInput> {
+    use std::collections::BTreeMap;
+    const BATCH: u64 = 8;
+    let started = std::time::Instant::now();
+    let bar = progress(budget.as_secs(), json, "s");
+    // (scenario, protocol, strategy) -> next seed
+    let mut next: BTreeMap<(usize, usize), u64> = BTreeMap::new();
+    let mut signatures: BTreeMap<String, String> = BTreeMap::new();
+    let mut attempts: BTreeMap<String, usize> = BTreeMap::new();
+    let (mut runs, mut failures) = (0usize, 0usize);
+    let mut turn = 0usize;
+    while started.elapsed() < budget {
+        let (pair, strat) = (turn % pairs.len(), (turn / pairs.len()) % strategies.len());
+        turn += 1;
+        let from = *next.entry((pair, strat)).or_insert(start);
+        next.insert((pair, strat), from + BATCH);
+        let spec = tiersim_scenarios::sweep::SweepSpec {
+            pairs: vec![pairs[pair].clone()],
+            seeds: from..from + BATCH,
+            shard: (0, 1),
+            jobs,
+            strategy: strategies[strat],
+            require: Vec::new(),
+        };
+        let found: Mutex<Vec<(Outcome, tiersim_sim::schedule::Schedule<CacheOp>)>> = Mutex::new(Vec::new());
+        let results = tiersim_scenarios::sweep::run(&spec, &|r, o, schedule| {
+            if r.verdict != Verdict::Pass {
+                found.lock().unwrap().push((o.clone(), schedule.clone()));
+            }
+        });
+        runs += results.len();
+        let (s, p) = &pairs[pair];
+        for (o, schedule) in found.into_inner().unwrap() {
+            failures += 1;
+            let Some(invariant) = o.invariant() else { continue };
+            // Shrinking is what costs: shrink the first few failures of each (protocol,
+            // invariant) only, and none once the budget is spent.
+            let seen = attempts.entry(format!("{}|{invariant}", p.name())).or_insert(0usize);
+            *seen += 1;
+            if *seen > 3 || started.elapsed() >= budget {
+                continue;
+            }
+            // Shrink, then name the failure by what is left of it.
+            let config = s.config();
+            let (shrunk, seed, _, shrunk_outcome) = if o.verdict == Verdict::Fail {
+                tiersim_scenarios::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, 60)
+            } else {
+                (schedule.clone(), o.seed, Default::default(), o.clone())
+            };
+            let signature = format!("{}|{}|{}", p.name(), invariant, shape(&shrunk));
+            if signatures.contains_key(&signature) {
+                continue;
+            }
+            let path = save_replay(out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            signatures.insert(signature, path.display().to_string());
+        }
+        if let Some(bar) = &bar {
+            bar.set_position(started.elapsed().as_secs().min(budget.as_secs()));
+            bar.set_message(format!("{runs} runs · {} new failures", signatures.len()));
+        }
+    }
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    if json {
+        let saved: Vec<_> =
+            signatures.iter().map(|(sig, path)| json!({"signature": sig, "file": path})).collect();
+        println!("{}", json!({"runs": runs, "failures": failures, "new": saved, "wall_ms": wall_ms}));
+    } else {
+        println!(
+            "{runs} runs, {failures} failing, {} distinct failure signatures in {wall_ms} ms:",
+            signatures.len()
+        );
+        for (sig, path) in &signatures {
+            println!("  {sig}\n    {path}");
+        }
+    }
+    Ok(0)
+}
+
+/// The shape of a shrunk schedule: what kinds of operations and faults it needs, in order.
+fn shape(schedule: &tiersim_sim::schedule::Schedule<CacheOp>) -> String {
+    let mut ops: Vec<&tiersim_sim::schedule::TimedOp<CacheOp>> = schedule.ops.iter().collect();
+    ops.sort_by_key(|o| o.at_ns);
+    let ops: Vec<&str> = ops
+        .iter()
+        .map(|o| match o.op {
+            CacheOp::Read { .. } => "read",
+            CacheOp::Write { .. } => "write",
+            CacheOp::Delete { .. } => "delete",
+            CacheOp::InvalidateTag { .. } => "invalidate_tag",
+            CacheOp::Warm { .. } => "warm",
+        })
+        .collect();
+    let faults: Vec<String> = schedule
+        .faults
+        .iter()
+        .map(|f| {
+            serde_json::to_value(&f.fault)
+                .ok()
+                .and_then(|v| v["kind"].as_str().map(String::from))
+                .unwrap_or_default()
+        })
+        .collect();
+    format!("{}+{}", ops.join(","), faults.join(","))
 }

@@ -186,3 +186,68 @@ fn check_judges_a_recorded_history_both_ways_and_names_bad_lines() {
     assert!(err.contains("bad.jsonl") && err.contains("line 2"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn shards_of_a_range_add_up_to_the_range() {
+    let run = |shard: Option<&str>| {
+        let mut args = vec![
+            "sweep",
+            "--scenario",
+            "stale-set",
+            "--protocol",
+            "cache_aside",
+            "--seeds",
+            "0..12",
+            "--json",
+        ];
+        if let Some(s) = shard {
+            args.extend(["--shard", s]);
+        }
+        json(&tiersim(&args))
+    };
+    let (whole, a, b) = (run(None), run(Some("0/2")), run(Some("1/2")));
+    assert_eq!(
+        a["seeds_run"].as_u64().unwrap() + b["seeds_run"].as_u64().unwrap(),
+        whole["seeds_run"].as_u64().unwrap()
+    );
+    let seeds = |j: &serde_json::Value| -> Vec<u64> {
+        let mut v: Vec<u64> =
+            j["failures"].as_array().unwrap().iter().map(|f| f["seed"].as_u64().unwrap()).collect();
+        v.sort();
+        v
+    };
+    let mut union = [seeds(&a), seeds(&b)].concat();
+    union.sort();
+    assert_eq!(union, seeds(&whole), "per-seed results do not depend on the shard");
+    assert!(seeds(&a).iter().all(|s| s % 2 == 0) && seeds(&b).iter().all(|s| s % 2 == 1));
+    one_line_error(&tiersim(&["sweep", "--scenario", "stale-set", "--shard", "2/2"]));
+    one_line_error(&tiersim(&["sweep", "--scenario", "stale-set", "--strategy", "clever"]));
+}
+
+#[test]
+fn explore_runs_within_its_budget_and_saves_shrunk_failures() {
+    let dir = temp_dir("explore");
+    let out = tiersim(&[
+        "explore",
+        "--budget",
+        "3s",
+        "--out",
+        dir.to_str().unwrap(),
+        "--scenario",
+        "stale-set",
+        "--protocol",
+        "invalidate-before-commit",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let j = json(&out);
+    let new = j["new"].as_array().unwrap();
+    assert!(!new.is_empty(), "invalidate-before-commit fails every seed: {j}");
+    for n in new {
+        let file = n["file"].as_str().unwrap();
+        let replay = tiersim(&["replay", file, "--json"]);
+        assert_eq!(json(&replay)["reproduced"], "exact", "{file}");
+    }
+    one_line_error(&tiersim(&["explore", "--budget", "soon", "--out", dir.to_str().unwrap()]));
+    let _ = std::fs::remove_dir_all(&dir);
+}
