@@ -1,11 +1,13 @@
 //! Named scenarios (topology + workload + faults) and the runner the CLI and tests share.
 
 pub mod catalog;
+pub mod harness;
 pub mod report;
 pub mod strategy;
 pub mod sweep;
 pub mod workload;
 
+pub use harness::Sweep;
 use serde::Serialize;
 use std::sync::Arc;
 use tiersim_model::outcome::{run_and_judge, Outcome};

@@ -50,6 +50,9 @@ enum Command {
         /// Write the run's history (JSON lines) to this file.
         #[arg(long)]
         history: Option<PathBuf>,
+        /// Print the run's log, one event a line stamped with sim time (to stderr with --json).
+        #[arg(long)]
+        trace: bool,
         #[arg(long)]
         json: bool,
     },
@@ -156,6 +159,12 @@ impl From<InputError> for BadInput {
 }
 
 fn main() -> ExitCode {
+    // Like any Unix filter, stop quietly when the reader goes away (`tiersim run --trace | head`)
+    // instead of panicking on a broken pipe.
+    // SAFETY: resetting a signal disposition to its default before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -187,12 +196,21 @@ fn main() -> ExitCode {
 fn dispatch(command: Command) -> Result<u8, BadInput> {
     match command {
         Command::List { json } => Ok(list(json)),
-        Command::Run { scenario, protocol, seed, require, save, history, json } => {
+        Command::Run { scenario, protocol, seed, require, save, history, trace, json } => {
             let (s, p, req) = resolve(&scenario, &protocol, &require)?;
             if let Some(dir) = &save {
                 prepare_dir(dir)?;
             }
             let o = run_seed(&*s, p.clone(), seed, &req);
+            if trace {
+                for line in tiersim_scenarios::report::trace_lines(&o, &s.config()) {
+                    if json {
+                        eprintln!("{line}");
+                    } else {
+                        println!("{line}");
+                    }
+                }
+            }
             if let Some(path) = history {
                 write_atomically(&path, &o.history.to_jsonl())?;
             }

@@ -1872,3 +1872,19 @@ mod tests {
         assert!((axis.x(100_000_000) - axis.x(50_000_000) - 50.0).abs() < 1e-6);
     }
 }
+
+/// The run as a log, one line per event stamped with sim time: what `tiersim run --trace`
+/// prints. The same wording as the report's event table.
+pub fn trace_lines(outcome: &Outcome, config: &SystemConfig) -> Vec<String> {
+    let run = Run::read(outcome, config);
+    let ops: BTreeMap<u64, &Op> = run.ops.iter().map(|o| (o.op, o)).collect();
+    outcome
+        .history
+        .events
+        .iter()
+        .map(|e| {
+            let (place, what, _) = describe(e, &ops);
+            format!("t={:>14} {place:<16} {what}", ms(e.time_ns()))
+        })
+        .collect()
+}

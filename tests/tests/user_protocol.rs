@@ -3,15 +3,16 @@
 //! Redis behind it, gates every fill on the database version, and invalidates bottom-up with
 //! acknowledgements before a write completes.
 
-use std::sync::Arc;
 use std::time::Duration;
 use tiersim_model::app::App;
 use tiersim_model::db::{Data, Row};
-use tiersim_model::outcome::Verdict;
 use tiersim_model::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
 use tiersim_model::redis::{Expiry, SetOpts};
+use tiersim_model::system::CacheOp;
 use tiersim_model::system::SystemConfig;
 use tiersim_model::tier::{FillTtl, Gate};
+use tiersim_scenarios::{catalog, Sweep};
+use tiersim_sim::replay::ReplayFile;
 
 struct OurCache {
     redis_ttl: Duration,
@@ -77,12 +78,11 @@ impl Protocol for OurCache {
 
 #[test]
 fn our_cache_survives_the_stale_set_race() {
-    let scenario = tiersim_scenarios::by_name("stale-set").unwrap();
-    let ours = Arc::new(OurCache { redis_ttl: Duration::from_millis(500) });
-    for seed in tiersim_tests::seeds(30) {
-        let o = tiersim_scenarios::run_seed(&*scenario, ours.clone(), seed, &[]);
-        assert_eq!(o.verdict, Verdict::Pass, "seed {seed}: {:?}", o.violations.first());
-    }
+    // What a user writes: honours TIERSIM_SEEDS / TIERSIM_SEED, and on failure panics with the
+    // invariant, the facts and the reproduce command, and saves the replay file.
+    Sweep::of(catalog::stale_set(), OurCache { redis_ttl: Duration::from_millis(500) })
+        .seeds(0..30)
+        .assert_clean();
 }
 
 /// The same protocol without its version gate is the classic stale set: the test proves the
@@ -113,11 +113,18 @@ fn without_the_gate_the_race_is_found() {
             self.0.delete(cx, key).await
         }
     }
-    let scenario = tiersim_scenarios::by_name("stale-set").unwrap();
-    let ungated = Arc::new(Ungated(OurCache { redis_ttl: Duration::from_millis(500) }));
-    let found = (0..200)
-        .map(|seed| tiersim_scenarios::run_seed(&*scenario, ungated.clone(), seed, &[]))
-        .find(|o| o.verdict == Verdict::Fail);
-    let o = found.expect("the ungated fill loses the race in some seed below 200");
-    assert_eq!(o.violations[0].invariant, "invalidation-barrier");
+    let dir = std::env::temp_dir().join(format!("tiersim-user-failures-{}", std::process::id()));
+    std::env::set_var("TIERSIM_SAVE", &dir);
+    let ungated = Ungated(OurCache { redis_ttl: Duration::from_millis(500) });
+    let caught =
+        std::panic::catch_unwind(|| Sweep::of(catalog::stale_set(), ungated).seeds(0..200).assert_clean());
+    let message =
+        *caught.expect_err("the ungated fill loses the race below seed 200").downcast::<String>().unwrap();
+    assert!(message.contains("invariant `invalidation-barrier` violated"), "{message}");
+    assert!(message.contains("reproduce: TIERSIM_SEED="), "{message}");
+    let saved =
+        message.lines().find_map(|l| l.strip_prefix("replay file: ")).expect("the replay file is named");
+    let file: ReplayFile<CacheOp> = ReplayFile::load(std::path::Path::new(saved)).unwrap();
+    assert_eq!(file.expected.invariant.as_deref(), Some("invalidation-barrier"));
+    let _ = std::fs::remove_dir_all(&dir);
 }
