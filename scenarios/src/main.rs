@@ -129,6 +129,9 @@ enum Command {
         /// Most candidate runs to try. Default 2000.
         #[arg(long, default_value_t = 2000)]
         max_runs: usize,
+        /// Keep this invariant failing (default: the file's expected invariant).
+        #[arg(long)]
+        invariant: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -271,7 +274,7 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
         }
         Command::Replay { file, json } => replay(&file, json),
         Command::Report { file, out, json } => report(&file, &out, json),
-        Command::Shrink { file, out, max_runs, json } => shrink(&file, &out, max_runs, json),
+        Command::Shrink { file, out, max_runs, invariant, json } => shrink(&file, &out, max_runs, invariant, json),
         Command::Check { file, max_states, json } => check(&file, max_states, json),
     }
 }
@@ -665,11 +668,17 @@ fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
     Ok(if ok == Some(true) { 0 } else { 1 })
 }
 
-fn shrink(path: &Path, out: &Path, max_runs: usize, json: bool) -> Result<u8, BadInput> {
+fn shrink(path: &Path, out: &Path, max_runs: usize, target: Option<String>, json: bool) -> Result<u8, BadInput> {
     let file: ReplayFile<CacheOp> = ReplayFile::load(path)?;
     let name = path.display();
-    let Some(invariant) = file.expected.invariant.clone().filter(|_| file.expected.verdict == "fail") else {
+    if file.expected.verdict != "fail" {
         return Err(BadInput(format!("{name}: nothing to shrink: its verdict is {}", file.expected.verdict)));
+    }
+    if let Some(t) = &target {
+        parse_require(std::slice::from_ref(t))?;
+    }
+    let Some(invariant) = target.or_else(|| file.expected.invariant.clone()) else {
+        return Err(BadInput(format!("{name}: nothing to shrink: no invariant failed")));
     };
     let p = tiersim_model::protocols::by_name(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;

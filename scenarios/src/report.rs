@@ -1823,6 +1823,7 @@ mod tests {
             wall_ms: 0,
             max_staleness_ns: 0,
             unchecked: Vec::new(),
+            latency: Default::default(),
             history: tiersim_sim::history::History { events, digests: Vec::new(), trace_hash: 0xabc },
         }
     }
