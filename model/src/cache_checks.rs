@@ -344,7 +344,7 @@ pub fn check_sessions(
                     if read_your_writes && at <= r.invoke_ns && version < wrote {
                         ryw.report(&format!("p{}", r.process), &r.key, r.invoke_ns, format!(
                             "read op {} by p{} began at t={} and returned v{version}; its {} op {op} had produced v{wrote} at t={}",
-                            r.op, r.process, secs(r.invoke_ns), op_name(ops[&op].f), secs(at)
+                            r.op, r.process, secs(r.invoke_ns), ops[&op].f.name(), secs(at)
                         ));
                     }
                 }
@@ -572,18 +572,6 @@ pub fn check_tag_complete(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpR
     out.violations
 }
 
-/// An operation's name as histories spell it.
-fn op_name(f: OpFn) -> &'static str {
-    match f {
-        OpFn::Read => "read",
-        OpFn::Write => "write",
-        OpFn::Delete => "delete",
-        OpFn::Cas => "cas",
-        OpFn::InvalidateTag => "invalidate_tag",
-        OpFn::Warm => "warm",
-    }
-}
-
 /// One latency sample: what it measured and from when.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct Sample {
@@ -787,7 +775,7 @@ pub fn check_live(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) 
             time_ns: r.invoke_ns,
             message: format!(
                 "{} op {} by p{} began at t={} and {how}, with no fault in force",
-                op_name(r.f),
+                r.f.name(),
                 r.op,
                 r.process,
                 secs(r.invoke_ns)

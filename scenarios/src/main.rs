@@ -274,7 +274,9 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
         }
         Command::Replay { file, json } => replay(&file, json),
         Command::Report { file, out, json } => report(&file, &out, json),
-        Command::Shrink { file, out, max_runs, invariant, json } => shrink(&file, &out, max_runs, invariant, json),
+        Command::Shrink { file, out, max_runs, invariant, json } => {
+            shrink(&file, &out, max_runs, invariant, json)
+        }
         Command::Check { file, max_states, json } => check(&file, max_states, json),
     }
 }
@@ -668,7 +670,13 @@ fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadInput> {
     Ok(if ok == Some(true) { 0 } else { 1 })
 }
 
-fn shrink(path: &Path, out: &Path, max_runs: usize, target: Option<String>, json: bool) -> Result<u8, BadInput> {
+fn shrink(
+    path: &Path,
+    out: &Path,
+    max_runs: usize,
+    target: Option<String>,
+    json: bool,
+) -> Result<u8, BadInput> {
     let file: ReplayFile<CacheOp> = ReplayFile::load(path)?;
     let name = path.display();
     if file.expected.verdict != "fail" {

@@ -145,7 +145,7 @@ struct Op {
 impl Op {
     /// `f key value vN`: the label drawn on the bar (see the module docs).
     fn label(&self) -> String {
-        let mut parts = vec![f_name(self.f).to_string(), self.key.clone()];
+        let mut parts = vec![self.f.name().to_string(), self.key.clone()];
         let ok = matches!(self.end, Some((_, EventType::Ok, ..)));
         let value = match self.f {
             OpFn::Read if ok => self.end.map(|e| e.2),
@@ -168,17 +168,6 @@ impl Op {
             Some((_, EventType::Info, ..)) => "info",
             Some((_, EventType::Invoke, ..)) | None => "pending",
         }
-    }
-}
-
-fn f_name(f: OpFn) -> &'static str {
-    match f {
-        OpFn::Read => "read",
-        OpFn::Write => "write",
-        OpFn::Delete => "delete",
-        OpFn::Cas => "cas",
-        OpFn::InvalidateTag => "invalidate_tag",
-        OpFn::Warm => "warm",
     }
 }
 
@@ -1713,7 +1702,7 @@ fn describe(e: &Event<ModelEvent>, ops: &BTreeMap<u64, &Op>) -> (String, String,
             let what = match event.kind {
                 EventType::Invoke => format!(
                     "invoke op {op}: {} {}{}",
-                    f_name(event.f),
+                    event.f.name(),
                     event.key,
                     match event.f {
                         OpFn::Write | OpFn::Cas => format!(" {}", value_text(event.value)),

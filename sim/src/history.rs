@@ -38,6 +38,18 @@ pub enum OpFn {
 }
 
 impl OpFn {
+    /// The operation's name as histories spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OpFn::Read => "read",
+            OpFn::Write => "write",
+            OpFn::Delete => "delete",
+            OpFn::Cas => "cas",
+            OpFn::InvalidateTag => "invalidate_tag",
+            OpFn::Warm => "warm",
+        }
+    }
+
     /// Whether the operation reads or changes the register (what linearizability is about).
     pub fn is_register_op(self) -> bool {
         matches!(self, OpFn::Read | OpFn::Write | OpFn::Delete | OpFn::Cas)

@@ -177,21 +177,8 @@ fn parse_value(v: &Value, f: OpFn, kind: EventType, line: usize) -> Result<OpVal
             // A completion's value is informational; keep it when it is well formed.
             Ok(OpValue::Single(register_value(v, line).unwrap_or(None)))
         }
-        (_, _, Value::Array(_)) => {
-            Err(err(line, format!("a {} value must be an integer or null", fn_name(f))))
-        }
+        (_, _, Value::Array(_)) => Err(err(line, format!("a {} value must be an integer or null", f.name()))),
         _ => Ok(OpValue::Single(register_value(v, line)?)),
-    }
-}
-
-fn fn_name(f: OpFn) -> &'static str {
-    match f {
-        OpFn::Read => "read",
-        OpFn::Write => "write",
-        OpFn::Delete => "delete",
-        OpFn::Cas => "cas",
-        OpFn::InvalidateTag => "invalidate_tag",
-        OpFn::Warm => "warm",
     }
 }
 
@@ -257,9 +244,9 @@ fn build_ops_numbered(events: &[(usize, &ClientEvent)]) -> Result<Vec<Op>, Parse
                 format!(
                     "{} {} for process {} does not match its invoke ({} on line {invoke_line})",
                     type_name(event.kind),
-                    fn_name(event.f),
+                    event.f.name(),
                     event.process,
-                    fn_name(invoke.f)
+                    invoke.f.name()
                 ),
             ));
         }
