@@ -1,5 +1,6 @@
 //! Named scenarios (topology + workload + faults) and the runner the CLI and tests share.
 
+pub mod bench;
 pub mod catalog;
 pub mod harness;
 pub mod report;
