@@ -143,6 +143,14 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Measure DESIGN.md's performance targets in this process (release build; about 2 minutes).
+    Bench {
+        /// Smaller counts: a smoke test of every section in seconds.
+        #[arg(long)]
+        quick: bool,
+        #[arg(long)]
+        json: bool,
+    },
     /// Re-run a replay file and say whether it reproduced.
     Replay {
         file: PathBuf,
@@ -273,6 +281,18 @@ fn dispatch(command: Command) -> Result<u8, BadInput> {
             )
         }
         Command::Replay { file, json } => replay(&file, json),
+        Command::Bench { quick, json } => {
+            use tiersim_scenarios::bench::{run, BenchOptions};
+            let progress = |line: &str| eprintln!("{line}");
+            let shared_dir = BenchOptions::default_shared_dir();
+            let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress) });
+            if json {
+                println!("{report}");
+            } else {
+                println!("{}", serde_json::to_string_pretty(&report).expect("the report serialises"));
+            }
+            Ok(0)
+        }
         Command::Report { file, out, json } => report(&file, &out, json),
         Command::Shrink { file, out, max_runs, invariant, json } => {
             shrink(&file, &out, max_runs, invariant, json)
