@@ -456,17 +456,33 @@ pub fn check_tier_order(history: &History<ModelEvent>) -> Vec<Violation> {
 
 /// Compare every pair of live entries of `key` along every app's path at `t_ns`.
 fn compare_paths(c: &TierContents, nodes: &Nodes, key: &str, t_ns: u64, out: &mut Reporter) {
+    // The key's live entries and floors, node by node (one range scan each); with fewer than two
+    // live entries nothing can be out of order, which is the common case.
+    let first = (key.to_string(), String::new());
+    let live_of: BTreeMap<&str, &Held> = c
+        .held
+        .range(first.clone()..)
+        .take_while(|((k, _), _)| k == key)
+        .filter(|(_, h)| h.live_at(t_ns))
+        .map(|((_, n), h)| (n.as_str(), h))
+        .collect();
+    if live_of.len() < 2 {
+        return;
+    }
+    let floors: BTreeMap<&str, u64> = c
+        .floors
+        .range(first..)
+        .take_while(|((k, _), _)| k == key)
+        .map(|((_, n), f)| (n.as_str(), *f))
+        .collect();
     for app in 0..nodes.apps {
         let Some(path) = nodes.path(app, key) else {
             return;
         };
-        let live: Vec<Option<&Held>> = path
-            .iter()
-            .map(|n| c.held.get(&(key.to_string(), n.clone())).filter(|h| h.live_at(t_ns)))
-            .collect();
+        let live: Vec<Option<&Held>> = path.iter().map(|n| live_of.get(n.as_str()).copied()).collect();
         for deep in (1..path.len()).rev() {
             let Some(x) = live[deep] else { continue };
-            let floor = c.floor(key, &path[deep]);
+            let floor = floors.get(path[deep].as_str()).copied().unwrap_or(0);
             if floor <= x.version {
                 continue; // X has not been told that its version is superseded
             }

@@ -324,7 +324,7 @@ pub fn run(
         }
         FinalState { at_ns, db: db.rows(), tiers: held }
     });
-    RunRecord { finished, history: recorder.snapshot() }
+    RunRecord { finished, history: recorder.take() }
 }
 
 async fn sleep_until(at_ns: u64) {

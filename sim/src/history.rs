@@ -259,6 +259,19 @@ impl<E: Serialize> Recorder<E> {
         self.len() == 0
     }
 
+    /// Move the history out, leaving the recorder empty: what a finished run keeps. (Anything
+    /// else still holding the recorder then holds nothing of size; madsim keeps a killed or
+    /// finished runtime's node closures alive longer than one would like.)
+    pub fn take(&self) -> History<E> {
+        let mut inner = self.inner.lock().unwrap();
+        let trace_hash = inner.hasher.digest();
+        History {
+            events: std::mem::take(&mut inner.events),
+            digests: std::mem::take(&mut inner.digests),
+            trace_hash,
+        }
+    }
+
     /// The history so far (the recorder stays usable; a crashed run still has its history).
     pub fn snapshot(&self) -> History<E>
     where

@@ -68,6 +68,8 @@ pub struct World {
     ctx: SimCtx,
     handle: Handle,
     ids: BTreeMap<String, NodeId>,
+    /// Every node, for the runner to kill when the run ends.
+    nodes: Arc<std::sync::Mutex<Vec<NodeId>>>,
 }
 
 impl World {
@@ -97,6 +99,7 @@ impl World {
             .init(move || init(ctx.clone(), owned.clone()))
             .build();
         self.ids.insert(name.to_string(), node.id());
+        self.nodes.lock().unwrap().push(node.id());
     }
 
     fn id(&self, name: &str) -> NodeId {
@@ -172,7 +175,13 @@ where
         let mut rt = Runtime::with_seed_and_config(seed, mcfg);
         rt.set_time_limit(Duration::from_nanos(cfg.time_limit_ns));
         let ctx = SimCtx::new(seed, cfg.step_budget);
-        let world = World { ctx: ctx.clone(), handle: rt.handle().clone(), ids: BTreeMap::new() };
+        let nodes: Arc<std::sync::Mutex<Vec<NodeId>>> = Default::default();
+        let world = World {
+            ctx: ctx.clone(),
+            handle: rt.handle().clone(),
+            ids: BTreeMap::new(),
+            nodes: nodes.clone(),
+        };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async move {
                 let out = body(world).await;
@@ -181,6 +190,11 @@ where
             })
         }));
         messages2.store(ctx.messages_sent(), Ordering::Relaxed);
+        // Kill every node before the runtime goes: their tasks, sockets and whatever the model
+        // kept in them are released now rather than held by the runtime's internal references.
+        for id in nodes.lock().unwrap().iter() {
+            rt.handle().kill(*id);
+        }
         outcome.map_err(|p| panic_text(&*p))
     });
     let joined = thread.expect("spawn a simulation thread").join();
