@@ -24,3 +24,23 @@ pub fn seeds(default: u64) -> std::ops::Range<u64> {
         .map_or(default, |n| n.parse().expect("TIERSIM_SEEDS must be a whole number"));
     0..n
 }
+
+/// `protocol` passes `seeds` of every scenario, faults and all; a failure names the seed and the
+/// command that reproduces it.
+pub fn assert_passes_every_scenario(name: &str, seeds: std::ops::Range<u64>) {
+    for s in tiersim_scenarios::all() {
+        for seed in seeds.clone() {
+            let o = tiersim_scenarios::run_seed(&*s, protocol(name), seed, &[]);
+            assert_eq!(
+                o.verdict,
+                tiersim_model::outcome::Verdict::Pass,
+                "{} seed {seed}: {:?} {:?}\nreproduce: {}",
+                s.name(),
+                o.violations.first(),
+                o.abort,
+                tiersim_scenarios::reproduce_command(s.name(), name, seed)
+            );
+            assert!(o.ops > 0, "{} seed {seed} ran no operation", s.name());
+        }
+    }
+}

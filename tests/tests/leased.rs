@@ -6,7 +6,7 @@ use tiersim_model::event::ModelEvent;
 use tiersim_model::invariants::op_records;
 use tiersim_model::outcome::{Outcome, Verdict};
 use tiersim_model::system::CacheOp;
-use tiersim_scenarios::{run_schedule, run_seed};
+use tiersim_scenarios::run_schedule;
 use tiersim_sim::fault::{Fault, TimedFault};
 use tiersim_sim::history::{Event, EventType, OpFn};
 use tiersim_sim::schedule::{Schedule, TimedOp};
@@ -14,21 +14,7 @@ use tiersim_tests::{protocol, scenario, seeds};
 
 #[test]
 fn leased_passes_seeds_in_every_scenario() {
-    for s in tiersim_scenarios::all() {
-        for seed in seeds(4) {
-            let o = run_seed(&*s, protocol("leased"), seed, &[]);
-            assert_eq!(
-                o.verdict,
-                Verdict::Pass,
-                "{} seed {seed}: {:?} {:?}\nreproduce: {}",
-                s.name(),
-                o.violations.first(),
-                o.abort,
-                tiersim_scenarios::reproduce_command(s.name(), "leased", seed)
-            );
-            assert!(o.ops > 0);
-        }
-    }
+    tiersim_tests::assert_passes_every_scenario("leased", seeds(4));
 }
 
 const MS: u64 = 1_000_000;

@@ -4,8 +4,8 @@
 
 use tiersim_model::outcome::Verdict;
 use tiersim_model::protocols::zoo::{self, ZOO};
-use tiersim_scenarios::{all, run_seed};
-use tiersim_tests::{protocol, scenario, seeds};
+use tiersim_scenarios::run_seed;
+use tiersim_tests::{scenario, seeds};
 
 #[test]
 fn every_zoo_entry_is_caught_by_its_invariant_below_seed_200() {
@@ -33,20 +33,7 @@ fn every_zoo_entry_is_caught_by_its_invariant_below_seed_200() {
 
 #[test]
 fn versioned_passes_every_scenario_with_its_faults() {
-    for s in all() {
-        for seed in seeds(8) {
-            let o = run_seed(&*s, protocol("versioned"), seed, &[]);
-            assert_eq!(
-                o.verdict,
-                Verdict::Pass,
-                "{} seed {seed}: {:?} {:?}\nreproduce: {}",
-                s.name(),
-                o.violations.first(),
-                o.abort,
-                tiersim_scenarios::reproduce_command(s.name(), "versioned", seed)
-            );
-        }
-    }
+    tiersim_tests::assert_passes_every_scenario("versioned", seeds(8));
 }
 
 #[test]
