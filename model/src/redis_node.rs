@@ -170,6 +170,12 @@ impl RedisState {
         *self.shared.data.lock().unwrap() = Some(self.data.clone());
     }
 
+    /// Record a refused fill, naming the floor (or cached version) that refused it.
+    fn refused(&self, key: String, version: u64, floor_version: u64) {
+        let node = self.node.clone();
+        self.recorder.internal(ModelEvent::Refuse { node, tier: Tier::Redis, key, version, floor_version });
+    }
+
     fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
         self.recorder.internal(ModelEvent::Remove {
             node: self.node.clone(),
@@ -216,13 +222,7 @@ impl RedisState {
                 Gate::IfNewerThanCached => cached.is_some_and(|c| c >= entry.version),
             };
         if refused {
-            self.recorder.internal(ModelEvent::Refuse {
-                node: self.node.clone(),
-                tier: Tier::Redis,
-                key,
-                version: entry.version,
-                floor_version: floor.max(cached.unwrap_or(0)),
-            });
+            self.refused(key, entry.version, floor.max(cached.unwrap_or(0)));
             return RedisResp::Bool(false);
         }
         entry.filled_at_ns = self.clock.now_ns();
@@ -279,13 +279,7 @@ impl RedisState {
     ) -> RedisResp {
         let cached = self.live(&key).map(|e| e.version);
         if self.write_leased(&key) || token.gen != self.lease_gen(&key) {
-            self.recorder.internal(ModelEvent::Refuse {
-                node: self.node.clone(),
-                tier: Tier::Redis,
-                key,
-                version: entry.version,
-                floor_version: cached.unwrap_or(0),
-            });
+            self.refused(key, entry.version, cached.unwrap_or(0));
             return RedisResp::Bool(false);
         }
         if cached == Some(entry.version) {

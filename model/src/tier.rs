@@ -428,19 +428,19 @@ impl TierState {
             || cached.is_some_and(|c| c > f.version)
             || tag_invalidated;
         if refused {
-            self.recorder.internal(ModelEvent::Refuse {
-                node: self.node.clone(),
-                tier: self.tier,
-                key: f.key.clone(),
-                version: f.version,
-                floor_version: floor.max(cached.unwrap_or(0)),
-            });
+            self.refuse(&f, floor.max(cached.unwrap_or(0)));
             return false;
         }
         // A fill of the cached version renews its lease: the entry is stored again, no
         // longer-lived than its source (the fill's TTL) and than the granted lease.
         let f = Fill { gate: Gate::Plain, incarnation: None, ..f };
         self.fill_capped(f, Some(lease_end))
+    }
+
+    /// Record a refused fill, naming the floor (or cached version) that refused it.
+    fn refuse(&self, f: &Fill, floor_version: u64) {
+        let (node, tier, key, version) = (self.node.clone(), self.tier, f.key.clone(), f.version);
+        self.recorder.internal(ModelEvent::Refuse { node, tier, key, version, floor_version });
     }
 
     fn fill(&mut self, f: Fill) -> bool {
@@ -464,13 +464,7 @@ impl TierState {
                 Gate::IfNewerThanCached => cached.is_some_and(|c| c >= f.version),
             };
         if refused {
-            self.recorder.internal(ModelEvent::Refuse {
-                node: self.node.clone(),
-                tier: self.tier,
-                key: f.key.clone(),
-                version: f.version,
-                floor_version: floor.max(cached.unwrap_or(0)),
-            });
+            self.refuse(&f, floor.max(cached.unwrap_or(0)));
             return false;
         }
         let expires_at_ns = match f.ttl {

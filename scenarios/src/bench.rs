@@ -24,6 +24,8 @@
 use crate::strategy::Strategy;
 use crate::sweep::{self, SweepSpec};
 use crate::{run_seed, shrink_failure, Scenario};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -427,23 +429,6 @@ fn etcd_total(dir: &Path, rounds: usize) -> Result<(Duration, usize, usize), Str
     Ok((best, files.len(), ops_total))
 }
 
-/// A small deterministic generator (splitmix64) for the synthetic histories.
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
-
 /// One planned operation of a synthetic execution: its interval and the instant inside it at
 /// which it takes effect.
 struct Planned {
@@ -462,15 +447,15 @@ struct Planned {
 /// broken at random), which is a valid linearization by construction: if a completes before b is
 /// invoked, a's effect comes strictly before b's.
 fn plan(seed: u64, processes: u64, per_process: u64, keys: u64) -> Vec<Planned> {
-    let mut rng = SplitMix(seed);
+    let mut rng = tiersim_sim::rng::stream(seed, "synthetic-history");
     let mut planned = Vec::with_capacity((processes * per_process) as usize);
     for process in 0..processes {
-        let mut t_ns = rng.below(50);
+        let mut t_ns = rng.gen_range(0..50);
         for _ in 0..per_process {
-            let invoke_ns = t_ns + 1 + rng.below(30);
-            let complete_ns = invoke_ns + 1 + rng.below(60);
-            let effect_ns = invoke_ns + rng.below(complete_ns - invoke_ns + 1);
-            let (key, kind, tiebreak) = (rng.below(keys), rng.below(10), rng.next());
+            let invoke_ns = t_ns + 1 + rng.gen_range(0..30);
+            let complete_ns = invoke_ns + 1 + rng.gen_range(0..60);
+            let effect_ns = invoke_ns + rng.gen_range(0..complete_ns - invoke_ns + 1);
+            let (key, kind, tiebreak) = (rng.gen_range(0..keys), rng.gen_range(0..10), rng.gen::<u64>());
             planned.push(Planned { process, key, kind, invoke_ns, complete_ns, effect_ns, tiebreak });
             t_ns = complete_ns;
         }
@@ -509,13 +494,13 @@ fn versioned_history(ops: usize, keys: usize, seed: u64) -> Vec<Vec<VersionedOp>
 /// A linearizable register history for the WGL checker: reads, writes, deletes and cas (some
 /// failing) on `keys` keys, with the values reads and cas saw computed in effect order.
 fn register_history(processes: u64, per_process: u64, keys: u64, seed: u64) -> Vec<Op> {
-    let mut rng = SplitMix(seed ^ 0xa5a5);
+    let mut rng = tiersim_sim::rng::stream(seed ^ 0xa5a5, "synthetic-history");
     let mut registers: Vec<Option<i64>> = vec![None; keys as usize];
     let mut ops: Vec<Op> = plan(seed, processes, per_process, keys)
         .into_iter()
         .map(|p| {
             let register = &mut registers[p.key as usize];
-            let small = |rng: &mut SplitMix| Some(1 + rng.below(4) as i64);
+            let small = |rng: &mut ChaCha8Rng| Some(1 + rng.gen_range(0..4) as i64);
             let (f, value, outcome) = match p.kind {
                 0..=3 => (OpFn::Read, OpValue::Single(*register), parse::Outcome::Ok),
                 4..=6 => {
@@ -528,7 +513,7 @@ fn register_history(processes: u64, per_process: u64, keys: u64, seed: u64) -> V
                     (OpFn::Delete, OpValue::Single(None), parse::Outcome::Ok)
                 }
                 _ => {
-                    let expected = if rng.below(4) == 0 { None } else { small(&mut rng) };
+                    let expected = if rng.gen_range(0..4) == 0 { None } else { small(&mut rng) };
                     let new = small(&mut rng);
                     let outcome = if *register == expected {
                         *register = new;

@@ -9,32 +9,14 @@
 //! in which a file interleaves their lines must not matter.
 
 use proptest::prelude::*;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
 use std::collections::BTreeMap;
 use std::time::Instant;
 use tiersim_sim::check::parse::{build_ops, parse_ops, Op};
 use tiersim_sim::check::wgl::{check_ops, min_delta_ns, Budget, CheckReport, KeyVerdict};
 use tiersim_sim::history::{ClientEvent, EventType, OpFn, OpValue};
-
-/// A small deterministic generator (splitmix64), so one proptest seed fixes a whole execution.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut x = self.0;
-        x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        x ^ (x >> 31)
-    }
-    /// Uniform in `0..n` (n > 0).
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// True with probability `num / den`.
-    fn chance(&mut self, num: u64, den: u64) -> bool {
-        self.below(den) < num
-    }
-}
+use tiersim_sim::rng::chance;
 
 /// The shape of a simulated execution.
 #[derive(Clone, Copy, Debug)]
@@ -73,40 +55,42 @@ struct PlannedOp {
 
 /// Runs a linearizable execution and returns its client events in time order.
 fn simulate(shape: Shape) -> Vec<ClientEvent> {
-    let mut rng = Rng(shape.seed);
+    let mut rng = tiersim_sim::rng::stream(shape.seed, "synthetic-history");
     let mut planned = Vec::new();
     for process in 0..shape.processes {
-        let mut t_ns = rng.below(50);
+        let mut t_ns = rng.gen_range(0..50);
         for _ in 0..shape.ops_per_process {
-            let invoke_ns = t_ns + 1 + rng.below(30);
-            let complete_ns = invoke_ns + 1 + rng.below(60);
-            let key = format!("k{}", rng.below(shape.keys));
-            let small = |rng: &mut Rng| Some(1 + rng.below(4) as i64);
-            let (f, value) = match rng.below(10) {
+            let invoke_ns = t_ns + 1 + rng.gen_range(0..30);
+            let complete_ns = invoke_ns + 1 + rng.gen_range(0..60);
+            let key = format!("k{}", rng.gen_range(0..shape.keys));
+            let small = |rng: &mut ChaCha8Rng| Some(1 + rng.gen_range(0..4) as i64);
+            let (f, value) = match rng.gen_range(0..10) {
                 0..=3 => (OpFn::Read, OpValue::Single(None)),
                 4..=6 => (OpFn::Write, OpValue::Single(small(&mut rng))),
                 7 => (OpFn::Delete, OpValue::Single(None)),
                 _ => {
-                    let expected = if rng.chance(1, 4) { None } else { small(&mut rng) };
+                    let expected = if chance(&mut rng, 1, 4) { None } else { small(&mut rng) };
                     (OpFn::Cas, OpValue::Cas(expected, small(&mut rng)))
                 }
             };
-            let end = if rng.chance(shape.crash_percent, 100) {
-                if rng.chance(1, 3) {
+            let end = if chance(&mut rng, shape.crash_percent as u32, 100) {
+                if chance(&mut rng, 1, 3) {
                     End::Vanished
                 } else {
                     End::Info
                 }
-            } else if f != OpFn::Cas && rng.chance(1, 50) {
+            } else if f != OpFn::Cas && chance(&mut rng, 1, 50) {
                 End::Refused
             } else {
                 End::Ok
             };
             let effect_ns = match end {
-                End::Ok => Some(invoke_ns + rng.below(complete_ns - invoke_ns + 1)),
+                End::Ok => Some(invoke_ns + rng.gen_range(0..complete_ns - invoke_ns + 1)),
                 End::Refused => None,
                 // A crashed operation may land long after its client gave up, or never.
-                End::Info | End::Vanished => rng.chance(1, 2).then(|| invoke_ns + rng.below(400)),
+                End::Info | End::Vanished => {
+                    chance(&mut rng, 1, 2).then(|| invoke_ns + rng.gen_range(0..400))
+                }
             };
             planned.push(PlannedOp { process, f, key, value, invoke_ns, complete_ns, end, effect_ns });
             if end == End::Vanished {
@@ -119,7 +103,7 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
     // Apply the effects in the order they happen, recording what reads and cas observed.
     let mut order: Vec<usize> = (0..planned.len()).filter(|&i| planned[i].effect_ns.is_some()).collect();
     // Operations taking effect at the same instant are concurrent: order them at random.
-    let tiebreak: Vec<u64> = (0..planned.len()).map(|_| rng.next()).collect();
+    let tiebreak: Vec<u64> = (0..planned.len()).map(|_| rng.gen::<u64>()).collect();
     order.sort_by_key(|&i| (planned[i].effect_ns, tiebreak[i]));
     let mut registers: BTreeMap<String, Option<i64>> = BTreeMap::new();
     let mut read_ns: BTreeMap<usize, Option<i64>> = BTreeMap::new();
@@ -283,7 +267,7 @@ proptest! {
         for e in &events {
             per_key.entry(e.key.clone()).or_default().push_back(e.clone());
         }
-        let mut rng = Rng(shuffle_seed);
+        let mut rng = tiersim_sim::rng::stream(shuffle_seed, "synthetic-history");
         let mut shuffled = Vec::new();
         loop {
             let live: Vec<String> =
@@ -291,7 +275,7 @@ proptest! {
             if live.is_empty() {
                 break;
             }
-            let pick = &live[rng.below(live.len() as u64) as usize];
+            let pick = &live[rng.gen_range(0..live.len() as u64) as usize];
             shuffled.push(per_key.get_mut(pick).and_then(|q| q.pop_front()).expect("non-empty"));
         }
         let after = check_ops(&parse_ops(&to_text(&shuffled)).expect("parses"), &Budget::default());

@@ -169,6 +169,9 @@ struct Limits {
 }
 
 impl Limits {
+    /// The wall clock is read here on purpose: this checker runs outside any simulation (on
+    /// histories recorded elsewhere, by `tiersim check`), and only when a caller asks for a
+    /// wall-clock budget; the default budget counts states, so verdicts never depend on speed.
     fn new(budget: &Budget) -> Self {
         Limits { max_states: budget.max_states, deadline: budget.max_wall.map(|d| Instant::now() + d) }
     }
