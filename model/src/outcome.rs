@@ -1,10 +1,10 @@
 //! The verdict of one run and the figures reported with it.
 
-use crate::cache_checks::Latencies;
+use crate::check::cache::Latencies;
+use crate::check::{judge::judge, Violation};
 use crate::event::ModelEvent;
-use crate::invariants::{judge, Violation};
+use crate::node::config::{CacheOp, SystemConfig};
 use crate::protocol::{DynProtocol, Invariant};
-use crate::system::{self, CacheOp, SystemConfig};
 use std::sync::Arc;
 use tiersim_sim::history::History;
 use tiersim_sim::runtime::Abort;
@@ -80,7 +80,7 @@ pub fn run_and_judge(
 ) -> Outcome {
     let mut claims = protocol.claims(config);
     claims.invariants.extend(require.iter().copied());
-    let record = system::run(seed, config, schedule, protocol);
+    let record = crate::system::run(seed, config, schedule, protocol);
     let history = record.history;
     let last_event_ns = history.events.last().map_or(0, |e| e.time_ns());
     let (verdict, abort, final_state, sim_ns) = match record.finished.result {

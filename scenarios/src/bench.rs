@@ -21,9 +21,11 @@
 //! Nothing here is a pass condition: the targets are reported with whether they hold, and the
 //! tests assert only the JSON's shape.
 
-use crate::strategy::Strategy;
-use crate::sweep::{self, SweepSpec};
-use crate::{run_seed, shrink_failure, Scenario};
+use crate::explore::strategy::Strategy;
+use crate::explore::sweep::{self, SweepSpec};
+use crate::run::run_seed;
+use crate::scenario::Scenario;
+use crate::shrink::shrink_failure;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
@@ -170,7 +172,7 @@ pub fn run(opts: &BenchOptions) -> Value {
     let zoo = zoo_figures(&counts, opts);
     mark("zoo");
 
-    opts.say("bench: shrinking stale-set failures of cache_aside");
+    opts.say("bench: shrinking fill-race failures of cache-aside");
     let shrink = shrink_figures(&counts, opts);
     mark("shrink");
 
@@ -199,7 +201,7 @@ fn protocol(name: &str) -> Arc<dyn DynProtocol> {
 }
 
 fn scenario(name: &str) -> Arc<dyn Scenario> {
-    crate::by_name(name).unwrap_or_else(|| panic!("tiersim bug: no scenario {name}"))
+    crate::scenario::catalog::by_name(name).unwrap_or_else(|| panic!("tiersim bug: no scenario {name}"))
 }
 
 fn per_sec(count: f64, wall: Duration) -> f64 {
@@ -323,7 +325,7 @@ fn sweep_wall(s: &Arc<dyn Scenario>, p: &Arc<dyn DynProtocol>, seeds: u64, jobs:
 
 fn seeds_per_sec(counts: &Counts, versioned: &Arc<dyn DynProtocol>, opts: &BenchOptions) -> Value {
     let mut out = serde_json::Map::new();
-    for s in crate::all() {
+    for s in crate::scenario::catalog::all() {
         let (one, _) = sweep_wall(&s, versioned, counts.sweep_seeds, 1);
         let (two, _) = sweep_wall(&s, versioned, counts.sweep_seeds, 2);
         let (jobs_1, jobs_2) =
@@ -744,8 +746,8 @@ fn zoo_figures(counts: &Counts, opts: &BenchOptions) -> Value {
 // Shrinking
 
 fn shrink_figures(counts: &Counts, opts: &BenchOptions) -> Value {
-    let s = scenario("stale-set");
-    let p = protocol("cache_aside");
+    let s = scenario("fill-race");
+    let p = protocol("cache-aside");
     let config = s.config();
     let mut results = Vec::new();
     for seed in 0..200 {
@@ -786,8 +788,8 @@ fn shrink_figures(counts: &Counts, opts: &BenchOptions) -> Value {
     let max = |field: &str| results.iter().filter_map(|r| r[field].as_u64()).max();
     let first = results.first().cloned().unwrap_or(Value::Null);
     json!({
-        "scenario": "stale-set",
-        "protocol": "cache_aside",
+        "scenario": "fill-race",
+        "protocol": "cache-aside",
         "max_runs": counts.shrink_max_runs,
         "ops_after": first["ops_after"],
         "ops_before": first["ops_before"],
@@ -850,8 +852,8 @@ mod tests {
         for field in ["raw_madsim_msgs_per_sec", "tiersim_msgs_per_sec", "ratio_to_raw_madsim"] {
             assert!(j["engine"][field].is_number(), "engine.{field}: {}", j["engine"]);
         }
-        assert_eq!(j["seeds_per_sec"].as_object().unwrap().len(), crate::all().len());
-        for s in crate::all() {
+        assert_eq!(j["seeds_per_sec"].as_object().unwrap().len(), crate::scenario::catalog::all().len());
+        for s in crate::scenario::catalog::all() {
             let v = &j["seeds_per_sec"][s.name()];
             assert!(v["jobs_1"].is_number() && v["jobs_2"].is_number(), "{}: {v}", s.name());
         }

@@ -13,14 +13,15 @@
 //! `target/tiersim-failures/`) and panics with the invariant, the minimal facts and the command
 //! that reproduces it.
 
-use crate::strategy::Strategy;
-use crate::sweep::{self, SweepSpec};
-use crate::{config_json, Scenario};
+use crate::explore::strategy::Strategy;
+use crate::explore::sweep::{self, SweepSpec};
+use crate::run::config_json;
+use crate::scenario::Scenario;
 use std::ops::Range;
 use std::sync::{Arc, Mutex};
+use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
 use tiersim_model::protocol::{DynProtocol, Invariant};
-use tiersim_model::system::CacheOp;
 use tiersim_sim::replay::{hash_hex, Expected, ReplayFile, FORMAT_VERSION};
 use tiersim_sim::schedule::Schedule;
 
@@ -135,7 +136,7 @@ impl Sweep {
             (Some(v), _) => format!(
                 "invariant `{}` violated at t={}: key {}\n  {}",
                 v.invariant,
-                tiersim_model::invariants::secs(v.time_ns),
+                tiersim_model::check::secs(v.time_ns),
                 v.key,
                 v.message
             ),
@@ -144,7 +145,7 @@ impl Sweep {
         };
         let builtin = tiersim_model::protocols::by_name(&protocol).is_some();
         let cli = if builtin {
-            format!("\n  or: {}", crate::reproduce_command(scenario, &protocol, o.seed))
+            format!("\n  or: {}", crate::run::reproduce_command(scenario, &protocol, o.seed))
         } else {
             String::new()
         };

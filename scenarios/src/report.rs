@@ -40,10 +40,10 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
+use tiersim_model::check::Violation;
 use tiersim_model::event::{ModelEvent, RemoveCause, Tier};
-use tiersim_model::invariants::Violation;
+use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::Outcome;
-use tiersim_model::system::SystemConfig;
 use tiersim_sim::fault::Fault;
 use tiersim_sim::history::{Event, EventType, OpFn, OpValue};
 
@@ -81,7 +81,7 @@ const LEFT_OUT_LISTED: usize = 10;
 
 /// Render `outcome` (a run of the system `config`) as one self-contained HTML page. `title`
 /// heads the page and should name the scenario and the protocol, for example
-/// `"stale-set · cache_aside · seed 1"`.
+/// `"fill-race · cache-aside · seed 1"`.
 pub fn render(title: &str, outcome: &Outcome, config: &SystemConfig) -> String {
     let run = Run::read(outcome, config);
     let mut page = Page::default();
@@ -371,7 +371,7 @@ impl Run {
         let processes: BTreeMap<u64, String> = ops
             .values()
             .map(|o| {
-                let app = tiersim_model::system::app_node(config.app_of(o.process));
+                let app = tiersim_model::node::config::app_node(config.app_of(o.process));
                 (o.process, app)
             })
             .collect();
@@ -448,7 +448,7 @@ impl Run {
         for e in events {
             if let Event::Internal { event, .. } = e {
                 if let Some(node) = event_node(event) {
-                    if node == tiersim_model::system::CDC_NODE {
+                    if node == tiersim_model::node::config::CDC_NODE {
                         continue;
                     }
                     let tier = match event {

@@ -31,7 +31,7 @@ fn list_json_names_scenarios_and_protocols() {
     let out = tiersim(&["list", "--json"]);
     assert!(out.status.success());
     let j = json(&out);
-    assert!(j["scenarios"].as_array().unwrap().iter().any(|s| s["name"] == "stale-set"));
+    assert!(j["scenarios"].as_array().unwrap().iter().any(|s| s["name"] == "fill-race"));
     let protocols = j["protocols"].as_array().unwrap();
     let versioned = protocols.iter().find(|p| p["name"] == "versioned").unwrap();
     assert!(versioned["guarantees"].as_array().unwrap().iter().any(|g| g == "invalidation-barrier"));
@@ -39,7 +39,7 @@ fn list_json_names_scenarios_and_protocols() {
 
 #[test]
 fn run_is_identical_across_fresh_processes() {
-    let args = ["run", "--scenario", "stale-set", "--protocol", "versioned", "--seed", "7", "--json"];
+    let args = ["run", "--scenario", "fill-race", "--protocol", "versioned", "--seed", "7", "--json"];
     let (a, b) = (tiersim(&args), tiersim(&args));
     assert_eq!(a.status.code(), Some(0));
     let (ja, jb) = (json(&a), json(&b));
@@ -50,7 +50,7 @@ fn run_is_identical_across_fresh_processes() {
         assert!(!ja[field].is_null(), "{field} missing");
     }
     // And the same hash as a run inside this test process.
-    let s = tiersim_scenarios::by_name("stale-set").unwrap();
+    let s = tiersim_scenarios::by_name("fill-race").unwrap();
     let o = tiersim_scenarios::run_seed(&*s, tiersim_model::protocols::by_name("versioned").unwrap(), 7, &[]);
     assert_eq!(ja["trace_hash"], tiersim_sim::replay::hash_hex(o.trace_hash));
 }
@@ -62,9 +62,9 @@ fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
     let out = tiersim(&[
         "sweep",
         "--scenario",
-        "stale-set",
+        "fill-race",
         "--protocol",
-        "cache_aside",
+        "cache-aside",
         "--seeds",
         "0..5",
         "--save",
@@ -79,7 +79,7 @@ fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
     for f in ["wall_ms", "seeds_per_sec", "ops_per_sec"] {
         assert!(j[f].is_number(), "{f}");
     }
-    let file = dir.join(format!("stale-set--cache_aside--{first}.json"));
+    let file = dir.join(format!("fill-race--cache-aside--{first}.json"));
     let out = tiersim(&["replay", file.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(json(&out)["reproduced"], "exact");
@@ -100,14 +100,14 @@ fn failing_sweep_saves_replays_that_replay_exactly_and_truncation_exits_2() {
 fn bad_arguments_exit_2_with_one_line() {
     for args in [
         &["run", "--scenario", "nope", "--protocol", "versioned", "--seed", "1"][..],
-        &["run", "--scenario", "stale-set", "--protocol", "nope", "--seed", "1"],
-        &["run", "--scenario", "stale-set", "--protocol", "versioned", "--seed", "x"],
-        &["sweep", "--scenario", "stale-set", "--protocol", "versioned", "--seeds", "5..2"],
-        &["sweep", "--scenario", "stale-set", "--protocol", "versioned", "--seeds", "abc"],
+        &["run", "--scenario", "fill-race", "--protocol", "nope", "--seed", "1"],
+        &["run", "--scenario", "fill-race", "--protocol", "versioned", "--seed", "x"],
+        &["sweep", "--scenario", "fill-race", "--protocol", "versioned", "--seeds", "5..2"],
+        &["sweep", "--scenario", "fill-race", "--protocol", "versioned", "--seeds", "abc"],
         &[
             "run",
             "--scenario",
-            "stale-set",
+            "fill-race",
             "--protocol",
             "versioned",
             "--seed",
@@ -125,8 +125,8 @@ fn bad_arguments_exit_2_with_one_line() {
 
 #[test]
 fn failing_run_exits_1_and_prints_the_reproduce_command() {
-    let s = tiersim_scenarios::by_name("stale-set").unwrap();
-    let p = tiersim_model::protocols::by_name("cache_aside").unwrap();
+    let s = tiersim_scenarios::by_name("fill-race").unwrap();
+    let p = tiersim_model::protocols::by_name("cache-aside").unwrap();
     let seed = (0..200)
         .find(|&seed| {
             tiersim_scenarios::run_seed(&*s, p.clone(), seed, &[]).verdict
@@ -134,13 +134,13 @@ fn failing_run_exits_1_and_prints_the_reproduce_command() {
         })
         .unwrap()
         .to_string();
-    let out = tiersim(&["run", "--scenario", "stale-set", "--protocol", "cache_aside", "--seed", &seed]);
+    let out = tiersim(&["run", "--scenario", "fill-race", "--protocol", "cache-aside", "--seed", &seed]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("invariant `invalidation-barrier` violated at t="), "{text}");
     assert!(
         text.contains(&format!(
-            "reproduce: cargo tiersim run --scenario stale-set --protocol cache_aside --seed {seed}"
+            "reproduce: cargo tiersim run --scenario fill-race --protocol cache-aside --seed {seed}"
         )),
         "{text}"
     );
@@ -193,9 +193,9 @@ fn shards_of_a_range_add_up_to_the_range() {
         let mut args = vec![
             "sweep",
             "--scenario",
-            "stale-set",
+            "fill-race",
             "--protocol",
-            "cache_aside",
+            "cache-aside",
             "--seeds",
             "0..12",
             "--json",
@@ -220,8 +220,8 @@ fn shards_of_a_range_add_up_to_the_range() {
     union.sort();
     assert_eq!(union, seeds(&whole), "per-seed results do not depend on the shard");
     assert!(seeds(&a).iter().all(|s| s % 2 == 0) && seeds(&b).iter().all(|s| s % 2 == 1));
-    one_line_error(&tiersim(&["sweep", "--scenario", "stale-set", "--shard", "2/2"]));
-    one_line_error(&tiersim(&["sweep", "--scenario", "stale-set", "--strategy", "clever"]));
+    one_line_error(&tiersim(&["sweep", "--scenario", "fill-race", "--shard", "2/2"]));
+    one_line_error(&tiersim(&["sweep", "--scenario", "fill-race", "--strategy", "clever"]));
 }
 
 #[test]
@@ -234,7 +234,7 @@ fn explore_runs_within_its_budget_and_saves_shrunk_failures() {
         "--out",
         dir.to_str().unwrap(),
         "--scenario",
-        "stale-set",
+        "fill-race",
         "--protocol",
         "invalidate-before-commit",
         "--json",

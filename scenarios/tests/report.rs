@@ -12,32 +12,32 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tiersim_model::event::ModelEvent;
+use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::system::SystemConfig;
 use tiersim_scenarios::report::{escape, render};
 use tiersim_sim::history::{Event, EventType, OpFn};
 
 fn run(protocol: &str, seed: u64) -> (Outcome, SystemConfig) {
-    let scenario = tiersim_scenarios::by_name("stale-set").expect("stale-set exists");
+    let scenario = tiersim_scenarios::by_name("fill-race").expect("fill-race exists");
     let p = tiersim_model::protocols::by_name(protocol).expect("protocol exists");
     let o = tiersim_scenarios::run_seed(&*scenario, p, seed, &[]);
     (o, scenario.config())
 }
 
-/// A stale-set run that cache_aside fails with `invalidation-barrier` (seed 0 or 1 does).
+/// A fill-race run that cache-aside fails with `invalidation-barrier` (seed 0 or 1 does).
 fn failing_run() -> (Outcome, SystemConfig, u64) {
     for seed in 0..4 {
-        let (o, c) = run("cache_aside", seed);
+        let (o, c) = run("cache-aside", seed);
         if o.verdict == Verdict::Fail && o.invariant().as_deref() == Some("invalidation-barrier") {
             return (o, c, seed);
         }
     }
-    panic!("cache_aside no longer fails stale-set with invalidation-barrier in seeds 0..4");
+    panic!("cache-aside no longer fails fill-race with invalidation-barrier in seeds 0..4");
 }
 
 fn passing_run() -> (Outcome, SystemConfig) {
     let (o, c) = run("versioned", 1);
-    assert_eq!(o.verdict, Verdict::Pass, "versioned should pass stale-set seed 1");
+    assert_eq!(o.verdict, Verdict::Pass, "versioned should pass fill-race seed 1");
     (o, c)
 }
 
@@ -192,8 +192,8 @@ fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
 fn report_shows_operations_and_the_violation_in_a_browser() {
     let (fail, fail_config, seed) = failing_run();
     let (pass, pass_config) = passing_run();
-    let fail_html = render(&format!("stale-set · cache_aside · seed {seed}"), &fail, &fail_config);
-    let pass_html = render("stale-set · versioned · seed 1", &pass, &pass_config);
+    let fail_html = render(&format!("fill-race · cache-aside · seed {seed}"), &fail, &fail_config);
+    let pass_html = render("fill-race · versioned · seed 1", &pass, &pass_config);
 
     // The HTML text itself.
     assert_page("failing run (html)", &fail_html, &fail, true);
@@ -277,10 +277,10 @@ fn report_escapes_run_text() {
 #[test]
 fn report_is_deterministic() {
     let (a, config, seed) = failing_run();
-    let title = format!("stale-set · cache_aside · seed {seed}");
+    let title = format!("fill-race · cache-aside · seed {seed}");
     let once = render(&title, &a, &config);
     assert_eq!(once, render(&title, &a, &config));
-    let (mut b, _) = run("cache_aside", seed);
+    let (mut b, _) = run("cache-aside", seed);
     b.wall_ms = a.wall_ms + 12_345;
     assert_eq!(once, render(&title, &b, &config));
 }

@@ -129,6 +129,17 @@ pub struct History<E> {
     pub trace_hash: u64,
 }
 
+impl<E: std::fmt::Debug> History<E> {
+    /// The first event where this run and `other` (the same seed, run again) part ways, or
+    /// `None` when they are identical: the determinism check's answer.
+    pub fn first_divergence(&self, other: &History<E>) -> Option<crate::trace::Divergence> {
+        crate::trace::first_divergence(
+            (self.trace_hash, &self.digests, &self.events),
+            (other.trace_hash, &other.digests, &other.events),
+        )
+    }
+}
+
 impl<E: Serialize> History<E> {
     /// The client events alone, in the order they happened.
     pub fn client_events(&self) -> impl Iterator<Item = &ClientEvent> {

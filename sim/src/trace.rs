@@ -9,12 +9,11 @@
 //! When two runs of one seed differ, a bare "mismatch" helps nobody; `first_divergence` names the
 //! first event where they part and shows both versions of it.
 
-use crate::history::{Event, History};
 use serde::Serialize;
 use std::fmt::Debug;
 
-/// Digest one event and fold its bytes into the running trace hash.
-pub fn digest_event<E: Serialize>(event: &Event<E>, running: &mut xxhash_rust::xxh3::Xxh3) -> u64 {
+/// Digest one history event and fold its bytes into the running trace hash.
+pub fn digest_event<T: Serialize>(event: &T, running: &mut xxhash_rust::xxh3::Xxh3) -> u64 {
     let bytes = bincode::serde::encode_to_vec(event, bincode::config::standard())
         .expect("tiersim bug: history event does not encode");
     running.update(&(bytes.len() as u64).to_le_bytes());
@@ -45,13 +44,14 @@ impl std::fmt::Display for Divergence {
     }
 }
 
-/// The first event where `a` and `b` differ, or `None` when they are identical.
-pub fn first_divergence<E: Debug>(a: &History<E>, b: &History<E>) -> Option<Divergence> {
-    if a.trace_hash == b.trace_hash && a.digests == b.digests {
+/// The first event where two runs' event digests differ (`digests` and `events` of each, in
+/// order), or `None` when the runs are identical.
+pub fn first_divergence<T: Debug>(a: (u64, &[u64], &[T]), b: (u64, &[u64], &[T])) -> Option<Divergence> {
+    if a.0 == b.0 && a.1 == b.1 {
         return None;
     }
-    let n = a.digests.len().max(b.digests.len());
-    let index = (0..n).find(|&i| a.digests.get(i) != b.digests.get(i))?;
-    let show = |h: &History<E>| h.events.get(index).map(|e: &Event<E>| format!("{e:?}"));
-    Some(Divergence { index, left: show(a), right: show(b) })
+    let n = a.1.len().max(b.1.len());
+    let index = (0..n).find(|&i| a.1.get(i) != b.1.get(i))?;
+    let show = |events: &[T]| events.get(index).map(|e| format!("{e:?}"));
+    Some(Divergence { index, left: show(a.2), right: show(b.2) })
 }

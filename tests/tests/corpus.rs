@@ -1,9 +1,6 @@
 //! The regression corpus: every replay file in `seeds/` must still reproduce its verdict and
 //! invariant. A file is named after the bug it keeps.
 
-use tiersim_model::system::CacheOp;
-use tiersim_sim::replay::ReplayFile;
-
 #[test]
 fn every_file_in_seeds_reproduces_its_verdict() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds");
@@ -15,7 +12,7 @@ fn every_file_in_seeds_reproduces_its_verdict() {
     files.sort();
     assert!(!files.is_empty(), "{} holds no replay files", dir.display());
     for path in files {
-        let file: ReplayFile<CacheOp> = ReplayFile::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        let file = tiersim_scenarios::run::load_replay(&path).unwrap_or_else(|e| panic!("{e}"));
         let protocol = tiersim_model::protocols::by_name(&file.protocol)
             .unwrap_or_else(|| panic!("{}: unknown protocol {}", path.display(), file.protocol));
         let config = tiersim_scenarios::config_from_json(&file.config).unwrap();

@@ -2,17 +2,16 @@
 //! it does not, the failure names the first divergent event.
 
 use tiersim_scenarios::run_seed;
-use tiersim_sim::trace::first_divergence;
 use tiersim_tests::{protocol, scenario};
 
 #[test]
 fn same_seed_same_trace_hash_over_50_seeds() {
-    let s = scenario("stale-set");
-    for name in ["versioned", "cache_aside"] {
+    let s = scenario("fill-race");
+    for name in ["versioned", "cache-aside"] {
         for seed in 0..50 {
             let a = run_seed(&*s, protocol(name), seed, &[]);
             let b = run_seed(&*s, protocol(name), seed, &[]);
-            if let Some(d) = first_divergence(&a.history, &b.history) {
+            if let Some(d) = a.history.first_divergence(&b.history) {
                 panic!("{name} seed {seed} is not deterministic: {d}");
             }
             assert_eq!(a.trace_hash, b.trace_hash);
@@ -23,7 +22,7 @@ fn same_seed_same_trace_hash_over_50_seeds() {
 
 #[test]
 fn different_seeds_give_different_traces() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let a = run_seed(&*s, protocol("versioned"), 1, &[]);
     let b = run_seed(&*s, protocol("versioned"), 2, &[]);
     assert_ne!(a.trace_hash, b.trace_hash, "the seed must reach the schedule and the network");
@@ -31,7 +30,7 @@ fn different_seeds_give_different_traces() {
 
 #[test]
 fn divergence_report_names_the_first_differing_event() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let a = run_seed(&*s, protocol("versioned"), 5, &[]);
     let mut b = a.history.clone();
     // Tamper with one event, as a leak of process state into a value would.
@@ -39,7 +38,7 @@ fn divergence_report_names_the_first_differing_event() {
     b.events[i] = b.events[i + 1].clone();
     b.digests[i] = b.digests[i].wrapping_add(1);
     b.trace_hash ^= 1;
-    let d = first_divergence(&a.history, &b).expect("a divergence");
+    let d = a.history.first_divergence(&b).expect("a divergence");
     assert_eq!(d.index, i);
     assert!(d.to_string().contains(&format!("event #{i}")), "{d}");
     assert_ne!(d.left, d.right);

@@ -9,8 +9,8 @@ use tiersim_sim::fault::{Fault, TimedFault};
 use tiersim_sim::history::{Event, EventType};
 use tiersim_tests::{protocol, scenario};
 
-fn faulty_schedule() -> tiersim_sim::schedule::Schedule<tiersim_model::system::CacheOp> {
-    let s = scenario("stale-set");
+fn faulty_schedule() -> tiersim_sim::schedule::Schedule<tiersim_model::node::config::CacheOp> {
+    let s = scenario("fill-race");
     let mut schedule = s.schedule(1);
     let at = |ms: u64, fault: Fault| TimedFault { at_ns: ms * 1_000_000, fault };
     schedule.faults = vec![
@@ -28,7 +28,7 @@ fn faulty_schedule() -> tiersim_sim::schedule::Schedule<tiersim_model::system::C
 
 #[test]
 fn faults_are_applied_recorded_healed_and_deterministic() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let schedule = faulty_schedule();
     let a = run_schedule(&*s, protocol("versioned"), 1, &schedule, &[]);
     let b = run_schedule(&*s, protocol("versioned"), 1, &schedule, &[]);
@@ -74,7 +74,7 @@ fn faults_are_applied_recorded_healed_and_deterministic() {
 
 #[test]
 fn a_run_without_faults_has_no_indeterminate_operations() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let o = tiersim_scenarios::run_seed(&*s, protocol("versioned"), 1, &[]);
     assert!(o.history.client_events().all(|e| e.kind != EventType::Info), "no faults, no timeouts");
 }

@@ -3,8 +3,8 @@
 //! or fails on the twin, is caught here before a sweep trusts it.
 
 use std::collections::BTreeMap;
+use tiersim_model::check::judge::{judge, Judgement};
 use tiersim_model::event::{ModelEvent, RemoveCause, Tier};
-use tiersim_model::invariants::{judge, Judgement};
 use tiersim_model::protocol::{Claims, Invariant};
 use tiersim_sim::fault::Fault;
 use tiersim_sim::history::{ClientEvent, Event, EventType, History, OpFn, OpValue};

@@ -2,10 +2,10 @@
 //! availability: a process cut off from the tiers stops serving once its read lease lapses,
 //! where `versioned` keeps serving the old value.
 
+use tiersim_model::check::op_records;
 use tiersim_model::event::ModelEvent;
-use tiersim_model::invariants::op_records;
+use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::system::CacheOp;
 use tiersim_scenarios::run_schedule;
 use tiersim_sim::fault::{Fault, TimedFault};
 use tiersim_sim::history::{Event, EventType, OpFn};
@@ -19,7 +19,7 @@ fn leased_passes_seeds_in_every_scenario() {
 
 const MS: u64 = 1_000_000;
 
-/// stale-set's system (one host, three processes). p0 on app-0 writes k0 = 1; p2 on app-2 reads
+/// fill-race's system (one host, three processes). p0 on app-0 writes k0 = 1; p2 on app-2 reads
 /// it (its L1 now holds v1); app-2 is cut off from everyone; p0 writes k0 = 2; p2 keeps reading.
 fn partitioned_reader() -> Schedule<CacheOp> {
     let op = |ms: u64, process: u64, op: CacheOp| TimedOp { at_ns: ms * MS, process, op };
@@ -53,7 +53,7 @@ fn commit_ns(o: &Outcome, version: u64) -> u64 {
 
 #[test]
 fn a_partitioned_process_fails_its_reads_instead_of_serving_the_old_value() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let schedule = partitioned_reader();
 
     let o = run_schedule(&*s, protocol("leased"), 1, &schedule, &[]);

@@ -1,4 +1,4 @@
-//! Shrinking: a stale-set failure found by a sweep shrinks to a handful of client operations
+//! Shrinking: a stale-set failure (scenario fill-race) found by a sweep shrinks to a handful of client operations
 //! that still break the same invariant, and the shrunk replay is exact.
 
 use tiersim_model::outcome::Verdict;
@@ -7,8 +7,8 @@ use tiersim_tests::{protocol, scenario};
 
 #[test]
 fn a_stale_set_failure_shrinks_to_at_most_4_ops_and_replays_exactly() {
-    let s = scenario("stale-set");
-    let p = protocol("cache_aside");
+    let s = scenario("fill-race");
+    let p = protocol("cache-aside");
     let failing = (0..200)
         .map(|seed| run_seed(&*s, p.clone(), seed, &[]))
         .find(|o| o.verdict == Verdict::Fail)

@@ -1,17 +1,17 @@
-//! The walking skeleton's acceptance: `cache_aside` loses the stale-set race and `versioned`
+//! The walking skeleton's acceptance: `cache-aside` loses the stale-set race (scenario fill-race) and `versioned`
 //! does not; a failure replays exactly from its replay file.
 
+use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::Verdict;
-use tiersim_model::system::CacheOp;
 use tiersim_scenarios::{run_schedule, run_seed};
 use tiersim_sim::replay::{hash_hex, Expected, ReplayFile, FORMAT_VERSION};
 use tiersim_tests::{protocol, scenario, seeds};
 
 #[test]
 fn cache_aside_loses_the_stale_set_race_below_seed_200() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let failure = (0..200)
-        .map(|seed| run_seed(&*s, protocol("cache_aside"), seed, &[]))
+        .map(|seed| run_seed(&*s, protocol("cache-aside"), seed, &[]))
         .find(|o| o.verdict == Verdict::Fail)
         .expect("cache_aside must fail some seed below 200");
     let v = &failure.violations[0];
@@ -21,7 +21,7 @@ fn cache_aside_loses_the_stale_set_race_below_seed_200() {
 
 #[test]
 fn versioned_passes_every_seed() {
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     for seed in seeds(200) {
         let o = run_seed(&*s, protocol("versioned"), seed, &[]);
         assert_eq!(
@@ -30,7 +30,7 @@ fn versioned_passes_every_seed() {
             "seed {seed}: {:?} {:?}\nreproduce: {}",
             o.violations.first(),
             o.abort,
-            tiersim_scenarios::reproduce_command("stale-set", "versioned", seed)
+            tiersim_scenarios::reproduce_command("fill-race", "versioned", seed)
         );
         assert!(o.ops > 0 && o.max_staleness_ns < 1_700_000_000);
     }
@@ -38,8 +38,8 @@ fn versioned_passes_every_seed() {
 
 #[test]
 fn a_failure_replays_exactly_from_its_file() {
-    let s = scenario("stale-set");
-    let p = protocol("cache_aside");
+    let s = scenario("fill-race");
+    let p = protocol("cache-aside");
     let o = (0..200)
         .map(|seed| run_seed(&*s, p.clone(), seed, &[]))
         .find(|o| o.verdict == Verdict::Fail)
@@ -47,8 +47,8 @@ fn a_failure_replays_exactly_from_its_file() {
     let file = ReplayFile {
         format_version: FORMAT_VERSION,
         tiersim_version: "test".into(),
-        scenario: "stale-set".into(),
-        protocol: "cache_aside".into(),
+        scenario: "fill-race".into(),
+        protocol: "cache-aside".into(),
         config: tiersim_scenarios::config_json(&*s),
         seed: o.seed,
         schedule: s.schedule(o.seed),
@@ -70,10 +70,10 @@ fn a_failure_replays_exactly_from_its_file() {
 
 #[test]
 fn a_panic_in_protocol_code_is_a_crash_verdict_not_a_crash() {
-    use tiersim_model::app::App;
-    use tiersim_model::db::Row;
+    use tiersim_model::node::config::SystemConfig;
+    use tiersim_model::protocol::app::App;
     use tiersim_model::protocol::{Claims, OpError, Protocol};
-    use tiersim_model::system::SystemConfig;
+    use tiersim_model::state::database::Row;
     struct Panics;
     impl Protocol for Panics {
         fn name(&self) -> String {
@@ -92,7 +92,7 @@ fn a_panic_in_protocol_code_is_a_crash_verdict_not_a_crash() {
             cx.db().write(key, None).await
         }
     }
-    let s = scenario("stale-set");
+    let s = scenario("fill-race");
     let o = run_seed(&*s, std::sync::Arc::new(Panics), 1, &[]);
     assert_eq!(o.verdict, Verdict::Crash);
     assert!(o.abort.as_deref().unwrap_or("").contains("user bug while writing"), "{:?}", o.abort);

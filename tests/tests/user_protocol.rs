@@ -4,13 +4,13 @@
 //! acknowledgements before a write completes.
 
 use std::time::Duration;
-use tiersim_model::app::App;
-use tiersim_model::db::{Data, Row};
+use tiersim_model::node::config::CacheOp;
+use tiersim_model::node::config::SystemConfig;
+use tiersim_model::node::tier::{FillTtl, Gate};
+use tiersim_model::protocol::app::App;
 use tiersim_model::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
-use tiersim_model::redis::{Expiry, SetOpts};
-use tiersim_model::system::CacheOp;
-use tiersim_model::system::SystemConfig;
-use tiersim_model::tier::{FillTtl, Gate};
+use tiersim_model::state::database::{Data, Row};
+use tiersim_model::state::redis::{Expiry, SetOpts};
 use tiersim_scenarios::{catalog, Sweep};
 use tiersim_sim::replay::ReplayFile;
 

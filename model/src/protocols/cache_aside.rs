@@ -1,7 +1,7 @@
-//! `cache_aside` and `double_delete`: what most teams ship, against Redis alone.
+//! `cache-aside` and `double-delete`: what most teams ship, against Redis alone.
 //!
-//! `cache_aside`: read Redis; on a miss read the database and SET the row with a TTL. Write the
-//! database, then DEL the key. `double_delete`: DEL, write, sleep, DEL again, hoping the second
+//! `cache-aside`: read Redis; on a miss read the database and SET the row with a TTL. Write the
+//! database, then DEL the key. `double-delete`: DEL, write, sleep, DEL again, hoping the second
 //! delete catches any stale fill that raced the first. Both claim what their authors believe —
 //! `invalidation-barrier` and `converged` — and the simulator shows where that belief fails
 //! (Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013, section 3.2.1: the stale set
@@ -11,11 +11,11 @@
 //! 3. the reader's SET of v1 lands after the delete;
 //! 4. Redis serves v1, superseded, until its TTL ends.
 
-use crate::app::App;
-use crate::db::Row;
+use crate::node::config::SystemConfig;
+use crate::protocol::app::App;
 use crate::protocol::{Claims, Invariant, OpError, Protocol};
-use crate::redis::{Expiry, SetOpts};
-use crate::system::SystemConfig;
+use crate::state::database::Row;
+use crate::state::redis::{Expiry, SetOpts};
 use std::time::Duration;
 
 pub struct CacheAside;
@@ -36,7 +36,7 @@ pub(crate) async fn read_aside(cx: &App, key: &str) -> Result<Row, OpError> {
 
 impl Protocol for CacheAside {
     fn name(&self) -> String {
-        "cache_aside".into()
+        "cache-aside".into()
     }
 
     fn claims(&self, _cfg: &SystemConfig) -> Claims {
@@ -71,7 +71,7 @@ impl DoubleDelete {
     /// What teams ship: a second delete half a second later.
     pub fn common() -> Self {
         DoubleDelete {
-            name: "double_delete",
+            name: "double-delete",
             sleep: Duration::from_millis(500),
             claims: |_| Claims::new([Invariant::InvalidationBarrier, Invariant::Converged]),
         }

@@ -43,13 +43,13 @@
 //! lease, and no lease on the old version survives past the commit; otherwise it returns the
 //! database's row as read, which is linearizable at that read.
 
-use crate::app::{App, TierHandle};
-use crate::db::{Data, Row};
+use crate::node::config::SystemConfig;
+use crate::node::tier::{FillTtl, Gate, LeaseToken};
+use crate::protocol::app::{App, TierHandle};
 use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
-use crate::protocols::zoo::versioned_claims;
-use crate::redis::{Expiry, SetOpts};
-use crate::system::SystemConfig;
-use crate::tier::{FillTtl, Gate, LeaseToken};
+use crate::protocols::versioned::versioned_claims;
+use crate::state::database::{Data, Row};
+use crate::state::redis::{Expiry, SetOpts};
 use std::future::Future;
 use std::time::Duration;
 

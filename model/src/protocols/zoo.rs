@@ -3,9 +3,9 @@
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
 use super::cache_aside::DoubleDelete;
-use super::layered::{Flaw, Layered};
+use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
+use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, DynProtocol, Invariant};
-use crate::system::SystemConfig;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -20,24 +20,6 @@ pub struct ZooEntry {
     /// The scenario and the invariant that expose it.
     pub scenario: &'static str,
     pub invariant: Invariant,
-}
-
-/// What `versioned` claims (and the layered zoo entries with it): every cache invariant, and
-/// bounded staleness with Δ = the largest TTL + the largest clock skew + the operation timeout.
-pub fn versioned_claims(cfg: &SystemConfig) -> Claims {
-    use Invariant::*;
-    let bound_ms = cfg.largest_ttl_ms() + cfg.max_clock_skew_ms + cfg.op_timeout_ms;
-    Claims::new([
-        InvalidationBarrier,
-        NoResurrection,
-        TierOrder,
-        TtlBound,
-        TagComplete,
-        Converged,
-        MonotonicReads,
-        ReadYourWrites,
-    ])
-    .with_staleness_bound_ns(bound_ms * 1_000_000)
 }
 
 /// What a pub/sub-invalidated protocol claims: its authors believe every published
@@ -72,7 +54,7 @@ macro_rules! entry {
 
 /// The zoo, in DESIGN.md's order.
 pub const ZOO: [ZooEntry; 15] = [
-    entry!("stale-set", "stale-set", InvalidationBarrier,
+    entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
     entry!("top-down-cascade", "cascade-invalidation", InvalidationBarrier,
@@ -81,13 +63,13 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("lost-invalidation", "lossy-fanout", BoundedStaleness,
         "1. W commits v2 and publishes the invalidation on Redis pub/sub. 2. The message to one subscriber is lost (loss or partition); pub/sub is at most once. 3. That process's L1 serves v1 until its long TTL.",
         "Redis pub/sub delivery semantics (at most once); client-side caching invalidation docs"),
-    entry!("reordered-fill", "stale-set", InvalidationBarrier,
+    entry!("reordered-fill", "fill-race", InvalidationBarrier,
         "1. R1 reads v1 from the database; W commits v2 and invalidates; R2 reads v2. 2. Both write L2 back in the background with no version check. 3. R2's fill lands first, R1's v1 overwrites it. 4. L2 serves v1 after v2's invalidation was acknowledged.",
         "asynchronous write-back caches without compare-and-set (e.g. memcached SET vs CAS)"),
     entry!("version-lost-on-evict", "evict-pressure", InvalidationBarrier,
         "1. L2 holds v2 (the version is kept only in the entry). 2. Capacity pressure evicts v2. 3. A slow fill of v1 arrives; with no entry to compare against, L2 accepts it. 4. L2 serves v1 after v2's invalidation was acknowledged.",
         "version checks stored in the entry itself (TAO/memcache lease discussions; Caffeine refresh races)"),
-    entry!("invalidate-before-commit", "stale-set", InvalidationBarrier,
+    entry!("invalidate-before-commit", "fill-race", InvalidationBarrier,
         "1. W deletes the key from every tier. 2. Before W's commit, R misses and reads v1 from the database. 3. R refills the tiers with v1. 4. W commits v2 and is acknowledged; the tiers hold v1.",
         "'delete then update' anti-pattern (cache-aside write ordering discussions)"),
     entry!("short-double-delete", "slow-fills", BoundedStaleness,
@@ -105,7 +87,7 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("sliding-ttl", "partitioned-hot-keys", BoundedStaleness,
         "1. A process is partitioned during W's invalidation; W becomes indeterminate. 2. Its tiers hold v1. 3. Every read refreshes v1's TTL. 4. v1 never expires while the key stays hot.",
         "sliding expiration (e.g. ASP.NET/IMemoryCache SlidingExpiration) combined with lost invalidations"),
-    entry!("negative-cache", "stale-set", InvalidationBarrier,
+    entry!("negative-cache", "fill-race", InvalidationBarrier,
         "1. R reads key k: absent. 2. W inserts v1 and invalidates; W is acknowledged. 3. R caches 'absent' with no version check. 4. Reads see the key as missing.",
         "negative caching (DNS RFC 2308 style) applied to application caches"),
     entry!("resubscribe-gap", "restarts", BoundedStaleness,
@@ -154,7 +136,7 @@ pub fn protocol(entry: &ZooEntry) -> Arc<dyn DynProtocol> {
         Flaw::LostInvalidation | Flaw::ResubscribeGap => pubsub_claims,
         _ => versioned_claims,
     };
-    Arc::new(super::LayeredProtocol { name: entry.name, layered: Layered { flaw: Some(flaw) }, claims })
+    Arc::new(LayeredProtocol { name: entry.name, layered: Layered { flaw: Some(flaw) }, claims })
 }
 
 /// The zoo entry called `name`.

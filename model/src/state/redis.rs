@@ -47,7 +47,7 @@ use std::fmt;
 use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
-use crate::store::Key;
+use crate::state::store::Key;
 
 /// The largest absolute expire instant Redis can represent (a signed 64-bit ms count).
 const MAX_EXPIRE_MS: u64 = i64::MAX as u64;

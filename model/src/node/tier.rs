@@ -12,7 +12,7 @@
 //! network (`tier_node`). One implementation serves all three.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
-use crate::store::{Entry, TierStore};
+use crate::state::store::{Entry, TierStore};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use tiersim_sim::clock::{sim_now_ns, NodeClock};

@@ -8,17 +8,18 @@
 //! seeds in order on one thread (pairs still run in parallel), and every schedule it ran is
 //! returned with its result so a failure replays exactly.
 
-use crate::strategy::Strategy;
-use crate::{run_in, Scenario};
+use crate::explore::strategy::Strategy;
+use crate::run::run_in;
+use crate::scenario::Scenario;
 use rand::seq::SliceRandom;
 use rand::Rng;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tiersim_model::event::ModelEvent;
+use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
 use tiersim_model::protocol::{DynProtocol, Invariant};
-use tiersim_model::system::CacheOp;
 use tiersim_sim::history::{Event, History};
 use tiersim_sim::rng::{chance, stream};
 use tiersim_sim::schedule::Schedule;

@@ -12,11 +12,12 @@
 //! A flaw changes exactly one of those steps, the way real code gets it wrong. Keeping the zoo on
 //! this one path guarantees each entry differs from the correct protocol only where it claims to.
 
-use crate::app::{App, Lookup, TierHandle};
-use crate::db::{Data, Row};
-use crate::protocol::{Invalidation, OpError};
-use crate::redis::{Expiry, SetOpts};
-use crate::tier::{FillTtl, Gate};
+use crate::node::config::SystemConfig;
+use crate::node::tier::{FillTtl, Gate};
+use crate::protocol::app::{App, Lookup, TierHandle};
+use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
+use crate::state::database::{Data, Row};
+use crate::state::redis::{Expiry, SetOpts};
 use std::time::Duration;
 
 /// The pub/sub channel invalidations are published on by the flawed fan-outs.
@@ -357,4 +358,66 @@ fn tier_ttl_ns(cx: &App, tier: &TierHandle<'_>) -> u64 {
         crate::event::Tier::Redis => c.redis_ttl_ms,
     };
     ms * 1_000_000
+}
+
+/// What `versioned` claims (and the layered zoo entries with it): every cache invariant, and
+/// bounded staleness with Δ = the largest TTL + the largest clock skew + the operation timeout.
+pub fn versioned_claims(cfg: &SystemConfig) -> Claims {
+    use Invariant::*;
+    let bound_ms = cfg.largest_ttl_ms() + cfg.max_clock_skew_ms + cfg.op_timeout_ms;
+    Claims::new([
+        InvalidationBarrier,
+        NoResurrection,
+        TierOrder,
+        TtlBound,
+        TagComplete,
+        Converged,
+        MonotonicReads,
+        ReadYourWrites,
+    ])
+    .with_staleness_bound_ns(bound_ms * 1_000_000)
+}
+
+/// A protocol on the layered path (`versioned`, and the zoo entries that imitate it).
+pub struct LayeredProtocol {
+    pub name: &'static str,
+    pub layered: Layered,
+    pub claims: fn(&SystemConfig) -> Claims,
+}
+
+impl LayeredProtocol {
+    /// `versioned`: the layered protocol without a flaw.
+    pub fn versioned() -> Self {
+        LayeredProtocol { name: "versioned", layered: Layered { flaw: None }, claims: versioned_claims }
+    }
+}
+
+impl Protocol for LayeredProtocol {
+    fn name(&self) -> String {
+        self.name.into()
+    }
+    fn claims(&self, cfg: &SystemConfig) -> Claims {
+        (self.claims)(cfg)
+    }
+    async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+        self.layered.read_through(cx, key).await
+    }
+    async fn write(&self, cx: &App, key: &str, value: i64) -> Result<Row, OpError> {
+        self.layered.commit(cx, key, Some(value)).await
+    }
+    async fn delete(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+        self.layered.commit(cx, key, None).await
+    }
+    async fn invalidate_tag(&self, cx: &App, tag: &str) -> Result<(), OpError> {
+        self.layered.invalidate_tag(cx, tag).await
+    }
+    async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
+        self.layered.warm(cx, keys).await
+    }
+    async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
+        self.layered.on_invalidation(cx, inv).await
+    }
+    async fn on_start(&self, cx: &App) {
+        self.layered.on_start(cx).await
+    }
 }

@@ -8,10 +8,10 @@
 //! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
-use crate::protocol::Invalidation;
-use crate::redis::{PubSub, RedisStore, SetOpts};
-use crate::store::Entry;
-use crate::tier::{Gate, LeaseToken};
+use crate::node::tier::{Gate, LeaseToken};
+use crate::state::invalidation::Invalidation;
+use crate::state::redis::{PubSub, RedisStore, SetOpts};
+use crate::state::store::Entry;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;

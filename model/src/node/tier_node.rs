@@ -3,8 +3,8 @@
 //! protocols that check it.
 
 use crate::event::{ModelEvent, Tier};
-use crate::store::TierStore;
-use crate::tier::{TierCmd, TierReply, TierState};
+use crate::node::tier::{TierCmd, TierReply, TierState};
+use crate::state::store::TierStore;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};

@@ -5,143 +5,19 @@
 //! the invariants it claims; a run checks exactly those (plus any the user requires), and a claim
 //! is a promise under every fault the scenario injects.
 
-use crate::app::App;
-use crate::db::{Change, Row};
-use crate::system::SystemConfig;
-use std::collections::BTreeSet;
+pub mod app;
+pub mod claims;
+pub mod error;
+
+pub use crate::state::invalidation::Invalidation;
+pub use app::App;
+pub use claims::{Claims, Invariant};
+pub use error::OpError;
+
+use crate::node::config::SystemConfig;
+use crate::state::database::{Change, Row};
 use std::future::Future;
 use std::pin::Pin;
-use tiersim_sim::net::NetError;
-
-/// The named invariants of DESIGN.md. The names are stable: they appear in output and files.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Invariant {
-    Linearizable,
-    BoundedStaleness,
-    InvalidationBarrier,
-    NoResurrection,
-    MonotonicReads,
-    ReadYourWrites,
-    TierOrder,
-    TtlBound,
-    TagComplete,
-    Converged,
-    Slo,
-    Live,
-}
-
-impl Invariant {
-    pub const ALL: [Invariant; 12] = [
-        Invariant::Linearizable,
-        Invariant::BoundedStaleness,
-        Invariant::InvalidationBarrier,
-        Invariant::NoResurrection,
-        Invariant::MonotonicReads,
-        Invariant::ReadYourWrites,
-        Invariant::TierOrder,
-        Invariant::TtlBound,
-        Invariant::TagComplete,
-        Invariant::Converged,
-        Invariant::Slo,
-        Invariant::Live,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Invariant::Linearizable => "linearizable",
-            Invariant::BoundedStaleness => "bounded-staleness",
-            Invariant::InvalidationBarrier => "invalidation-barrier",
-            Invariant::NoResurrection => "no-resurrection",
-            Invariant::MonotonicReads => "monotonic-reads",
-            Invariant::ReadYourWrites => "read-your-writes",
-            Invariant::TierOrder => "tier-order",
-            Invariant::TtlBound => "ttl-bound",
-            Invariant::TagComplete => "tag-complete",
-            Invariant::Converged => "converged",
-            Invariant::Slo => "slo",
-            Invariant::Live => "live",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Invariant> {
-        Invariant::ALL.into_iter().find(|i| i.name() == name)
-    }
-
-    /// Whether this build of tiersim has a checker for it. Claiming an invariant that is not yet
-    /// checked is refused at run time rather than passing silently.
-    pub fn is_checked(self) -> bool {
-        match self {
-            Invariant::Linearizable
-            | Invariant::BoundedStaleness
-            | Invariant::InvalidationBarrier
-            | Invariant::NoResurrection
-            | Invariant::MonotonicReads
-            | Invariant::ReadYourWrites
-            | Invariant::TierOrder
-            | Invariant::TtlBound
-            | Invariant::TagComplete
-            | Invariant::Converged
-            | Invariant::Slo
-            | Invariant::Live => true,
-        }
-    }
-}
-
-impl std::fmt::Display for Invariant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// What a protocol promises.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Claims {
-    pub invariants: BTreeSet<Invariant>,
-    /// Δ of `bounded-staleness`, when claimed.
-    pub staleness_bound_ns: Option<u64>,
-}
-
-impl Claims {
-    pub fn new(invariants: impl IntoIterator<Item = Invariant>) -> Self {
-        Claims { invariants: invariants.into_iter().collect(), staleness_bound_ns: None }
-    }
-
-    pub fn with_staleness_bound_ns(mut self, bound_ns: u64) -> Self {
-        self.invariants.insert(Invariant::BoundedStaleness);
-        self.staleness_bound_ns = Some(bound_ns);
-        self
-    }
-
-    pub fn names(&self) -> Vec<&'static str> {
-        self.invariants.iter().map(|i| i.name()).collect()
-    }
-}
-
-/// Why an operation did not complete normally.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum OpError {
-    /// It definitely had no effect (history: `fail`).
-    Failed(String),
-    /// It may or may not have taken effect (history: `info`): a timeout after a request left.
-    Indeterminate(String),
-}
-
-impl From<NetError> for OpError {
-    fn from(e: NetError) -> Self {
-        OpError::Indeterminate(e.to_string())
-    }
-}
-
-/// An invalidation message, sent peer to peer or over pub/sub.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Invalidation {
-    /// Drop what you hold of `key` below `version`.
-    Key { key: String, version: u64 },
-    /// Drop `key` whatever its version, keeping no floor (what floorless protocols send).
-    Remove { key: String },
-    /// Drop every entry of `tag`; with a generation, refuse older fills of the tag from now on.
-    Tag { tag: String, generation: Option<u64> },
-}
 
 /// A cache protocol. Implement this for your own cache logic; see `examples/` and the doc page
 /// on writing a protocol. Methods run on the app node of the calling process, in simulation.

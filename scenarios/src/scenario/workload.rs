@@ -5,11 +5,11 @@
 //! seed's `workload` stream and faults from its `faults` stream, so removing an operation (as the
 //! shrinker does) never moves a fault.
 
-use crate::strategy::Strategy;
-use crate::Scenario;
+use crate::explore::strategy::Strategy;
+use crate::scenario::Scenario;
 use rand::seq::SliceRandom;
 use rand::Rng;
-use tiersim_model::system::{app_node, l2_node, l3_node, redis_node, CacheOp, SystemConfig};
+use tiersim_model::node::config::{app_node, l2_node, l3_node, redis_node, CacheOp, SystemConfig};
 use tiersim_sim::fault::{Fault, TimedFault};
 use tiersim_sim::rng::{chance, stream};
 use tiersim_sim::schedule::{Schedule, TimedOp};
@@ -195,8 +195,8 @@ impl Scenario for Workload {
     fn schedule_with(&self, seed: u64, strategy: Strategy) -> Schedule<CacheOp> {
         match strategy {
             Strategy::Random | Strategy::Coverage => self.generate(seed),
-            Strategy::Swarm => crate::strategy::swarm(self, seed).generate(seed),
-            Strategy::Pct => crate::strategy::pct(self, seed, self.generate(seed)),
+            Strategy::Swarm => swarm(self, seed).generate(seed),
+            Strategy::Pct => pct(self, seed, self.generate(seed)),
         }
     }
 }
@@ -222,4 +222,47 @@ impl Workload {
         let end_ns = active_ns.max(last_fault) + self.config.op_timeout_ms * 1_000_000;
         Schedule { ops, faults, end_ns }
     }
+}
+
+/// Change points per PCT schedule.
+const PCT_DEPTH: usize = 3;
+
+/// The workload a swarm seed runs: each fault kind and each optional operation kind on or off.
+pub fn swarm(base: &Workload, seed: u64) -> Workload {
+    let mut rng = stream(seed, "swarm");
+    let mut w = base.clone();
+    let mut flip = |count: &mut u32| {
+        *count = if chance(&mut rng, 1, 2) { (*count).max(1) * 2 } else { 0 };
+    };
+    flip(&mut w.faults.partitions);
+    flip(&mut w.faults.loss_windows);
+    flip(&mut w.faults.kills);
+    flip(&mut w.faults.shaping_windows);
+    if w.config.max_clock_skew_ms > 0 {
+        flip(&mut w.faults.skews);
+    }
+    if w.faults.duration_ms.1 == 0 {
+        w.faults.duration_ms = (50, 500);
+    }
+    let Mix { read, write, delete, invalidate_tag, warm } = base.mix;
+    let mut keep = |weight: u32| if chance(&mut rng, 1, 2) { weight } else { 0 };
+    w.mix = Mix { read, write, delete: keep(delete), invalidate_tag: keep(invalidate_tag), warm: keep(warm) };
+    w
+}
+
+/// PCT change points: freeze a node for 20-300 ms at a few random instants of the active phase.
+pub fn pct(base: &Workload, seed: u64, mut schedule: Schedule<CacheOp>) -> Schedule<CacheOp> {
+    let mut rng = stream(seed, "pct");
+    let nodes = base.fault_targets(false);
+    let active_ns = schedule.ops.iter().map(|o| o.at_ns).max().unwrap_or(0).max(1);
+    for _ in 0..PCT_DEPTH {
+        let node = nodes.choose(&mut rng).expect("a topology has nodes").clone();
+        let at_ns = rng.gen_range(0..active_ns);
+        let until = at_ns + rng.gen_range(20..300) * 1_000_000;
+        schedule.faults.push(TimedFault { at_ns, fault: Fault::Pause { node: node.clone() } });
+        schedule.faults.push(TimedFault { at_ns: until, fault: Fault::Resume { node } });
+        schedule.end_ns = schedule.end_ns.max(until + base.config.op_timeout_ms * 1_000_000);
+    }
+    schedule.faults.sort();
+    schedule
 }

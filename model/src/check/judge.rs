@@ -5,77 +5,15 @@
 //! happened to return. Linearizability and staleness use the generic checkers of `sim`, fed with
 //! versions from the database's commit log.
 
-use crate::cache_checks;
+use crate::check::cache as cache_checks;
+use crate::check::{op_records, secs, OpRecord, Violation};
 use crate::event::{ModelEvent, Tier};
 use crate::protocol::{Claims, Invariant};
 use crate::system::FinalState;
-use serde::Serialize;
 use std::collections::BTreeMap;
 use tiersim_sim::check::commit_order::{self, Access, VersionedOp};
 use tiersim_sim::check::staleness::{self, VersionRead};
 use tiersim_sim::history::{Event, EventType, History, OpFn};
-
-/// One broken promise, with the minimal facts that show it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Violation {
-    pub invariant: String,
-    pub key: String,
-    pub time_ns: u64,
-    pub message: String,
-}
-
-/// Seconds with millisecond precision, as violation messages show time.
-pub fn secs(ns: u64) -> String {
-    format!("{}.{:03}s", ns / 1_000_000_000, (ns / 1_000_000) % 1000)
-}
-
-/// Client operations of a run, assembled from invoke/complete pairs.
-#[derive(Clone, Debug)]
-pub struct OpRecord {
-    pub op: u64,
-    pub process: u64,
-    pub f: OpFn,
-    pub key: String,
-    pub invoke_ns: u64,
-    pub complete_ns: Option<u64>,
-    pub outcome: Option<EventType>,
-    pub value: Option<i64>,
-    pub version: Option<u64>,
-}
-
-pub fn op_records(history: &History<ModelEvent>) -> BTreeMap<u64, OpRecord> {
-    let mut ops: BTreeMap<u64, OpRecord> = BTreeMap::new();
-    for e in &history.events {
-        if let Event::Client { op, event, version } = e {
-            if event.kind == EventType::Invoke {
-                ops.insert(
-                    *op,
-                    OpRecord {
-                        op: *op,
-                        process: event.process,
-                        f: event.f,
-                        key: event.key.clone(),
-                        invoke_ns: event.time_ns,
-                        complete_ns: None,
-                        outcome: None,
-                        value: event.value.single(),
-                        version: None,
-                    },
-                );
-            } else if let Some(r) = ops.get_mut(op) {
-                r.outcome = Some(event.kind);
-                r.version = *version;
-                if event.kind != EventType::Info {
-                    r.complete_ns = Some(event.time_ns);
-                }
-                if event.f == OpFn::Read {
-                    r.value = event.value.single();
-                }
-            }
-        }
-    }
-    ops
-}
 
 /// Commits per key: version -> (commit instant, op).
 fn commits(history: &History<ModelEvent>) -> BTreeMap<String, BTreeMap<u64, (u64, u64)>> {
@@ -97,7 +35,7 @@ pub struct Judgement {
     /// Claimed invariants this build has no checker for yet: reported, never passed silently.
     pub unchecked: Vec<Invariant>,
     /// The `slo` latency distributions, measured whether or not `slo` is claimed.
-    pub latency: crate::cache_checks::Latencies,
+    pub latency: crate::check::cache::Latencies,
 }
 
 /// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).

@@ -59,10 +59,10 @@
 //!   ok or fail did so within their budget by construction (the runner turns an overrun into
 //!   `info`).
 
+use crate::check::{secs, OpRecord, Violation};
 use crate::event::{ModelEvent, RemoveCause, Tier};
-use crate::invariants::{secs, OpRecord, Violation};
 use crate::protocol::Invariant;
-use crate::redis::shard_for;
+use crate::state::redis::shard_for;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use tiersim_sim::fault::Fault;

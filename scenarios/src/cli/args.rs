@@ -1,0 +1,114 @@
+//! Arguments every command reads the same way: scenario and protocol names, invariants, seed
+//! ranges, shards, strategies, job counts and durations. Each parser names the flag and what it
+//! allows when it refuses.
+
+use super::output::BadInput;
+use crate::scenario::Scenario;
+use std::sync::Arc;
+use tiersim_model::protocol::{DynProtocol, Invariant};
+pub(crate) fn resolve(
+    scenario: &str,
+    protocol: &str,
+    require: &[String],
+) -> Result<(Arc<dyn Scenario>, Arc<dyn DynProtocol>, Vec<Invariant>), BadInput> {
+    Ok((find_scenario(scenario)?, find_protocol(protocol)?, parse_require(require)?))
+}
+
+pub(crate) fn find_scenario(name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
+    crate::scenario::catalog::by_name(name).ok_or_else(|| {
+        let names: Vec<_> = crate::scenario::catalog::all().iter().map(|s| s.name()).collect();
+        BadInput(format!("unknown scenario {name:?} (known: {})", names.join(", ")))
+    })
+}
+
+pub(crate) fn find_protocol(name: &str) -> Result<Arc<dyn DynProtocol>, BadInput> {
+    tiersim_model::protocols::by_name(name).ok_or_else(|| {
+        let names: Vec<_> = tiersim_model::protocols::builtin().iter().map(|p| p.name()).collect();
+        BadInput(format!("unknown protocol {name:?} (known: {})", names.join(", ")))
+    })
+}
+
+/// The (scenario, protocol) pairs a sweep or an exploration covers: one or all of each.
+pub(crate) fn pairs(
+    scenario: Option<&str>,
+    protocol: Option<&str>,
+) -> Result<Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>, BadInput> {
+    let scenarios = match scenario {
+        Some(s) => vec![find_scenario(s)?],
+        None => crate::scenario::catalog::all(),
+    };
+    let protocols = match protocol {
+        Some(p) => vec![find_protocol(p)?],
+        None => tiersim_model::protocols::builtin(),
+    };
+    Ok(scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect())
+}
+
+pub(crate) fn parse_require(require: &[String]) -> Result<Vec<Invariant>, BadInput> {
+    let mut req = Vec::new();
+    for name in require {
+        let inv = Invariant::from_name(name).ok_or_else(|| {
+            let names: Vec<_> = Invariant::ALL.iter().map(|i| i.name()).collect();
+            BadInput(format!("--require: unknown invariant {name:?} (known: {})", names.join(", ")))
+        })?;
+        if !inv.is_checked() {
+            return Err(BadInput(format!("--require: invariant {name} has no checker in this build yet")));
+        }
+        req.push(inv);
+    }
+    Ok(req)
+}
+
+pub(crate) fn parse_jobs(jobs: Option<usize>) -> Result<usize, BadInput> {
+    match jobs {
+        Some(0) => Err(BadInput("--jobs must be at least 1".into())),
+        Some(j) => Ok(j),
+        None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
+    }
+}
+
+pub(crate) fn parse_shard(text: Option<&str>) -> Result<(u64, u64), BadInput> {
+    let Some(text) = text else { return Ok((0, 1)) };
+    let bad = || BadInput(format!("--shard {text:?}: expected i/n with 0 <= i < n, e.g. 0/4"));
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (i.trim().parse().map_err(|_| bad())?, n.trim().parse().map_err(|_| bad())?);
+    if n == 0 || i >= n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+pub(crate) fn parse_strategy(name: &str) -> Result<crate::explore::strategy::Strategy, BadInput> {
+    crate::explore::strategy::Strategy::from_name(name).ok_or_else(|| {
+        BadInput(format!("--strategy: unknown strategy {name:?} (known: random, swarm, pct, coverage)"))
+    })
+}
+
+pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, BadInput> {
+    let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m or 8h"));
+    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+    let (n, unit) = text.split_at(split);
+    let n: u64 = n.parse().map_err(|_| bad())?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" => n * 3600,
+        _ => return Err(bad()),
+    };
+    if secs == 0 {
+        return Err(bad());
+    }
+    Ok(std::time::Duration::from_secs(secs))
+}
+
+pub(crate) fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
+    let bad =
+        || BadInput(format!("--seeds {text:?}: expected a half-open range A..B of whole numbers, A < B"));
+    let (a, b) = text.split_once("..").ok_or_else(bad)?;
+    let a: u64 = a.trim().parse().map_err(|_| bad())?;
+    let b: u64 = b.trim().parse().map_err(|_| bad())?;
+    if a >= b {
+        return Err(bad());
+    }
+    Ok((a, b))
+}

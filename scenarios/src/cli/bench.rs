@@ -1,0 +1,28 @@
+//! `tiersim bench`: DESIGN.md's performance figures, measured in this process.
+
+use super::output::*;
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Smaller counts: a smoke test of every section in seconds.
+    #[arg(long)]
+    pub quick: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl BenchArgs {
+    pub fn execute(self) -> Result<u8, BadInput> {
+        let BenchArgs { quick, json } = self;
+        use crate::bench::{run, BenchOptions};
+        let progress = |line: &str| eprintln!("{line}");
+        let shared_dir = BenchOptions::default_shared_dir();
+        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress) });
+        if json {
+            println!("{report}");
+        } else {
+            println!("{}", serde_json::to_string_pretty(&report).expect("the report serialises"));
+        }
+        Ok(0)
+    }
+}

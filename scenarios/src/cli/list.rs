@@ -1,0 +1,65 @@
+//! `tiersim list`: the scenarios and protocols, what each protocol claims, and which scenario
+//! exposes each zoo entry.
+
+use super::output::*;
+use serde_json::json;
+use tiersim_model::protocol::DynProtocol;
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ListArgs {
+    pub fn execute(self) -> Result<u8, BadInput> {
+        Ok(list(self.json))
+    }
+}
+
+pub(crate) fn list(json: bool) -> u8 {
+    use tiersim_model::protocols::zoo;
+    // A claim can depend on the system (a staleness bound on its TTLs): show it for the scenario
+    // that exposes a zoo entry, and for the default system otherwise.
+    let claims_of = |p: &dyn DynProtocol| {
+        let cfg = zoo::entry(&p.name())
+            .and_then(|e| crate::scenario::catalog::by_name(e.scenario))
+            .map_or_else(tiersim_model::node::config::SystemConfig::default, |s| s.config());
+        p.claims(&cfg)
+    };
+    let scenarios: Vec<_> = crate::scenario::catalog::all()
+        .iter()
+        .map(|s| json!({"name": s.name(), "description": s.description()}))
+        .collect();
+    let protocols: Vec<_> = tiersim_model::protocols::builtin()
+        .iter()
+        .map(|p| {
+            let entry = zoo::entry(&p.name());
+            let claims = claims_of(&**p);
+            json!({
+                "name": p.name(),
+                "guarantees": claims.names(),
+                "staleness_bound_ns": claims.staleness_bound_ns,
+                "zoo": entry.is_some(),
+                "exposed_by": entry.map(|e| json!({"scenario": e.scenario, "invariant": e.invariant.name()})),
+                "story": entry.map(|e| e.story),
+                "source": entry.map(|e| e.source),
+            })
+        })
+        .collect();
+    if json {
+        println!("{}", json!({"scenarios": scenarios, "protocols": protocols}));
+    } else {
+        println!("scenarios:");
+        for s in crate::scenario::catalog::all() {
+            println!("  {:<22} {}", s.name(), s.description());
+        }
+        println!("protocols:");
+        for p in tiersim_model::protocols::builtin() {
+            let exposed = zoo::entry(&p.name())
+                .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
+            println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));
+        }
+    }
+    0
+}

@@ -1,0 +1,168 @@
+//! What every command shares in what it prints and writes: the one-line error of a bad input
+//! (exit 2), exit codes, an outcome as JSON and as text, replay files, atomic writes and the
+//! progress bar.
+
+use crate::run::{config_json, reproduce_command};
+use crate::scenario::Scenario;
+use serde_json::json;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use tiersim_model::node::config::CacheOp;
+use tiersim_model::outcome::{Outcome, Verdict};
+use tiersim_model::protocol::DynProtocol;
+use tiersim_sim::replay::{hash_hex, Expected, InputError, ReplayFile, FORMAT_VERSION};
+/// A failure of the command itself (exit 2), as one line.
+#[derive(Debug)]
+pub struct BadInput(pub String);
+
+impl From<InputError> for BadInput {
+    fn from(e: InputError) -> Self {
+        BadInput(e.0)
+    }
+}
+
+pub(crate) fn exit_for(v: Verdict) -> u8 {
+    if v == Verdict::Pass {
+        0
+    } else {
+        1
+    }
+}
+
+pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_json::Value {
+    // The slo figures in ns; a distribution with no sample is null.
+    let percentiles = |p: &Option<tiersim_model::check::cache::Percentiles>| {
+        p.as_ref().map(|p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}))
+    };
+    json!({
+        "scenario": s.name(),
+        "protocol": p.name(),
+        "seed": o.seed,
+        "verdict": o.verdict.name(),
+        "violations": o.violations,
+        "abort": o.abort,
+        "trace_hash": hash_hex(o.trace_hash),
+        "ops": o.ops,
+        "events": o.events,
+        "messages": o.messages,
+        "sim_ns": o.sim_ns,
+        "wall_ms": o.wall_ms,
+        "max_staleness_ns": o.max_staleness_ns,
+        "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
+        "latency_ns": {
+            "invalidation": percentiles(&o.latency.invalidation),
+            "cascade": percentiles(&o.latency.cascade),
+            "warming": percentiles(&o.latency.warming),
+        },
+        "reproduce": reproduce_command(s.name(), &p.name(), o.seed),
+    })
+}
+
+pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
+    let cfg = s.config();
+    let t = &cfg.topology;
+    let schedule = s.schedule(o.seed);
+    println!(
+        "seed {} · scenario {} · protocol {} · {}x{}x{} apps, {} Redis shard(s) · TTL L1/L2/L3/Redis {}/{}/{}/{} ms · {} ops, {} faults scheduled",
+        o.seed, s.name(), p.name(), t.regions, t.hosts_per_region, t.processes_per_host, t.redis_shards,
+        cfg.l1_ttl_ms, cfg.l2_ttl_ms, cfg.l3_ttl_ms, cfg.redis_ttl_ms, schedule.ops.len(), schedule.faults.len()
+    );
+    println!("claims: {}", p.claims(&cfg).names().join(", "));
+    if !o.unchecked.is_empty() {
+        let names: Vec<&str> = o.unchecked.iter().map(|i| i.name()).collect();
+        println!("not checked yet (no checker in this build): {}", names.join(", "));
+    }
+    println!("verdict: {}", o.verdict.name());
+    for v in o.violations.iter().take(5) {
+        println!(
+            "invariant `{}` violated at t={}: key {}",
+            v.invariant,
+            tiersim_model::check::secs(v.time_ns),
+            v.key
+        );
+        println!("  {}", v.message);
+    }
+    if o.violations.len() > 5 {
+        println!("... and {} more violations (--json lists all)", o.violations.len() - 5);
+    }
+    if let Some(a) = &o.abort {
+        println!("stopped: {a}");
+    }
+    if o.verdict != Verdict::Pass {
+        println!("reproduce: {}", reproduce_command(s.name(), &p.name(), o.seed));
+    }
+    println!(
+        "{} ops · {} events · {} messages · {:.3} s simulated in {} ms · max staleness {} ms · trace {}",
+        o.ops,
+        o.events,
+        o.messages,
+        o.sim_ns as f64 / 1e9,
+        o.wall_ms,
+        o.max_staleness_ns / 1_000_000,
+        hash_hex(o.trace_hash)
+    );
+}
+
+pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> String {
+    match o.violations.first() {
+        Some(v) => format!(
+            "{} on {}/{} seed {}: key {}: {}",
+            v.invariant,
+            s.name(),
+            p.name(),
+            o.seed,
+            v.key,
+            v.message
+        ),
+        None => format!("{} on {}/{} seed {}", o.verdict.name(), s.name(), p.name(), o.seed),
+    }
+}
+
+pub(crate) fn save_replay(
+    dir: &Path,
+    s: &dyn Scenario,
+    p: &dyn DynProtocol,
+    o: &Outcome,
+    schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+) -> Result<PathBuf, BadInput> {
+    let path = dir.join(format!("{}--{}--{}.json", s.name(), p.name(), o.seed));
+    let file = ReplayFile {
+        format_version: FORMAT_VERSION,
+        tiersim_version: env!("CARGO_PKG_VERSION").into(),
+        scenario: s.name().into(),
+        protocol: p.name(),
+        config: config_json(s),
+        seed: o.seed,
+        schedule: schedule.clone(),
+        expected: Expected { verdict: o.verdict.name().into(), invariant: o.invariant() },
+        trace_hash: hash_hex(o.trace_hash),
+        summary: summary(s, p, o),
+    };
+    file.save(&path)?;
+    Ok(path)
+}
+
+pub(crate) fn prepare_dir(dir: &Path) -> Result<(), BadInput> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| BadInput(format!("{}: cannot create directory: {e}", dir.display())))
+}
+
+/// Write a file through a temporary one and a rename: nothing half-written is left behind.
+pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), BadInput> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        BadInput(format!("{}: cannot write: {e}", path.display()))
+    })
+}
+
+/// A progress bar on a terminal (stderr), nothing otherwise.
+pub(crate) fn progress(len: u64, json: bool, what: &str) -> Option<indicatif::ProgressBar> {
+    if json || !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {what} · {{per_sec}} · eta {{eta}} · {{msg}}");
+    bar.set_style(indicatif::ProgressStyle::with_template(&template).unwrap());
+    Some(bar)
+}

@@ -1,0 +1,43 @@
+//! `tiersim report FILE -o OUT.html`: one run as a self-contained HTML timeline.
+
+use super::output::*;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use tiersim_sim::replay::hash_hex;
+
+#[derive(clap::Args)]
+pub struct ReportArgs {
+    pub file: PathBuf,
+    #[arg(short = 'o', long = "out")]
+    pub out: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl ReportArgs {
+    pub fn execute(self) -> Result<u8, BadInput> {
+        report(&self.file, &self.out, self.json)
+    }
+}
+
+pub(crate) fn report(path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
+    let file = crate::run::load_replay(path)?;
+    let name = path.display();
+    let p = tiersim_model::protocols::by_name(&file.protocol)
+        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
+    let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
+    let o = crate::run::run_in(&config, p, file.seed, &file.schedule, &[]);
+    let title = format!("{} · {} · seed {}", file.scenario, file.protocol, file.seed);
+    let html = crate::report::render(&title, &o, &config);
+    write_atomically(out, &html)?;
+    if json {
+        println!(
+            "{}",
+            json!({"file": name.to_string(), "out": out.display().to_string(), "verdict": o.verdict.name(),
+                   "violations": o.violations, "trace_hash": hash_hex(o.trace_hash), "ops": o.ops, "events": o.events})
+        );
+    } else {
+        println!("wrote {} ({}, {} ops, {} events)", out.display(), o.verdict.name(), o.ops, o.events);
+    }
+    Ok(0)
+}

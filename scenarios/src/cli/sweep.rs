@@ -1,0 +1,176 @@
+//! `tiersim sweep`: many seeds over one or every scenario and protocol, as a table or JSON.
+
+use super::args::*;
+use super::output::*;
+use crate::run::reproduce_command;
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+use tiersim_model::outcome::Verdict;
+
+#[derive(clap::Args)]
+pub struct SweepArgs {
+    /// The scenario (default: every scenario).
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// Every scenario (the default when --scenario is not given).
+    #[arg(long)]
+    pub all: bool,
+    /// The protocol (default: every built-in protocol).
+    #[arg(long)]
+    pub protocol: Option<String>,
+    /// Seeds A..B (half-open). Default 0..200 for one scenario, 0..20 for all.
+    #[arg(long)]
+    pub seeds: Option<String>,
+    /// Only the seeds s with s % n == i: `--shard i/n` splits a range over a CI matrix.
+    #[arg(long)]
+    pub shard: Option<String>,
+    /// random | swarm | pct | coverage. Default random.
+    #[arg(long, default_value = "random")]
+    pub strategy: String,
+    /// Worker threads; per-seed results are identical to one thread. Default: the cores.
+    #[arg(long)]
+    pub jobs: Option<usize>,
+    #[arg(long = "require")]
+    pub require: Vec<String>,
+    /// Write a replay file here for every failing seed.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SweepArgs {
+    pub fn execute(self) -> Result<u8, BadInput> {
+        let SweepArgs { scenario, all, protocol, seeds, shard, strategy, jobs, require, save, json } = self;
+        if all && scenario.is_some() {
+            return Err(BadInput("--all and --scenario exclude each other".into()));
+        }
+        let pairs = pairs(scenario.as_deref(), protocol.as_deref())?;
+        let default_seeds = if scenario.is_some() { "0..200" } else { "0..20" };
+        let (a, b) = parse_range(seeds.as_deref().unwrap_or(default_seeds))?;
+        let spec = crate::explore::sweep::SweepSpec {
+            pairs,
+            seeds: a..b,
+            shard: parse_shard(shard.as_deref())?,
+            jobs: parse_jobs(jobs)?,
+            strategy: parse_strategy(&strategy)?,
+            require: parse_require(&require)?,
+        };
+        if let Some(dir) = &save {
+            prepare_dir(dir)?;
+        }
+        sweep(&spec, save.as_deref(), json)
+    }
+}
+
+pub(crate) fn sweep(
+    spec: &crate::explore::sweep::SweepSpec,
+    save: Option<&Path>,
+    json: bool,
+) -> Result<u8, BadInput> {
+    use tiersim_model::protocols::zoo;
+    let started = std::time::Instant::now();
+    let seeds = crate::explore::sweep::shard_seeds(spec).len() as u64;
+    let bar = progress(seeds * spec.pairs.len() as u64, json, "runs");
+    let failing = AtomicU64::new(0);
+    let save_error: Mutex<Option<BadInput>> = Mutex::new(None);
+    let results = crate::explore::sweep::run(spec, &|r, o, schedule| {
+        if r.verdict != Verdict::Pass {
+            failing.fetch_add(1, Ordering::Relaxed);
+            if let Some(dir) = save {
+                let s = find_scenario(r.scenario).expect("swept scenarios exist");
+                let p = spec.pairs.iter().find(|(_, p)| p.name() == r.protocol).unwrap().1.clone();
+                if let Err(e) = save_replay(dir, &*s, &*p, o, schedule) {
+                    *save_error.lock().unwrap() = Some(e);
+                }
+            }
+        }
+        if let Some(bar) = &bar {
+            bar.set_message(format!("{} failing", failing.load(Ordering::Relaxed)));
+            bar.inc(1);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    if let Some(e) = save_error.into_inner().unwrap() {
+        return Err(e);
+    }
+    let wall_ms = started.elapsed().as_millis() as u64;
+    let secs = wall_ms.max(1) as f64 / 1000.0;
+    let ops: usize = results.iter().map(|r| r.ops).sum();
+    let failures: Vec<_> = results.iter().filter(|r| r.verdict != Verdict::Pass).collect();
+    // One row per pair, in the order swept.
+    let mut rows: Vec<(&str, String, usize, Vec<&crate::explore::sweep::SeedResult>)> = Vec::new();
+    for r in &results {
+        match rows.last_mut() {
+            Some(row) if row.0 == r.scenario && row.1 == r.protocol => row.2 += 1,
+            _ => rows.push((r.scenario, r.protocol.clone(), 1, Vec::new())),
+        }
+        if r.verdict != Verdict::Pass {
+            rows.last_mut().unwrap().3.push(r);
+        }
+    }
+    let caught = |scenario: &str, protocol: &str, fails: &[&crate::explore::sweep::SeedResult]| {
+        zoo::entry(protocol).filter(|e| e.scenario == scenario).map(|e| {
+            fails.iter().any(|f| {
+                f.invariants.iter().any(|i| i == e.invariant.name())
+                    || f.invariant.as_deref() == Some(e.invariant.name())
+            })
+        })
+    };
+    if json {
+        let fail_json = |f: &crate::explore::sweep::SeedResult| {
+            json!({"scenario": f.scenario, "protocol": f.protocol, "seed": f.seed, "verdict": f.verdict.name(),
+                   "invariant": f.invariant, "invariants": f.invariants})
+        };
+        let rows_json: Vec<_> = rows
+            .iter()
+            .map(|(s, p, n, fails)| {
+                json!({"scenario": s, "protocol": p, "seeds_run": n, "failures": fails.len(),
+                       "first_failure": fails.first().map(|f| fail_json(f)), "zoo_caught": caught(s, p, fails)})
+            })
+            .collect();
+        let failures_json: Vec<_> = failures.iter().map(|f| fail_json(f)).collect();
+        println!(
+            "{}",
+            json!({
+                "seeds": format!("{}..{}", spec.seeds.start, spec.seeds.end),
+                "shard": format!("{}/{}", spec.shard.0, spec.shard.1),
+                "strategy": spec.strategy.name(), "jobs": spec.jobs,
+                "seeds_run": results.len(), "failures": failures_json,
+                "first_failure": failures_json.first(), "rows": rows_json,
+                "wall_ms": wall_ms, "seeds_per_sec": results.len() as f64 / secs, "ops_per_sec": ops as f64 / secs,
+            })
+        );
+    } else {
+        println!("{:<24} {:<26} {:>6} {:>8}  first failure", "scenario", "protocol", "seeds", "failing");
+        for (s, p, n, fails) in &rows {
+            let first = fails.first().map_or("-".to_string(), |f| {
+                format!("seed {} ({})", f.seed, f.invariant.clone().unwrap_or_default())
+            });
+            let note = match caught(s, p, fails) {
+                Some(true) => "  [zoo: caught]",
+                Some(false) => "  [zoo: NOT caught]",
+                None => "",
+            };
+            println!("{s:<24} {p:<26} {n:>6} {:>8}  {first}{note}", fails.len());
+        }
+        println!(
+            "{} runs in {wall_ms} ms · {:.1} runs/s · {:.0} ops/s · strategy {} · shard {}/{} · {} jobs",
+            results.len(),
+            results.len() as f64 / secs,
+            ops as f64 / secs,
+            spec.strategy.name(),
+            spec.shard.0,
+            spec.shard.1,
+            spec.jobs
+        );
+        if let Some(f) = failures.first() {
+            println!("reproduce: {}", reproduce_command(f.scenario, &f.protocol, f.seed));
+        }
+    }
+    Ok(if failures.is_empty() { 0 } else { 1 })
+}
