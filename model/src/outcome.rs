@@ -4,8 +4,7 @@ use crate::check::cache::Latencies;
 use crate::check::{judge::judge, Violation};
 use crate::event::ModelEvent;
 use crate::node::config::{CacheOp, SystemConfig};
-use crate::protocol::{DynProtocol, Invariant};
-use std::sync::Arc;
+use crate::protocol::{Invariant, ProtocolFactory};
 use tiersim_sim::history::History;
 use tiersim_sim::runtime::Abort;
 use tiersim_sim::schedule::Schedule;
@@ -75,7 +74,7 @@ pub fn run_and_judge(
     seed: u64,
     config: &SystemConfig,
     schedule: &Schedule<CacheOp>,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     require: &[Invariant],
 ) -> Outcome {
     let mut claims = protocol.claims(config);

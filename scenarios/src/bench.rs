@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tiersim_model::outcome::Verdict;
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_model::protocols::{self, zoo};
 use tiersim_sim::check::commit_order::{self, Access, VersionedOp};
 use tiersim_sim::check::parse::{self, Op};
@@ -196,7 +196,7 @@ pub fn run(opts: &BenchOptions) -> Value {
     })
 }
 
-fn protocol(name: &str) -> Arc<dyn DynProtocol> {
+fn protocol(name: &str) -> ProtocolFactory {
     protocols::by_name(name).unwrap_or_else(|| panic!("tiersim bug: no built-in protocol {name}"))
 }
 
@@ -217,7 +217,7 @@ fn round(x: f64, places: i32) -> f64 {
 // Engine
 
 /// Raw madsim ping-pong against tiersim's message rate on the `race` scenario.
-fn engine(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
+fn engine(counts: &Counts, versioned: &ProtocolFactory) -> Value {
     let (raw_delivered, raw_wall) = raw_madsim_pingpong(counts.raw_messages);
     let raw = per_sec(raw_delivered as f64, raw_wall);
 
@@ -309,7 +309,7 @@ fn raw_madsim_pingpong(messages: u64) -> (u64, Duration) {
 // ---------------------------------------------------------------------------------------------
 // Seeds per second, time acceleration
 
-fn sweep_wall(s: &Arc<dyn Scenario>, p: &Arc<dyn DynProtocol>, seeds: u64, jobs: usize) -> (Duration, u64) {
+fn sweep_wall(s: &Arc<dyn Scenario>, p: &ProtocolFactory, seeds: u64, jobs: usize) -> (Duration, u64) {
     let spec = SweepSpec {
         pairs: vec![(s.clone(), p.clone())],
         seeds: 0..seeds,
@@ -323,7 +323,7 @@ fn sweep_wall(s: &Arc<dyn Scenario>, p: &Arc<dyn DynProtocol>, seeds: u64, jobs:
     (started.elapsed(), results.iter().map(|r| r.sim_ns).sum())
 }
 
-fn seeds_per_sec(counts: &Counts, versioned: &Arc<dyn DynProtocol>, opts: &BenchOptions) -> Value {
+fn seeds_per_sec(counts: &Counts, versioned: &ProtocolFactory, opts: &BenchOptions) -> Value {
     let mut out = serde_json::Map::new();
     for s in crate::scenario::catalog::all() {
         let (one, _) = sweep_wall(&s, versioned, counts.sweep_seeds, 1);
@@ -339,7 +339,7 @@ fn seeds_per_sec(counts: &Counts, versioned: &Arc<dyn DynProtocol>, opts: &Bench
     Value::Object(out)
 }
 
-fn time_acceleration(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
+fn time_acceleration(counts: &Counts, versioned: &ProtocolFactory) -> Value {
     let s = scenario("ttl-coordination");
     let (wall, sim_ns) = sweep_wall(&s, versioned, counts.ttl_seeds, 1);
     let ratio = sim_ns as f64 / 1e9 / wall.as_secs_f64().max(1e-9);

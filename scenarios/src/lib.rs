@@ -9,12 +9,14 @@ pub mod bench;
 pub mod cli;
 pub mod explore;
 pub mod harness;
+pub mod registry;
 pub mod report;
 pub mod run;
 pub mod scenario;
 pub mod shrink;
 
 pub use harness::Sweep;
+pub use registry::Registry;
 pub use run::{
     config_from_json, config_json, load_replay, reproduce_command, run_in, run_schedule, run_seed,
 };

@@ -4,17 +4,16 @@
 
 use crate::scenario::Scenario;
 use serde::Serialize;
-use std::sync::Arc;
 use tiersim_model::node::config::{CacheOp, SystemConfig};
 use tiersim_model::outcome::{run_and_judge, Outcome};
-use tiersim_model::protocol::{DynProtocol, Invariant};
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 use tiersim_sim::replay::{InputError, ReplayFile};
 use tiersim_sim::schedule::Schedule;
 
 /// Run seed `seed` of `scenario` against `protocol`.
 pub fn run_seed(
     scenario: &dyn Scenario,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     seed: u64,
     require: &[Invariant],
 ) -> Outcome {
@@ -25,7 +24,7 @@ pub fn run_seed(
 /// Run an explicit schedule (a shrunk one) in the scenario's system.
 pub fn run_schedule(
     scenario: &dyn Scenario,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     seed: u64,
     schedule: &Schedule<CacheOp>,
     require: &[Invariant],
@@ -36,7 +35,7 @@ pub fn run_schedule(
 /// Run an explicit schedule in an explicit system (a replay file's).
 pub fn run_in(
     config: &SystemConfig,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     seed: u64,
     schedule: &Schedule<CacheOp>,
     require: &[Invariant],

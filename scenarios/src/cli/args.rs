@@ -3,43 +3,46 @@
 //! allows when it refuses.
 
 use super::output::BadInput;
+use crate::registry::Registry;
 use crate::scenario::Scenario;
 use std::sync::Arc;
-use tiersim_model::protocol::{DynProtocol, Invariant};
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 pub(crate) fn resolve(
+    reg: &Registry,
     scenario: &str,
     protocol: &str,
     require: &[String],
-) -> Result<(Arc<dyn Scenario>, Arc<dyn DynProtocol>, Vec<Invariant>), BadInput> {
-    Ok((find_scenario(scenario)?, find_protocol(protocol)?, parse_require(require)?))
+) -> Result<(Arc<dyn Scenario>, ProtocolFactory, Vec<Invariant>), BadInput> {
+    Ok((find_scenario(reg, scenario)?, find_protocol(reg, protocol)?, parse_require(require)?))
 }
 
-pub(crate) fn find_scenario(name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
-    crate::scenario::catalog::by_name(name).ok_or_else(|| {
-        let names: Vec<_> = crate::scenario::catalog::all().iter().map(|s| s.name()).collect();
+pub(crate) fn find_scenario(reg: &Registry, name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
+    reg.find_scenario(name).ok_or_else(|| {
+        let names: Vec<_> = reg.scenarios().iter().map(|s| s.name()).collect();
         BadInput(format!("unknown scenario {name:?} (known: {})", names.join(", ")))
     })
 }
 
-pub(crate) fn find_protocol(name: &str) -> Result<Arc<dyn DynProtocol>, BadInput> {
-    tiersim_model::protocols::by_name(name).ok_or_else(|| {
-        let names: Vec<_> = tiersim_model::protocols::builtin().iter().map(|p| p.name()).collect();
+pub(crate) fn find_protocol(reg: &Registry, name: &str) -> Result<ProtocolFactory, BadInput> {
+    reg.find_protocol(name).ok_or_else(|| {
+        let names: Vec<_> = reg.protocols().iter().map(|p| p.name()).collect();
         BadInput(format!("unknown protocol {name:?} (known: {})", names.join(", ")))
     })
 }
 
 /// The (scenario, protocol) pairs a sweep or an exploration covers: one or all of each.
 pub(crate) fn pairs(
+    reg: &Registry,
     scenario: Option<&str>,
     protocol: Option<&str>,
-) -> Result<Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>, BadInput> {
+) -> Result<Vec<(Arc<dyn Scenario>, ProtocolFactory)>, BadInput> {
     let scenarios = match scenario {
-        Some(s) => vec![find_scenario(s)?],
-        None => crate::scenario::catalog::all(),
+        Some(s) => vec![find_scenario(reg, s)?],
+        None => reg.scenarios().to_vec(),
     };
     let protocols = match protocol {
-        Some(p) => vec![find_protocol(p)?],
-        None => tiersim_model::protocols::builtin(),
+        Some(p) => vec![find_protocol(reg, p)?],
+        None => reg.protocols().to_vec(),
     };
     Ok(scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect())
 }

@@ -1,6 +1,7 @@
 //! `tiersim check HISTORY`: linearizability and the smallest Δ of a history recorded elsewhere.
 
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,7 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
         check(&self.file, self.max_states, self.json)
     }
 }

@@ -3,13 +3,14 @@
 
 use super::args::*;
 use super::output::*;
+use crate::registry::Registry;
 use crate::scenario::Scenario;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 
 #[derive(clap::Args)]
 pub struct ExploreArgs {
@@ -36,7 +37,7 @@ pub struct ExploreArgs {
 }
 
 impl ExploreArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, json } = self;
         let budget = parse_duration(&budget)?;
         let strategies = match strategy {
@@ -45,7 +46,7 @@ impl ExploreArgs {
         };
         prepare_dir(&out)?;
         explore(
-            pairs(scenario.as_deref(), protocol.as_deref())?,
+            pairs(reg, scenario.as_deref(), protocol.as_deref())?,
             strategies,
             start,
             budget,
@@ -57,7 +58,7 @@ impl ExploreArgs {
 }
 
 pub(crate) fn explore(
-    pairs: Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>,
+    pairs: Vec<(Arc<dyn Scenario>, ProtocolFactory)>,
     strategies: Vec<crate::explore::strategy::Strategy>,
     start: u64,
     budget: std::time::Duration,
@@ -117,7 +118,7 @@ pub(crate) fn explore(
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path = save_replay(out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            let path = save_replay(out, &**s, &p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
             signatures.insert(signature, path.display().to_string());
         }
         if let Some(bar) = &bar {

@@ -16,6 +16,7 @@ mod run;
 mod shrink;
 mod sweep;
 
+use crate::registry::Registry;
 use clap::{Parser, Subcommand};
 use output::BadInput;
 use std::process::ExitCode;
@@ -54,9 +55,15 @@ enum Command {
     Replay(replay::ReplayArgs),
 }
 
-/// The `tiersim` command line: parse the arguments, run the command, and turn its result into
-/// the process's exit code (a bad input prints one line and exits 2).
+/// The shipped `tiersim` binary: every built-in scenario and protocol.
 pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// A `tiersim` command line over `registry`'s protocols and scenarios: parse the arguments, run
+/// the command, and turn its result into the process's exit code (a bad input prints one line
+/// and exits 2). A team's own binary is this call with its protocols registered.
+pub fn main_with(registry: Registry) -> ExitCode {
     // Like any Unix filter, stop quietly when the reader goes away (`tiersim run --trace | head`)
     // instead of panicking on a broken pipe.
     // SAFETY: resetting a signal disposition to its default before any thread starts.
@@ -83,15 +90,15 @@ pub fn main() -> ExitCode {
         }
     };
     let result = match cli.command {
-        Command::List(a) => a.execute(),
-        Command::Run(a) => a.execute(),
-        Command::Sweep(a) => a.execute(),
-        Command::Explore(a) => a.execute(),
-        Command::Check(a) => a.execute(),
-        Command::Shrink(a) => a.execute(),
-        Command::Report(a) => a.execute(),
-        Command::Bench(a) => a.execute(),
-        Command::Replay(a) => a.execute(),
+        Command::List(a) => a.execute(&registry),
+        Command::Run(a) => a.execute(&registry),
+        Command::Sweep(a) => a.execute(&registry),
+        Command::Explore(a) => a.execute(&registry),
+        Command::Check(a) => a.execute(&registry),
+        Command::Shrink(a) => a.execute(&registry),
+        Command::Report(a) => a.execute(&registry),
+        Command::Bench(a) => a.execute(&registry),
+        Command::Replay(a) => a.execute(&registry),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,14 +2,15 @@
 //! (exit 2), exit codes, an outcome as JSON and as text, replay files, atomic writes and the
 //! progress bar.
 
-use crate::run::{config_json, reproduce_command};
+use crate::registry::Registry;
+use crate::run::config_json;
 use crate::scenario::Scenario;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_sim::replay::{hash_hex, Expected, InputError, ReplayFile, FORMAT_VERSION};
 /// A failure of the command itself (exit 2), as one line.
 #[derive(Debug)]
@@ -29,7 +30,12 @@ pub(crate) fn exit_for(v: Verdict) -> u8 {
     }
 }
 
-pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_json::Value {
+pub(crate) fn outcome_json(
+    reg: &Registry,
+    s: &dyn Scenario,
+    p: &ProtocolFactory,
+    o: &Outcome,
+) -> serde_json::Value {
     // The slo figures in ns; a distribution with no sample is null.
     let percentiles = |p: &Option<tiersim_model::check::cache::Percentiles>| {
         p.as_ref().map(|p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}))
@@ -54,11 +60,11 @@ pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -
             "cascade": percentiles(&o.latency.cascade),
             "warming": percentiles(&o.latency.warming),
         },
-        "reproduce": reproduce_command(s.name(), &p.name(), o.seed),
+        "reproduce": reg.reproduce(s.name(), &p.name(), o.seed),
     })
 }
 
-pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
+pub(crate) fn print_outcome(reg: &Registry, s: &dyn Scenario, p: &ProtocolFactory, o: &Outcome) {
     let cfg = s.config();
     let t = &cfg.topology;
     let schedule = s.schedule(o.seed);
@@ -89,7 +95,7 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
         println!("stopped: {a}");
     }
     if o.verdict != Verdict::Pass {
-        println!("reproduce: {}", reproduce_command(s.name(), &p.name(), o.seed));
+        println!("reproduce: {}", reg.reproduce(s.name(), &p.name(), o.seed));
     }
     println!(
         "{} ops · {} events · {} messages · {:.3} s simulated in {} ms · max staleness {} ms · trace {}",
@@ -103,7 +109,7 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
     );
 }
 
-pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> String {
+pub(crate) fn summary(s: &dyn Scenario, p: &ProtocolFactory, o: &Outcome) -> String {
     match o.violations.first() {
         Some(v) => format!(
             "{} on {}/{} seed {}: key {}: {}",
@@ -121,7 +127,7 @@ pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> Str
 pub(crate) fn save_replay(
     dir: &Path,
     s: &dyn Scenario,
-    p: &dyn DynProtocol,
+    p: &ProtocolFactory,
     o: &Outcome,
     schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
 ) -> Result<PathBuf, BadInput> {

@@ -3,6 +3,7 @@
 
 use super::args::*;
 use super::output::*;
+use crate::registry::Registry;
 use crate::run::run_seed;
 use serde_json::json;
 use std::path::PathBuf;
@@ -32,9 +33,9 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let RunArgs { scenario, protocol, seed, require, save, history, trace, json } = self;
-        let (s, p, req) = resolve(&scenario, &protocol, &require)?;
+        let (s, p, req) = resolve(reg, &scenario, &protocol, &require)?;
         if let Some(dir) = &save {
             prepare_dir(dir)?;
         }
@@ -54,15 +55,15 @@ impl RunArgs {
         // One run the user asked to keep is kept whatever its verdict: a passing run is a
         // regression file too (the seed that once broke a correct protocol).
         let saved = match &save {
-            Some(dir) => Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?),
+            Some(dir) => Some(save_replay(dir, &*s, &p, &o, &s.schedule(seed))?),
             None => None,
         };
         if json {
-            let mut j = outcome_json(&*s, &*p, &o);
+            let mut j = outcome_json(reg, &*s, &p, &o);
             j["saved"] = json!(saved.map(|p| p.display().to_string()));
             println!("{j}");
         } else {
-            print_outcome(&*s, &*p, &o);
+            print_outcome(reg, &*s, &p, &o);
             if let Some(path) = saved {
                 println!("saved: {}", path.display());
             }

@@ -2,6 +2,7 @@
 
 use super::args::*;
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tiersim_sim::replay::{hash_hex, Expected, ReplayFile};
@@ -23,12 +24,13 @@ pub struct ShrinkArgs {
 }
 
 impl ShrinkArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        shrink(&self.file, &self.out, self.max_runs, self.invariant, self.json)
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        shrink(reg, &self.file, &self.out, self.max_runs, self.invariant, self.json)
     }
 }
 
 pub(crate) fn shrink(
+    reg: &Registry,
     path: &Path,
     out: &Path,
     max_runs: usize,
@@ -46,7 +48,8 @@ pub(crate) fn shrink(
     let Some(invariant) = target.or_else(|| file.expected.invariant.clone()) else {
         return Err(BadInput(format!("{name}: nothing to shrink: no invariant failed")));
     };
-    let p = tiersim_model::protocols::by_name(&file.protocol)
+    let p = reg
+        .find_protocol(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
     let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let before = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);

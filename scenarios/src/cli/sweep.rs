@@ -2,7 +2,7 @@
 
 use super::args::*;
 use super::output::*;
-use crate::run::reproduce_command;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,12 +42,12 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let SweepArgs { scenario, all, protocol, seeds, shard, strategy, jobs, require, save, json } = self;
         if all && scenario.is_some() {
             return Err(BadInput("--all and --scenario exclude each other".into()));
         }
-        let pairs = pairs(scenario.as_deref(), protocol.as_deref())?;
+        let pairs = pairs(reg, scenario.as_deref(), protocol.as_deref())?;
         let default_seeds = if scenario.is_some() { "0..200" } else { "0..20" };
         let (a, b) = parse_range(seeds.as_deref().unwrap_or(default_seeds))?;
         let spec = crate::explore::sweep::SweepSpec {
@@ -61,11 +61,12 @@ impl SweepArgs {
         if let Some(dir) = &save {
             prepare_dir(dir)?;
         }
-        sweep(&spec, save.as_deref(), json)
+        sweep(reg, &spec, save.as_deref(), json)
     }
 }
 
 pub(crate) fn sweep(
+    reg: &Registry,
     spec: &crate::explore::sweep::SweepSpec,
     save: Option<&Path>,
     json: bool,
@@ -80,9 +81,9 @@ pub(crate) fn sweep(
         if r.verdict != Verdict::Pass {
             failing.fetch_add(1, Ordering::Relaxed);
             if let Some(dir) = save {
-                let s = find_scenario(r.scenario).expect("swept scenarios exist");
+                let s = find_scenario(reg, r.scenario).expect("swept scenarios exist");
                 let p = spec.pairs.iter().find(|(_, p)| p.name() == r.protocol).unwrap().1.clone();
-                if let Err(e) = save_replay(dir, &*s, &*p, o, schedule) {
+                if let Err(e) = save_replay(dir, &*s, &p, o, schedule) {
                     *save_error.lock().unwrap() = Some(e);
                 }
             }
@@ -169,7 +170,7 @@ pub(crate) fn sweep(
             spec.jobs
         );
         if let Some(f) = failures.first() {
-            println!("reproduce: {}", reproduce_command(f.scenario, &f.protocol, f.seed));
+            println!("reproduce: {}", reg.reproduce(f.scenario, &f.protocol, f.seed));
         }
     }
     Ok(if failures.is_empty() { 0 } else { 1 })
