@@ -3,6 +3,7 @@
 //! linearizability search for histories recorded elsewhere, with the `tiersim check` command's
 //! core (files in, one report out) built on it.
 
+pub mod command;
 pub mod commit_order;
 pub mod edn;
 pub mod parallel;

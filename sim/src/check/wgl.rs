@@ -496,26 +496,37 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
     bounds.push(n);
     let count = bounds.len() - 1;
 
-    let mut starts: Vec<Option<i64>> = vec![None];
+    // Each stretch is first searched for one end value; only when a later stretch cannot go on
+    // from the values it was given is the latest such stretch searched again for all of them
+    // (`all`), so a linearizable history costs one first-success search per stretch. A
+    // one-operation stretch always yields all its end values.
+    let single: Vec<bool> = (0..count).map(|s| bounds[s + 1] - bounds[s] == 1).collect();
+    let mut all = single.clone();
+    let mut starts_of: Vec<Vec<Option<i64>>> = vec![Vec::new(); count];
+    starts_of[0].push(None);
     let mut reached: Vec<Reached> = Vec::new();
-    let mut reached_at: Vec<usize> = Vec::with_capacity(count + 1);
+    let mut reached_at: Vec<usize> = vec![0; count + 1];
+    let mut orders_at: Vec<usize> = vec![0; count + 1];
     let mut orders: Vec<u32> = Vec::new();
     let mut stretch_ops: Vec<SearchOp> = Vec::new();
-    for s in 0..count {
-        if s & 0xFFF == 0xFFF && limits.out_of_time() {
+    let mut s = 0;
+    let mut rounds = 0u64;
+    while s < count {
+        rounds += 1;
+        if rounds & 0xFFF == 0xFFF && limits.out_of_time() {
             return Search::GaveUp(format!(
                 "wall-clock limit of {} reached; the first {} of {n} operations are linearizable",
                 show_duration(limits.max_wall),
                 bounds[s]
             ));
         }
-        let last = s + 1 == count;
-        let first = reached.len();
-        reached_at.push(first);
-        if bounds[s + 1] - bounds[s] == 1 {
+        let first = reached_at[s];
+        reached.truncate(first);
+        orders.truncate(orders_at[s]);
+        if single[s] {
             // One operation alone: apply it to every value the register may hold.
             let op = ops[by_invoke[bounds[s]]];
-            for &start in &starts {
+            for &start in &starts_of[s] {
                 if op.complete_ns.is_none() {
                     // Indeterminate, so in the last stretch: it may simply never take effect.
                     reached.push(Reached { end: start, start, order_at: orders.len(), order_len: 0 });
@@ -531,7 +542,9 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
         } else {
             stretch_ops.clear();
             stretch_ops.extend(by_invoke[bounds[s]..bounds[s + 1]].iter().map(|&i| ops[i]));
-            if let Err(why) = dfs(&stretch_ops, &starts, !last, limits, values, &mut reached, &mut orders) {
+            if let Err(why) =
+                dfs(&stretch_ops, &starts_of[s], all[s], limits, values, &mut reached, &mut orders)
+            {
                 return Search::GaveUp(format!(
                     "{why}; the first {} of {n} operations are linearizable (the search was in \
                      a stretch of {} concurrent operations)",
@@ -541,17 +554,30 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
             }
         }
         if reached.len() == first {
-            return Search::NotLinearizable;
+            // Stuck: widen the latest stretch that gave only one of its end values.
+            match (0..s).rev().find(|&k| !all[k]) {
+                None => return Search::NotLinearizable,
+                Some(k) => {
+                    all[k] = true;
+                    s = k;
+                    continue;
+                }
+            }
         }
-        starts.clear();
-        starts.extend(reached[first..].iter().map(|r| r.end));
+        reached_at[s + 1] = reached.len();
+        orders_at[s + 1] = orders.len();
+        if s + 1 < count {
+            let ends: Vec<Option<i64>> = reached[first..].iter().map(|r| r.end).collect();
+            starts_of[s + 1] = ends;
+        }
+        s += 1;
     }
-    reached_at.push(reached.len());
 
     // The witness, from the last stretch back: each stretch's linearization must end with the
     // value the next one started from.
     let mut pieces: Vec<(usize, Reached)> = Vec::with_capacity(count);
     let mut want = reached[reached_at[count - 1]];
+    debug_assert_eq!(reached_at[count], reached.len());
     pieces.push((count - 1, want));
     for s in (0..count - 1).rev() {
         let found = reached[reached_at[s]..reached_at[s + 1]]
