@@ -9,6 +9,7 @@
 pub mod check;
 pub mod clock;
 pub mod fault;
+pub mod files;
 pub mod history;
 pub mod net;
 pub mod replay;
