@@ -43,16 +43,12 @@ impl ExploreArgs {
             Some(s) => vec![parse_strategy(&s)?],
             None => crate::explore::strategy::Strategy::ALL.to_vec(),
         };
+        // Every argument is checked before the output directory is created.
+        let pairs = pairs(scenario.as_deref(), protocol.as_deref())?;
+        let jobs = parse_jobs(jobs)?;
+        super::validate::output_dir(&out)?;
         prepare_dir(&out)?;
-        explore(
-            pairs(scenario.as_deref(), protocol.as_deref())?,
-            strategies,
-            start,
-            budget,
-            parse_jobs(jobs)?,
-            &out,
-            json,
-        )
+        explore(pairs, strategies, start, budget, jobs, &out, json)
     }
 }
 

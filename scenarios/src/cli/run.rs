@@ -35,8 +35,13 @@ impl RunArgs {
     pub fn execute(self) -> Result<u8, BadInput> {
         let RunArgs { scenario, protocol, seed, require, save, history, trace, json } = self;
         let (s, p, req) = resolve(&scenario, &protocol, &require)?;
+        // Every output is checked before the run, and the save directory is created only after
+        // the history is written: a bad path leaves nothing behind.
         if let Some(dir) = &save {
-            prepare_dir(dir)?;
+            super::validate::output_dir(dir)?;
+        }
+        if let Some(path) = &history {
+            super::validate::output_file(path)?;
         }
         let o = run_seed(&*s, p.clone(), seed, &req);
         if trace {
@@ -54,7 +59,10 @@ impl RunArgs {
         // One run the user asked to keep is kept whatever its verdict: a passing run is a
         // regression file too (the seed that once broke a correct protocol).
         let saved = match &save {
-            Some(dir) => Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?),
+            Some(dir) => {
+                prepare_dir(dir)?;
+                Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?)
+            }
             None => None,
         };
         if json {

@@ -59,6 +59,7 @@ impl SweepArgs {
             require: parse_require(&require)?,
         };
         if let Some(dir) = &save {
+            super::validate::output_dir(dir)?;
             prepare_dir(dir)?;
         }
         sweep(&spec, save.as_deref(), json)
