@@ -111,7 +111,7 @@ impl Sweep {
             let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
             std::path::Path::new(&target).join("tiersim-failures")
         });
-        let path = dir.join(format!("{scenario}--{protocol}--{}.json", o.seed));
+        let path = dir.join(crate::run::replay_file_name(scenario, &protocol, o.seed, self.strategy));
         let file = ReplayFile {
             format_version: FORMAT_VERSION,
             tiersim_version: env!("CARGO_PKG_VERSION").into(),
@@ -144,10 +144,11 @@ impl Sweep {
             (None, None) => format!("verdict {}", o.verdict.name()),
         };
         let builtin = tiersim_model::protocols::by_name(&protocol).is_some();
-        let cli = if builtin {
-            format!("\n  or: {}", crate::run::reproduce_command(scenario, &protocol, o.seed))
-        } else {
-            String::new()
+        // A coverage seed depends on the seeds before it: only its replay file reproduces it.
+        let cli = match crate::run::reproduce_command_with(scenario, &protocol, o.seed, self.strategy) {
+            Some(cmd) if builtin => format!("\n  or: {cmd}"),
+            None if builtin => format!("\n  or: cargo tiersim replay {saved}"),
+            _ => String::new(),
         };
         panic!(
             "{protocol} on {scenario}, seed {}: {facts}\nreproduce: TIERSIM_SEED={} cargo test {test}{cli}\nreplay file: {saved}",

@@ -124,9 +124,39 @@ fn validate_expected(expected: &tiersim_sim::replay::Expected) -> Result<(), Str
     }
 }
 
-/// The command that reproduces a seed.
+/// The command that reproduces a seed (of the `random` strategy).
 pub fn reproduce_command(scenario: &str, protocol: &str, seed: u64) -> String {
     format!("cargo tiersim run --scenario {scenario} --protocol {protocol} --seed {seed}")
+}
+
+/// The command that reproduces a seed drawn under `strategy`, or `None` for `coverage`, whose
+/// schedules depend on the seeds before them: those are reproduced from their replay file.
+pub fn reproduce_command_with(
+    scenario: &str,
+    protocol: &str,
+    seed: u64,
+    strategy: crate::explore::strategy::Strategy,
+) -> Option<String> {
+    use crate::explore::strategy::Strategy;
+    match strategy {
+        Strategy::Random => Some(reproduce_command(scenario, protocol, seed)),
+        Strategy::Coverage => None,
+        s => Some(format!("{} --strategy {}", reproduce_command(scenario, protocol, seed), s.name())),
+    }
+}
+
+/// The name a saved replay file gets: scenario, protocol, the strategy unless it is `random`,
+/// and the seed.
+pub fn replay_file_name(
+    scenario: &str,
+    protocol: &str,
+    seed: u64,
+    strategy: crate::explore::strategy::Strategy,
+) -> String {
+    match strategy {
+        crate::explore::strategy::Strategy::Random => format!("{scenario}--{protocol}--{seed}.json"),
+        s => format!("{scenario}--{protocol}--{}--{seed}.json", s.name()),
+    }
 }
 
 /// A scenario's configuration as replay files store it.

@@ -178,6 +178,49 @@ fn replay_of_a_shrunk_file_prints_a_reproduce_line_that_replays_the_file() {
 }
 
 #[test]
+fn a_sweep_reproduce_line_reproduces_under_every_strategy() {
+    let dir = temp_dir("strategies");
+    for strategy in ["pct", "swarm", "coverage"] {
+        let save = dir.join(strategy);
+        let out = tiersim(&[
+            "sweep",
+            "--scenario",
+            "fill-race",
+            "--protocol",
+            "cache-aside",
+            "--seeds",
+            "0..12",
+            "--strategy",
+            strategy,
+            "--save",
+            save.to_str().unwrap(),
+            "--json",
+        ]);
+        assert_eq!(out.status.code(), Some(1), "{strategy}: cache-aside fails fill-race: {out:?}");
+        let j: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let first = &j["failures"][0];
+        let line = first["reproduce"].as_str().unwrap();
+        let args: Vec<&str> = line.strip_prefix("cargo tiersim ").unwrap().split(' ').collect();
+        let mut args = args.clone();
+        args.push("--json");
+        let again: Value = serde_json::from_slice(&tiersim(&args).stdout).unwrap();
+        assert_eq!(again["verdict"], first["verdict"], "{strategy}: {line}");
+        if strategy == "coverage" {
+            assert_eq!(args[0], "replay", "a coverage seed is reproduced from its file: {line}");
+            assert_eq!(again["reproduced"], "exact");
+        } else {
+            assert!(line.ends_with(&format!("--strategy {strategy}")), "{line}");
+            let saved = save.join(format!("fill-race--cache-aside--{strategy}--{}.json", first["seed"]));
+            let replayed: Value =
+                serde_json::from_slice(&tiersim(&["replay", saved.to_str().unwrap(), "--json"]).stdout)
+                    .unwrap();
+            assert_eq!(replayed["trace_hash"], again["trace_hash"], "{line} runs the saved schedule");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn outputs_are_checked_before_anything_is_created_or_replaced() {
     let dir = temp_dir("outputs");
     let d = |n: &str| dir.join(n).to_str().unwrap().to_string();

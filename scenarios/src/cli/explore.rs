@@ -113,7 +113,14 @@ pub(crate) fn explore(
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path = save_replay(out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            let path = save_replay(
+                out,
+                &**s,
+                &**p,
+                &Outcome { seed, ..shrunk_outcome },
+                &shrunk,
+                strategies[strat],
+            )?;
             signatures.insert(signature, path.display().to_string());
         }
         if let Some(bar) = &bar {

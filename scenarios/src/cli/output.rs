@@ -58,11 +58,6 @@ pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -
     })
 }
 
-pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
-    let reproduce = reproduce_command(s.name(), &p.name(), o.seed);
-    print_run(s, p, o, &s.config(), &s.schedule(o.seed), &reproduce);
-}
-
 /// An outcome as text, for a run of `schedule` in the system `cfg` (a replay file's, which need
 /// not be what the scenario draws from the seed), ending with the command that reproduces it.
 pub(crate) fn print_run(
@@ -136,8 +131,9 @@ pub(crate) fn save_replay(
     p: &dyn DynProtocol,
     o: &Outcome,
     schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+    strategy: crate::explore::strategy::Strategy,
 ) -> Result<PathBuf, BadInput> {
-    let path = dir.join(format!("{}--{}--{}.json", s.name(), p.name(), o.seed));
+    let path = dir.join(crate::run::replay_file_name(s.name(), &p.name(), o.seed, strategy));
     let file = ReplayFile {
         format_version: FORMAT_VERSION,
         tiersim_version: env!("CARGO_PKG_VERSION").into(),
