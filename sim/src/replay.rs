@@ -85,6 +85,7 @@ impl<A: Serialize + DeserializeOwned> ReplayFile<A> {
                 format!("not valid JSON: {e}")
             }
         })?;
+        reject_duplicate_keys(text)?;
         let Some(obj) = value.as_object() else {
             return Err("not a tiersim replay file: expected a JSON object".into());
         };
@@ -100,7 +101,6 @@ impl<A: Serialize + DeserializeOwned> ReplayFile<A> {
         if version == 0 {
             return Err("format_version 0 does not exist".into());
         }
-        reject_duplicate_keys(text)?;
         let file: Self = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let inner = e.into_inner();

@@ -296,7 +296,8 @@ mod tests {
     #[test]
     fn the_default_config_is_valid_and_every_bad_field_is_named() {
         assert_eq!(SystemConfig::default().validate(), Ok(()));
-        let bad: Vec<(fn(&mut SystemConfig), &str)> = vec![
+        type Mutation = fn(&mut SystemConfig);
+        let bad: Vec<(Mutation, &str)> = vec![
             (|c| c.l1_capacity = 0, "l1_capacity is 0; allowed 1..="),
             (|c| c.l3_capacity = usize::MAX, "l3_capacity"),
             (|c| c.topology.hosts_per_region = 0, "topology.hosts_per_region is 0"),
