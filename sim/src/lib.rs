@@ -21,6 +21,8 @@ pub mod clock;
 #[cfg(madsim)]
 pub mod fault;
 #[cfg(madsim)]
+pub mod files;
+#[cfg(madsim)]
 pub mod history;
 #[cfg(madsim)]
 pub mod net;

@@ -44,6 +44,35 @@ impl Default for RunConfig {
     }
 }
 
+/// The largest step budget a configuration may ask for: 100 times the default, so that a run a
+/// replay file describes ends in minutes, not days.
+pub const MAX_STEP_BUDGET: u64 = 1_000_000_000;
+
+impl RunConfig {
+    /// Check every field: `time_limit_ns` in 1..=`MAX_SIM_NS`, `step_budget` in
+    /// 1..=`MAX_STEP_BUDGET`, `latency_min_ns <= latency_max_ns <= MAX_SIM_NS`. The error starts
+    /// with the field's name.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::schedule::MAX_SIM_NS;
+        if !(1..=MAX_SIM_NS).contains(&self.time_limit_ns) {
+            return Err(format!("time_limit_ns is {}; allowed 1..={MAX_SIM_NS}", self.time_limit_ns));
+        }
+        if !(1..=MAX_STEP_BUDGET).contains(&self.step_budget) {
+            return Err(format!("step_budget is {}; allowed 1..={MAX_STEP_BUDGET}", self.step_budget));
+        }
+        if self.latency_max_ns > MAX_SIM_NS {
+            return Err(format!("latency_max_ns is {}; allowed 0..={MAX_SIM_NS}", self.latency_max_ns));
+        }
+        if self.latency_min_ns > self.latency_max_ns {
+            return Err(format!(
+                "latency_min_ns is {}; allowed 0..=latency_max_ns ({})",
+                self.latency_min_ns, self.latency_max_ns
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why a run stopped before its body finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Abort {

@@ -87,17 +87,25 @@ pub(crate) fn parse_strategy(name: &str) -> Result<crate::explore::strategy::Str
     })
 }
 
+/// The longest `--budget`: one year (longer ones are typos, and would overflow if multiplied out).
+const MAX_BUDGET_SECS: u64 = 365 * 24 * 3600;
+
+fn too_long(text: &str) -> BadInput {
+    BadInput(format!("--budget {text:?}: longer than the allowed 8760h (one year)"))
+}
+
 pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, BadInput> {
     let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m or 8h"));
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
+    let n: u64 = n.parse().map_err(|_| too_long(text))?;
     let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         _ => return Err(bad()),
     };
+    let secs = secs.filter(|s| *s <= MAX_BUDGET_SECS).ok_or_else(|| too_long(text))?;
     if secs == 0 {
         return Err(bad());
     }

@@ -30,6 +30,11 @@ pub(crate) fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadI
     if max_states == 0 {
         return Err(BadInput("--max-states must be at least 1".into()));
     }
+    if ops.is_empty() {
+        return Err(BadInput(format!(
+            "{name}: no operations; expected a history of JSON lines, one invoke or completion event each"
+        )));
+    }
     let budget = Budget { max_states, max_wall: None };
     let report = check_ops(&ops, &budget);
     let ok = report.ok();

@@ -44,16 +44,12 @@ impl ExploreArgs {
             Some(s) => vec![parse_strategy(&s)?],
             None => crate::explore::strategy::Strategy::ALL.to_vec(),
         };
+        // Every argument is checked before the output directory is created.
+        let pairs = pairs(reg, scenario.as_deref(), protocol.as_deref())?;
+        let jobs = parse_jobs(jobs)?;
+        super::validate::output_dir(&out)?;
         prepare_dir(&out)?;
-        explore(
-            pairs(reg, scenario.as_deref(), protocol.as_deref())?,
-            strategies,
-            start,
-            budget,
-            parse_jobs(jobs)?,
-            &out,
-            json,
-        )
+        explore(pairs, strategies, start, budget, jobs, &out, json)
     }
 }
 
@@ -118,7 +114,8 @@ pub(crate) fn explore(
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path = save_replay(out, &**s, &p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            let path =
+                save_replay(out, &**s, &p, &Outcome { seed, ..shrunk_outcome }, &shrunk, strategies[strat])?;
             signatures.insert(signature, path.display().to_string());
         }
         if let Some(bar) = &bar {

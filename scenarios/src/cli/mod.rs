@@ -15,6 +15,7 @@ mod report;
 mod run;
 mod shrink;
 mod sweep;
+mod validate;
 
 use crate::registry::Registry;
 use clap::{Parser, Subcommand};
@@ -74,17 +75,29 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `tiersim` alone is a usage error, not success.
+                use clap::CommandFactory;
+                let commands: Vec<String> =
+                    Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+                eprintln!(
+                    "tiersim: no command given; usage: tiersim <COMMAND> (commands: {}; see tiersim --help)",
+                    commands.join(", ")
+                );
+                return ExitCode::from(2);
+            }
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut first = lines.next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
+            // "the following required arguments were not provided:" names them on the next lines.
+            if first.ends_with(':') {
+                let named: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+                first = format!("{first} {}", named.join(", "));
+            }
             eprintln!("tiersim: {first} (see tiersim --help)");
             return ExitCode::from(2);
         }

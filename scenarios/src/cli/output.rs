@@ -64,16 +64,23 @@ pub(crate) fn outcome_json(
     })
 }
 
-pub(crate) fn print_outcome(reg: &Registry, s: &dyn Scenario, p: &ProtocolFactory, o: &Outcome) {
-    let cfg = s.config();
+/// An outcome as text, for a run of `schedule` in the system `cfg` (a replay file's, which need
+/// not be what the scenario draws from the seed), ending with the command that reproduces it.
+pub(crate) fn print_run(
+    s: &dyn Scenario,
+    p: &ProtocolFactory,
+    o: &Outcome,
+    cfg: &tiersim_model::node::config::SystemConfig,
+    schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+    reproduce: &str,
+) {
     let t = &cfg.topology;
-    let schedule = s.schedule(o.seed);
     println!(
         "seed {} · scenario {} · protocol {} · {}x{}x{} apps, {} Redis shard(s) · TTL L1/L2/L3/Redis {}/{}/{}/{} ms · {} ops, {} faults scheduled",
         o.seed, s.name(), p.name(), t.regions, t.hosts_per_region, t.processes_per_host, t.redis_shards,
         cfg.l1_ttl_ms, cfg.l2_ttl_ms, cfg.l3_ttl_ms, cfg.redis_ttl_ms, schedule.ops.len(), schedule.faults.len()
     );
-    println!("claims: {}", p.claims(&cfg).names().join(", "));
+    println!("claims: {}", p.claims(cfg).names().join(", "));
     if !o.unchecked.is_empty() {
         let names: Vec<&str> = o.unchecked.iter().map(|i| i.name()).collect();
         println!("not checked yet (no checker in this build): {}", names.join(", "));
@@ -95,7 +102,7 @@ pub(crate) fn print_outcome(reg: &Registry, s: &dyn Scenario, p: &ProtocolFactor
         println!("stopped: {a}");
     }
     if o.verdict != Verdict::Pass {
-        println!("reproduce: {}", reg.reproduce(s.name(), &p.name(), o.seed));
+        println!("reproduce: {reproduce}");
     }
     println!(
         "{} ops · {} events · {} messages · {:.3} s simulated in {} ms · max staleness {} ms · trace {}",
@@ -130,8 +137,9 @@ pub(crate) fn save_replay(
     p: &ProtocolFactory,
     o: &Outcome,
     schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+    strategy: crate::explore::strategy::Strategy,
 ) -> Result<PathBuf, BadInput> {
-    let path = dir.join(format!("{}--{}--{}.json", s.name(), p.name(), o.seed));
+    let path = dir.join(crate::run::replay_file_name(s.name(), &p.name(), o.seed, strategy));
     let file = ReplayFile {
         format_version: FORMAT_VERSION,
         tiersim_version: env!("CARGO_PKG_VERSION").into(),
@@ -148,18 +156,16 @@ pub(crate) fn save_replay(
     Ok(path)
 }
 
+/// Create an output directory; call `validate::output_dir` first, before anything runs.
 pub(crate) fn prepare_dir(dir: &Path) -> Result<(), BadInput> {
     std::fs::create_dir_all(dir)
         .map_err(|e| BadInput(format!("{}: cannot create directory: {e}", dir.display())))
 }
 
-/// Write a file through a temporary one and a rename: nothing half-written is left behind.
+/// Write a file through a temporary one and a rename: nothing half-written is left behind, and
+/// a symlink is written through, never replaced (see `tiersim_sim::files`).
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), BadInput> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        BadInput(format!("{}: cannot write: {e}", path.display()))
-    })
+    Ok(tiersim_sim::files::write_atomically(path, text)?)
 }
 
 /// A progress bar on a terminal (stderr), nothing otherwise.

@@ -22,12 +22,9 @@ impl ReportArgs {
 }
 
 pub(crate) fn report(reg: &Registry, path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
-    let file = crate::run::load_replay(path)?;
+    let super::validate::Loaded { file, protocol: p, config, .. } = super::validate::load(reg, path)?;
+    super::validate::output_file(out)?;
     let name = path.display();
-    let p = reg
-        .find_protocol(&file.protocol)
-        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = crate::run::run_in(&config, p, file.seed, &file.schedule, &[]);
     let title = format!("{} · {} · seed {}", file.scenario, file.protocol, file.seed);
     let html = crate::report::render(&title, &o, &config);

@@ -3,6 +3,7 @@
 use super::args::*;
 use super::output::*;
 use crate::registry::Registry;
+use crate::run::{replay_file_name, reproduce_command_with};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,6 +60,7 @@ impl SweepArgs {
             require: parse_require(&require)?,
         };
         if let Some(dir) = &save {
+            super::validate::output_dir(dir)?;
             prepare_dir(dir)?;
         }
         sweep(reg, &spec, save.as_deref(), json)
@@ -83,7 +85,7 @@ pub(crate) fn sweep(
             if let Some(dir) = save {
                 let s = find_scenario(reg, r.scenario).expect("swept scenarios exist");
                 let p = spec.pairs.iter().find(|(_, p)| p.name() == r.protocol).unwrap().1.clone();
-                if let Err(e) = save_replay(dir, &*s, &p, o, schedule) {
+                if let Err(e) = save_replay(dir, &*s, &p, o, schedule, spec.strategy) {
                     *save_error.lock().unwrap() = Some(e);
                 }
             }
@@ -122,10 +124,30 @@ pub(crate) fn sweep(
             })
         })
     };
+    // The command that reproduces a failing seed: `run` with the sweep's strategy, or the saved
+    // replay file where the seed alone is not enough (coverage schedules depend on earlier seeds).
+    let reproduce = |f: &crate::explore::sweep::SeedResult| {
+        match (reproduce_command_with(&reg.command_line(), f.scenario, &f.protocol, f.seed, spec.strategy), save) {
+            (Some(cmd), _) => cmd,
+            (None, Some(dir)) => format!(
+                "cargo tiersim replay {}",
+                dir.join(replay_file_name(f.scenario, &f.protocol, f.seed, spec.strategy)).display()
+            ),
+            (None, None) => format!(
+                "cargo tiersim sweep --scenario {} --protocol {} --strategy {} --seeds {}..{} --save DIR, then cargo tiersim replay DIR/{}",
+                f.scenario,
+                f.protocol,
+                spec.strategy.name(),
+                spec.seeds.start,
+                spec.seeds.end,
+                replay_file_name(f.scenario, &f.protocol, f.seed, spec.strategy)
+            ),
+        }
+    };
     if json {
         let fail_json = |f: &crate::explore::sweep::SeedResult| {
             json!({"scenario": f.scenario, "protocol": f.protocol, "seed": f.seed, "verdict": f.verdict.name(),
-                   "invariant": f.invariant, "invariants": f.invariants})
+                   "invariant": f.invariant, "invariants": f.invariants, "reproduce": reproduce(f)})
         };
         let rows_json: Vec<_> = rows
             .iter()
@@ -170,7 +192,7 @@ pub(crate) fn sweep(
             spec.jobs
         );
         if let Some(f) = failures.first() {
-            println!("reproduce: {}", reg.reproduce(f.scenario, &f.protocol, f.seed));
+            println!("reproduce: {}", reproduce(f));
         }
     }
     Ok(if failures.is_empty() { 0 } else { 1 })
