@@ -48,6 +48,7 @@ pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -
         "sim_ns": o.sim_ns,
         "wall_ms": o.wall_ms,
         "max_staleness_ns": o.max_staleness_ns,
+        "unfinished": o.unfinished,
         "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
         "latency_ns": {
             "invalidation": percentiles(&o.latency.invalidation),
@@ -73,6 +74,10 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
         println!("not checked yet (no checker in this build): {}", names.join(", "));
     }
     println!("verdict: {}", o.verdict.name());
+    // Why a crashed or stuck run stopped comes first: the partial history's violations follow.
+    if let Some(a) = &o.abort {
+        println!("stopped: {a}");
+    }
     for v in o.violations.iter().take(5) {
         println!(
             "invariant `{}` violated at t={}: key {}",
@@ -85,8 +90,8 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
     if o.violations.len() > 5 {
         println!("... and {} more violations (--json lists all)", o.violations.len() - 5);
     }
-    if let Some(a) = &o.abort {
-        println!("stopped: {a}");
+    if let Some(line) = tiersim_model::check::unfinished::summary(&o.unfinished) {
+        println!("{line}");
     }
     if o.verdict != Verdict::Pass {
         println!("reproduce: {}", reproduce_command(s.name(), &p.name(), o.seed));
@@ -104,6 +109,9 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
 }
 
 pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> String {
+    if let (Verdict::Crash | Verdict::Liveness, Some(abort)) = (o.verdict, &o.abort) {
+        return format!("{} on {}/{} seed {}: {abort}", o.verdict.name(), s.name(), p.name(), o.seed);
+    }
     match o.violations.first() {
         Some(v) => format!(
             "{} on {}/{} seed {}: key {}: {}",
