@@ -14,7 +14,7 @@ pub enum Verdict {
     Pass,
     /// A claimed invariant was violated.
     Fail,
-    /// Model or protocol code panicked.
+    /// Model or protocol code panicked: `Outcome::abort` names where and in which operation.
     Crash,
     /// The run could not finish (sim-time limit, step budget, deadlock).
     Liveness,
@@ -53,6 +53,8 @@ pub struct Outcome {
     /// Sim-time latency percentiles of invalidation, cascade and warming (the `slo` figures),
     /// reported whether or not `slo` is judged.
     pub latency: Latencies,
+    /// Operations that did not complete ok or fail (`check::unfinished`), on every run.
+    pub unfinished: Vec<crate::check::unfinished::Unfinished>,
     pub history: History<ModelEvent>,
 }
 
@@ -105,6 +107,7 @@ pub fn run_and_judge(
         max_staleness_ns: judgement.max_staleness_ns,
         unchecked: judgement.unchecked,
         latency: judgement.latency,
+        unfinished: judgement.unfinished,
         history,
     }
 }

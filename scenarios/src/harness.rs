@@ -306,7 +306,11 @@ impl Sweep {
             schedule: f.schedule.clone(),
             expected: Expected { verdict: o.verdict.name().into(), invariant: o.invariant() },
             trace_hash: hash_hex(o.trace_hash),
-            summary: o.violations.first().map_or_else(|| o.verdict.name().to_string(), |v| v.message.clone()),
+            summary: match (&o.abort, o.violations.first()) {
+                (Some(abort), _) => abort.clone(),
+                (None, Some(v)) => v.message.clone(),
+                (None, None) => o.verdict.name().to_string(),
+            },
         };
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         file.save(&path).map_err(|e| e.0)?;
@@ -406,15 +410,17 @@ impl Registry {
 
 /// The first violation (or abort) of a run, as a failure message shows it.
 fn facts(o: &Outcome) -> String {
-    match (o.violations.first(), &o.abort) {
-        (Some(v), _) => format!(
-            "invariant `{}` violated at t={}: key {}\n  {}",
-            v.invariant,
-            tiersim_model::check::secs(v.time_ns),
-            v.key,
-            v.message
-        ),
-        (None, Some(abort)) => format!("verdict {}: {abort}", o.verdict.name()),
+    let violation = |v: &tiersim_model::check::Violation| {
+        let t = tiersim_model::check::secs(v.time_ns);
+        format!("invariant `{}` violated at t={t}: key {}\n  {}", v.invariant, v.key, v.message)
+    };
+    // A crash or a stuck run says why it stopped first; the partial history's violations after.
+    match (&o.abort, o.violations.first()) {
+        (Some(abort), Some(v)) => {
+            format!("verdict {}: {abort}\nin the partial history: {}", o.verdict.name(), violation(v))
+        }
+        (Some(abort), None) => format!("verdict {}: {abort}", o.verdict.name()),
+        (None, Some(v)) => violation(v),
         (None, None) => format!("verdict {}", o.verdict.name()),
     }
 }

@@ -175,7 +175,36 @@ impl World {
     }
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+std::thread_local! {
+    /// Where the last panic on this thread happened. Runs get fresh threads (see the module
+    /// docs), so this never carries anything from one run into another.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Record every panic's location (`file:line:col`) for the thread it happens on, so a crash
+/// verdict can say where the user's code panicked: the payload alone does not carry it. The hook
+/// is installed once per process and hands every panic on to the hook it replaced.
+fn record_panic_locations() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(l) = info.location() {
+                let at = format!("{}:{}:{}", l.file(), l.line(), l.column());
+                PANIC_LOCATION.with(|p| *p.borrow_mut() = Some(at));
+            }
+            previous(info)
+        }));
+    });
+}
+
+/// Where the latest panic on this thread happened (`file:line:col`), if it is known.
+pub fn last_panic_location() -> Option<String> {
+    PANIC_LOCATION.with(|p| p.borrow().clone())
+}
+
+/// The text of a panic payload (a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -197,6 +226,7 @@ where
     let sim_ns = Arc::new(AtomicU64::new(0));
     let messages = Arc::new(AtomicU64::new(0));
     let (sim_ns2, messages2) = (sim_ns.clone(), messages.clone());
+    record_panic_locations();
     let thread = std::thread::Builder::new().name(format!("tiersim-seed-{seed}")).spawn(move || {
         let mut mcfg = madsim::Config::default();
         mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
@@ -224,7 +254,14 @@ where
         for id in nodes.lock().unwrap().iter() {
             rt.handle().kill(*id);
         }
-        outcome.map_err(|p| panic_text(&*p))
+        outcome.map_err(|p| {
+            // Model code that caught a panic may already have named its place (see the app node).
+            let text = panic_text(&*p);
+            match last_panic_location() {
+                Some(at) if !text.contains(&at) => format!("panicked at {at}: {text}"),
+                _ => text,
+            }
+        })
     });
     let joined = thread.expect("spawn a simulation thread").join();
     let result = match joined {

@@ -155,6 +155,10 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
             CacheOp::Warm { keys, .. } => protocol.warm(&app, keys).await.map(|_| None),
         }
     };
+    let context = || {
+        format!("protocol `{}` panicked in {} of {key} (op {id} by p{process})", protocol.name(), f.name())
+    };
+    let fut = super::panics::naming_panics(context, fut);
     let timeout = Duration::from_millis(node.config.op_timeout_ms);
     let result = match madsim::time::timeout(timeout, fut).await {
         Ok(r) => r,

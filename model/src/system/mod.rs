@@ -5,6 +5,7 @@
 //! phase where faults are healed and the healthy system must converge.
 
 pub mod app;
+pub mod panics;
 
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::*;

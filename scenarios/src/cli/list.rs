@@ -4,7 +4,7 @@
 use super::output::*;
 use crate::registry::Registry;
 use serde_json::json;
-use tiersim_model::protocol::ProtocolFactory;
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 
 #[derive(clap::Args)]
 pub struct ListArgs {
@@ -47,8 +47,10 @@ pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
             })
         })
         .collect();
+    // Checked on every run, claimed or not.
+    let always: Vec<_> = Invariant::ALWAYS.iter().map(|i| i.name()).collect();
     if json {
-        println!("{}", json!({"scenarios": scenarios, "protocols": protocols}));
+        println!("{}", json!({"scenarios": scenarios, "protocols": protocols, "always_checked": always}));
     } else {
         println!("scenarios:");
         for s in reg.scenarios() {
@@ -60,6 +62,7 @@ pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
                 .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
             println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));
         }
+        println!("checked on every run, whatever a protocol claims: {}", always.join(", "));
     }
     0
 }

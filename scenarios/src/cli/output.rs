@@ -54,6 +54,7 @@ pub(crate) fn outcome_json(
         "sim_ns": o.sim_ns,
         "wall_ms": o.wall_ms,
         "max_staleness_ns": o.max_staleness_ns,
+        "unfinished": o.unfinished,
         "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
         "latency_ns": {
             "invalidation": percentiles(&o.latency.invalidation),
@@ -86,6 +87,10 @@ pub(crate) fn print_run(
         println!("not checked yet (no checker in this build): {}", names.join(", "));
     }
     println!("verdict: {}", o.verdict.name());
+    // Why a crashed or stuck run stopped comes first: the partial history's violations follow.
+    if let Some(a) = &o.abort {
+        println!("stopped: {a}");
+    }
     for v in o.violations.iter().take(5) {
         println!(
             "invariant `{}` violated at t={}: key {}",
@@ -98,8 +103,8 @@ pub(crate) fn print_run(
     if o.violations.len() > 5 {
         println!("... and {} more violations (--json lists all)", o.violations.len() - 5);
     }
-    if let Some(a) = &o.abort {
-        println!("stopped: {a}");
+    if let Some(line) = tiersim_model::check::unfinished::summary(&o.unfinished) {
+        println!("{line}");
     }
     if o.verdict != Verdict::Pass {
         println!("reproduce: {reproduce}");
@@ -117,6 +122,9 @@ pub(crate) fn print_run(
 }
 
 pub(crate) fn summary(s: &dyn Scenario, p: &ProtocolFactory, o: &Outcome) -> String {
+    if let (Verdict::Crash | Verdict::Liveness, Some(abort)) = (o.verdict, &o.abort) {
+        return format!("{} on {}/{} seed {}: {abort}", o.verdict.name(), s.name(), p.name(), o.seed);
+    }
     match o.violations.first() {
         Some(v) => format!(
             "{} on {}/{} seed {}: key {}: {}",

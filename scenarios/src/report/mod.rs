@@ -114,6 +114,7 @@ mod tests {
             max_staleness_ns: 0,
             unchecked: Vec::new(),
             latency: Default::default(),
+            unfinished: Vec::new(),
             history: tiersim_sim::history::History { events, digests: Vec::new(), trace_hash: 0xabc },
         }
     }
