@@ -230,7 +230,10 @@ impl Net {
                         .downcast::<RequestEnvelope>()
                         .unwrap_or_else(|_| panic!("tiersim bug: {} got a malformed request", net.me));
                     let req = *envelope.body.downcast::<Q>().unwrap_or_else(|_| {
-                        panic!("tiersim bug: {} got a request of the wrong type from {}", net.me, envelope.from)
+                        panic!(
+                            "tiersim bug: {} got a request of the wrong type from {}",
+                            net.me, envelope.from
+                        )
                     });
                     let reply = handler(req, envelope.from);
                     let net = net.clone();
