@@ -271,22 +271,17 @@ impl Net {
 
     /// Receive the next one-way message and the name of its sender.
     pub async fn recv<M: Any>(&self) -> (M, String) {
-        loop {
-            // The endpoint fails only when the node is being torn down; wait to be dropped.
-            let Ok((payload, _)) = self.ep.recv_from_raw(type_tag::<M>(true)).await else {
-                std::future::pending::<()>().await;
-                unreachable!()
-            };
-            let envelope = *payload
-                .downcast::<OneWayEnvelope>()
-                .unwrap_or_else(|_| panic!("tiersim bug: {} got a malformed one-way message", self.me));
-            let msg = *envelope.body.downcast::<M>().unwrap_or_else(|_| {
-                panic!(
-                    "tiersim bug: {} got a one-way message of the wrong type from {}",
-                    self.me, envelope.from
-                )
-            });
-            return (msg, envelope.from);
-        }
+        // The endpoint fails only when the node is being torn down; wait to be dropped.
+        let Ok((payload, _)) = self.ep.recv_from_raw(type_tag::<M>(true)).await else {
+            std::future::pending::<()>().await;
+            unreachable!()
+        };
+        let envelope = *payload
+            .downcast::<OneWayEnvelope>()
+            .unwrap_or_else(|_| panic!("tiersim bug: {} got a malformed one-way message", self.me));
+        let msg = *envelope.body.downcast::<M>().unwrap_or_else(|_| {
+            panic!("tiersim bug: {} got a one-way message of the wrong type from {}", self.me, envelope.from)
+        });
+        (msg, envelope.from)
     }
 }
