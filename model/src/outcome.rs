@@ -55,6 +55,8 @@ pub struct Outcome {
     pub latency: Latencies,
     /// Operations that did not complete ok or fail (`check::unfinished`), on every run.
     pub unfinished: Vec<crate::check::unfinished::Unfinished>,
+    /// What protocol code logged through `tracing`, in sim time and by node (not in the trace).
+    pub logs: tiersim_sim::log::Logs,
     pub history: History<ModelEvent>,
 }
 
@@ -108,6 +110,7 @@ pub fn run_and_judge(
         unchecked: judgement.unchecked,
         latency: judgement.latency,
         unfinished: judgement.unfinished,
+        logs: record.finished.logs,
         history,
     }
 }

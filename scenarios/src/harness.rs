@@ -352,6 +352,20 @@ impl Sweep {
             facts(o),
             o.seed
         );
+        // The last things the protocol logged, in sim time, before it failed.
+        const LOG_TAIL: usize = 20;
+        let logs = &o.logs.lines;
+        if !logs.is_empty() {
+            let from = logs.len().saturating_sub(LOG_TAIL);
+            message += &format!(
+                "\nlog ({} of {} lines, the last; `run --trace` shows all):",
+                logs.len() - from,
+                logs.len()
+            );
+            for line in &logs[from..] {
+                message += &format!("\n  {line}");
+            }
+        }
         match saved {
             Ok(path) => {
                 let p = path.display();

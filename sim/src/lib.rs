@@ -25,6 +25,8 @@ pub mod files;
 #[cfg(madsim)]
 pub mod history;
 #[cfg(madsim)]
+pub mod log;
+#[cfg(madsim)]
 pub mod net;
 #[cfg(madsim)]
 pub mod replay;

@@ -9,6 +9,7 @@
 
 use crate::clock::sim_now_ns;
 use crate::fault::Fault;
+use crate::log::{Logs, RunLog};
 use crate::net::{SimCtx, STEP_BUDGET_EXCEEDED};
 use madsim::runtime::{Handle, Runtime};
 use madsim::task::NodeId;
@@ -90,6 +91,8 @@ pub struct Finished<T> {
     pub sim_ns: u64,
     /// Messages sent.
     pub messages: u64,
+    /// What the run's code logged through `tracing`, in sim time (not part of the trace).
+    pub logs: Logs,
 }
 
 /// The simulated world as the run's body sees it: add nodes, apply faults.
@@ -99,6 +102,8 @@ pub struct World {
     ids: BTreeMap<String, NodeId>,
     /// Every node, for the runner to kill when the run ends.
     nodes: Arc<std::sync::Mutex<Vec<NodeId>>>,
+    /// The run's `tracing` events, named by node.
+    log: RunLog,
 }
 
 impl World {
@@ -128,6 +133,7 @@ impl World {
             .init(move || init(ctx.clone(), owned.clone()))
             .build();
         self.ids.insert(name.to_string(), node.id());
+        self.log.name_node(node.id(), name);
         self.nodes.lock().unwrap().push(node.id());
     }
 
@@ -227,6 +233,8 @@ where
     let messages = Arc::new(AtomicU64::new(0));
     let (sim_ns2, messages2) = (sim_ns.clone(), messages.clone());
     record_panic_locations();
+    let log = RunLog::default();
+    let run_log = log.clone();
     let thread = std::thread::Builder::new().name(format!("tiersim-seed-{seed}")).spawn(move || {
         let mut mcfg = madsim::Config::default();
         mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
@@ -235,11 +243,14 @@ where
         rt.set_time_limit(Duration::from_nanos(cfg.time_limit_ns));
         let ctx = SimCtx::new(seed, cfg.step_budget);
         let nodes: Arc<std::sync::Mutex<Vec<NodeId>>> = Default::default();
+        // This thread's default subscriber, for this run only (see `log`).
+        let _logging = tracing::dispatcher::set_default(&tracing::Dispatch::new(run_log.clone()));
         let world = World {
             ctx: ctx.clone(),
             handle: rt.handle().clone(),
             ids: BTreeMap::new(),
             nodes: nodes.clone(),
+            log: run_log,
         };
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             rt.block_on(async move {
@@ -266,7 +277,12 @@ where
         Ok(Err(msg)) => Err(classify(msg)),
         Err(p) => Err(Abort::Crash(panic_text(&*p))),
     };
-    Finished { result, sim_ns: sim_ns.load(Ordering::Relaxed), messages: messages.load(Ordering::Relaxed) }
+    Finished {
+        result,
+        sim_ns: sim_ns.load(Ordering::Relaxed),
+        messages: messages.load(Ordering::Relaxed),
+        logs: log.take(),
+    }
 }
 
 /// Free everything a finished run's tasks hold, before the runtime is dropped.

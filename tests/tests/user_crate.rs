@@ -68,6 +68,11 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     let all = text(&out);
     assert!(!out.status.success(), "the stale-set bug went unnoticed:\n{all}");
     assert!(all.contains("invariant `invalidation-barrier` violated"), "{all}");
+    // The protocol's own `tracing` events, in sim time and by node.
+    assert!(
+        all.lines().any(|l| l.contains(" app-") && l.contains("filling redis from the database")),
+        "no log line from the protocol:\n{all}"
+    );
     let saved = all.lines().find_map(|l| l.strip_prefix("replay file: ")).unwrap_or_else(|| panic!("{all}"));
     let saved = saved.trim().to_string();
     assert!(Path::new(&saved).starts_with(&target), "{saved} is not under the target dir");

@@ -181,3 +181,46 @@ fn without_the_gate_the_race_is_found() {
     Registry::new().protocol(ungated).assert_replays(&regressions);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A protocol's `tracing` events are kept with the run, stamped with sim time and the node that
+/// logged them, shown by `run --trace`, and left out of the trace hash.
+#[test]
+fn protocol_logs_show_in_sim_time_with_the_node_name() {
+    struct Logging(OurCache);
+    impl Protocol for Logging {
+        fn name(&self) -> String {
+            "our-cache-logging".into()
+        }
+        fn claims(&self, cfg: &SystemConfig) -> Claims {
+            self.0.claims(cfg)
+        }
+        async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+            tiersim::tracing::info!(key, at_ns = cx.now_ns(), "read");
+            self.0.read(cx, key).await
+        }
+        async fn write(&self, cx: &App, key: &str, value: i64) -> Result<Row, OpError> {
+            self.0.write(cx, key, value).await
+        }
+        async fn delete(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+            self.0.delete(cx, key).await
+        }
+    }
+    let scenario = catalog::fill_race();
+    let run = |make: ProtocolFactory| tiersim::scenarios::run_seed(&scenario, make, 1, &[]);
+    let logged = run(ProtocolFactory::new(|| Logging(our_cache())));
+    let plain = run(ProtocolFactory::new(our_cache));
+    let reads = logged.history.client_events().filter(|e| e.f == tiersim::sim::history::OpFn::Read).count();
+    assert!(!logged.logs.lines.is_empty(), "nothing logged");
+    // One line per read invoke (invokes and completions are two events each).
+    assert_eq!(logged.logs.lines.len() * 2, reads, "one line per read");
+    for line in &logged.logs.lines {
+        assert!(line.node.starts_with("app-"), "{line}");
+        assert!(line.text.starts_with("read key=") || line.text.contains("read"), "{line}");
+        assert!(line.time_ns > 0 || line.text.contains("at_ns=0"), "{line}");
+    }
+    // Logging changes nothing the run did.
+    assert_eq!(logged.trace_hash, plain.trace_hash);
+    assert!(plain.logs.lines.is_empty());
+    let trace = tiersim::scenarios::report::trace_lines(&logged, &scenario.config());
+    assert!(trace.iter().any(|l| l.contains("log INFO") && l.contains("read")), "{trace:#?}");
+}

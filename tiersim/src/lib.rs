@@ -22,6 +22,9 @@
 pub use tiersim_model as model;
 pub use tiersim_scenarios as scenarios;
 pub use tiersim_sim as sim;
+/// `tracing`, for protocol code to log with: its events show in `run --trace` and in a failing
+/// test's message, stamped with sim time and the node's name.
+pub use tracing;
 
 pub use tiersim_scenarios::harness::{target_dir, Failure};
 pub use tiersim_scenarios::{catalog, cli, Registry, Sweep};

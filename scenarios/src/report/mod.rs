@@ -82,15 +82,36 @@ pub fn render(title: &str, outcome: &Outcome, config: &SystemConfig) -> String {
 pub fn trace_lines(outcome: &Outcome, config: &SystemConfig) -> Vec<String> {
     let run = Run::read(outcome, config);
     let ops: BTreeMap<u64, &collect::Op> = run.ops.iter().map(|o| (o.op, o)).collect();
-    outcome
-        .history
-        .events
-        .iter()
-        .map(|e| {
-            let (place, what, _) = describe::describe(e, &ops);
-            format!("t={:>14} {place:<16} {what}", text::ms(e.time_ns()))
-        })
-        .collect()
+    let events = outcome.history.events.iter().map(|e| {
+        let (place, what, _) = describe::describe(e, &ops);
+        (e.time_ns(), format!("t={:>14} {place:<16} {what}", text::ms(e.time_ns())))
+    });
+    // What the protocol logged through `tracing`, merged in at its sim time (after the events
+    // of the same instant).
+    let logs = outcome.logs.lines.iter().map(|l| {
+        (
+            l.time_ns,
+            format!("t={:>14} {:<16} log {} {}: {}", text::ms(l.time_ns), l.node, l.level, l.target, l.text),
+        )
+    });
+    let mut lines: Vec<(u64, String)> = events.collect();
+    let mut logs = logs.peekable();
+    let mut merged = Vec::with_capacity(lines.len() + outcome.logs.lines.len());
+    for (t, line) in lines.drain(..) {
+        while let Some((_, l)) = logs.next_if(|(lt, _)| *lt < t) {
+            merged.push(l);
+        }
+        merged.push(line);
+    }
+    merged.extend(logs.map(|(_, l)| l));
+    if outcome.logs.dropped > 0 {
+        merged.push(format!(
+            "({} more log lines left out: a run keeps {})",
+            outcome.logs.dropped,
+            tiersim_sim::log::MAX_LINES
+        ));
+    }
+    merged
 }
 
 #[cfg(test)]
@@ -115,6 +136,7 @@ mod tests {
             unchecked: Vec::new(),
             latency: Default::default(),
             unfinished: Vec::new(),
+            logs: Default::default(),
             history: tiersim_sim::history::History { events, digests: Vec::new(), trace_hash: 0xabc },
         }
     }

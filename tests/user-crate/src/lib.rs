@@ -27,6 +27,7 @@ impl Protocol for OurCache {
             return Ok(Row { value: hit.value, version: hit.version });
         }
         let data = cx.db().read(key).await?; // the race window opens here
+        tiersim::tracing::info!(key, version = data.version, "filling redis from the database");
         let opts = SetOpts { expiry: Some(Expiry::Px(500)), ..Default::default() };
         let _ = cx.redis().set(key, cx.entry_of(key, &data), opts).await; // and is never closed
         Ok(data.row())
