@@ -317,6 +317,7 @@ fn sweep_wall(s: &Arc<dyn Scenario>, p: &Arc<dyn DynProtocol>, seeds: u64, jobs:
         jobs,
         strategy: Strategy::Random,
         require: Vec::new(),
+        workers: None,
     };
     let started = Instant::now();
     let results = sweep::run(&spec, &|_, _, _| {});
@@ -621,6 +622,7 @@ fn first_failure(
             jobs: 2,
             strategy,
             require: Vec::new(),
+            workers: None,
         };
         let found = sweep::run(&spec, &|_, _, _| {})
             .iter()

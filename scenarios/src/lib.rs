@@ -9,6 +9,7 @@ pub mod bench;
 pub mod cli;
 pub mod explore;
 pub mod harness;
+pub mod registry;
 pub mod report;
 pub mod run;
 pub mod scenario;

@@ -15,15 +15,15 @@ pub(crate) fn resolve(
 }
 
 pub(crate) fn find_scenario(name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
-    crate::scenario::catalog::by_name(name).ok_or_else(|| {
-        let names: Vec<_> = crate::scenario::catalog::all().iter().map(|s| s.name()).collect();
+    crate::registry::current().scenario(name).ok_or_else(|| {
+        let names: Vec<_> = crate::registry::current().scenarios.clone().iter().map(|s| s.name()).collect();
         BadInput(format!("unknown scenario {name:?} (known: {})", names.join(", ")))
     })
 }
 
 pub(crate) fn find_protocol(name: &str) -> Result<Arc<dyn DynProtocol>, BadInput> {
-    tiersim_model::protocols::by_name(name).ok_or_else(|| {
-        let names: Vec<_> = tiersim_model::protocols::builtin().iter().map(|p| p.name()).collect();
+    crate::registry::current().protocol(name).ok_or_else(|| {
+        let names: Vec<_> = crate::registry::current().protocols.clone().iter().map(|p| p.name()).collect();
         BadInput(format!("unknown protocol {name:?} (known: {})", names.join(", ")))
     })
 }
@@ -35,11 +35,11 @@ pub(crate) fn pairs(
 ) -> Result<Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>, BadInput> {
     let scenarios = match scenario {
         Some(s) => vec![find_scenario(s)?],
-        None => crate::scenario::catalog::all(),
+        None => crate::registry::current().scenarios.clone(),
     };
     let protocols = match protocol {
         Some(p) => vec![find_protocol(p)?],
-        None => tiersim_model::protocols::builtin(),
+        None => crate::registry::current().protocols.clone(),
     };
     Ok(scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect())
 }
@@ -111,4 +111,15 @@ pub(crate) fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
         return Err(bad());
     }
     Ok((a, b))
+}
+
+/// How a sweep or an exploration runs its seeds: worker processes of this binary unless
+/// `--in-process` (see `explore::worker`).
+pub(crate) fn workers(in_process: bool) -> Result<Option<crate::explore::worker::WorkerCmd>, BadInput> {
+    if in_process {
+        return Ok(None);
+    }
+    crate::explore::worker::WorkerCmd::current_exe()
+        .map(Some)
+        .map_err(|e| BadInput(format!("cannot find this executable to start workers: {e}")))
 }

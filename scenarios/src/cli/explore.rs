@@ -31,13 +31,16 @@ pub struct ExploreArgs {
     pub start: u64,
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run the seeds in threads of this process instead of worker processes.
+    #[arg(long)]
+    pub in_process: bool,
     #[arg(long)]
     pub json: bool,
 }
 
 impl ExploreArgs {
     pub fn execute(self) -> Result<u8, BadInput> {
-        let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, json } = self;
+        let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, in_process, json } = self;
         let budget = parse_duration(&budget)?;
         let strategies = match strategy {
             Some(s) => vec![parse_strategy(&s)?],
@@ -49,11 +52,17 @@ impl ExploreArgs {
             strategies,
             start,
             budget,
-            parse_jobs(jobs)?,
+            Parallel { jobs: parse_jobs(jobs)?, workers: workers(in_process)? },
             &out,
             json,
         )
     }
+}
+
+/// How an exploration runs its seeds: how many at once, and in which worker processes.
+pub(crate) struct Parallel {
+    pub jobs: usize,
+    pub workers: Option<crate::explore::worker::WorkerCmd>,
 }
 
 pub(crate) fn explore(
@@ -61,7 +70,7 @@ pub(crate) fn explore(
     strategies: Vec<crate::explore::strategy::Strategy>,
     start: u64,
     budget: std::time::Duration,
-    jobs: usize,
+    parallel: Parallel,
     out: &Path,
     json: bool,
 ) -> Result<u8, BadInput> {
@@ -84,9 +93,10 @@ pub(crate) fn explore(
             pairs: vec![pairs[pair].clone()],
             seeds: from..from + BATCH,
             shard: (0, 1),
-            jobs,
+            jobs: parallel.jobs,
             strategy: strategies[strat],
             require: Vec::new(),
+            workers: parallel.workers.clone(),
         };
         let found: Mutex<Vec<(Outcome, tiersim_sim::schedule::Schedule<CacheOp>)>> = Mutex::new(Vec::new());
         let results = crate::explore::sweep::run(&spec, &|r, o, schedule| {

@@ -23,15 +23,19 @@ pub(crate) fn list(json: bool) -> u8 {
     // that exposes a zoo entry, and for the default system otherwise.
     let claims_of = |p: &dyn DynProtocol| {
         let cfg = zoo::entry(&p.name())
-            .and_then(|e| crate::scenario::catalog::by_name(e.scenario))
+            .and_then(|e| crate::registry::current().scenario(e.scenario))
             .map_or_else(tiersim_model::node::config::SystemConfig::default, |s| s.config());
         p.claims(&cfg)
     };
-    let scenarios: Vec<_> = crate::scenario::catalog::all()
+    let scenarios: Vec<_> = crate::registry::current()
+        .scenarios
+        .clone()
         .iter()
         .map(|s| json!({"name": s.name(), "description": s.description()}))
         .collect();
-    let protocols: Vec<_> = tiersim_model::protocols::builtin()
+    let protocols: Vec<_> = crate::registry::current()
+        .protocols
+        .clone()
         .iter()
         .map(|p| {
             let entry = zoo::entry(&p.name());
@@ -51,11 +55,11 @@ pub(crate) fn list(json: bool) -> u8 {
         println!("{}", json!({"scenarios": scenarios, "protocols": protocols}));
     } else {
         println!("scenarios:");
-        for s in crate::scenario::catalog::all() {
+        for s in crate::registry::current().scenarios.clone() {
             println!("  {:<22} {}", s.name(), s.description());
         }
         println!("protocols:");
-        for p in tiersim_model::protocols::builtin() {
+        for p in crate::registry::current().protocols.clone() {
             let exposed = zoo::entry(&p.name())
                 .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
             println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));

@@ -16,6 +16,8 @@ mod run;
 mod shrink;
 mod sweep;
 
+use crate::explore::worker::WORKER_ARG;
+use crate::registry::Registry;
 use clap::{Parser, Subcommand};
 use output::BadInput;
 use std::process::ExitCode;
@@ -54,9 +56,21 @@ enum Command {
     Replay(replay::ReplayArgs),
 }
 
-/// The `tiersim` command line: parse the arguments, run the command, and turn its result into
-/// the process's exit code (a bad input prints one line and exits 2).
+/// The shipped `tiersim` command line: the built-in scenarios and protocols.
 pub fn main() -> ExitCode {
+    main_with(Registry::builtin())
+}
+
+/// The `tiersim` command line over `registry`: a user's own binary is this call with their
+/// protocols added, and every command (sweeps in worker processes included) knows them. Parse
+/// the arguments, run the command, and turn its result into the process's exit code (a bad
+/// input prints one line and exits 2).
+pub fn main_with(registry: Registry) -> ExitCode {
+    // A sweep re-executes this binary as a worker: answer its jobs, with this same registry.
+    if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
+        return crate::explore::worker::serve(&registry);
+    }
+    crate::registry::install(registry);
     // Like any Unix filter, stop quietly when the reader goes away (`tiersim run --trace | head`)
     // instead of panicking on a broken pipe.
     // SAFETY: resetting a signal disposition to its default before any thread starts.

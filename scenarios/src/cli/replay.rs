@@ -22,9 +22,11 @@ impl ReplayArgs {
 pub(crate) fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
     let file = crate::run::load_replay(path)?;
     let name = path.display();
-    let s = crate::scenario::catalog::by_name(&file.scenario)
+    let s = crate::registry::current()
+        .scenario(&file.scenario)
         .ok_or_else(|| BadInput(format!("{name}: unknown scenario {:?}", file.scenario)))?;
-    let p = tiersim_model::protocols::by_name(&file.protocol)
+    let p = crate::registry::current()
+        .protocol(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
     let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);

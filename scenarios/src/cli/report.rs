@@ -23,7 +23,8 @@ impl ReportArgs {
 pub(crate) fn report(path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
     let file = crate::run::load_replay(path)?;
     let name = path.display();
-    let p = tiersim_model::protocols::by_name(&file.protocol)
+    let p = crate::registry::current()
+        .protocol(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
     let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = crate::run::run_in(&config, p, file.seed, &file.schedule, &[]);

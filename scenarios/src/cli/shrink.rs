@@ -46,7 +46,8 @@ pub(crate) fn shrink(
     let Some(invariant) = target.or_else(|| file.expected.invariant.clone()) else {
         return Err(BadInput(format!("{name}: nothing to shrink: no invariant failed")));
     };
-    let p = tiersim_model::protocols::by_name(&file.protocol)
+    let p = crate::registry::current()
+        .protocol(&file.protocol)
         .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
     let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let before = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
