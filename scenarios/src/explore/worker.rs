@@ -68,7 +68,15 @@ pub struct WorkerCmd {
 impl WorkerCmd {
     /// This executable, re-executed as a worker. Works for any binary whose `main` is
     /// `cli::main_with`, the shipped `tiersim` and a user's alike.
+    ///
+    /// On Linux this is `/proc/self/exe`, the running binary's own file even after a rebuild
+    /// replaced it on disk (a night-long explore outlives many `cargo build`s; the path
+    /// `current_exe` names would then start a different binary, or none).
     pub fn current_exe() -> std::io::Result<WorkerCmd> {
+        let proc_self = PathBuf::from("/proc/self/exe");
+        if proc_self.exists() {
+            return Ok(WorkerCmd::new(proc_self));
+        }
         Ok(WorkerCmd::new(std::env::current_exe()?))
     }
 
