@@ -74,11 +74,17 @@ impl ExploreArgs {
             start,
             budget,
             Parallel { jobs: parse_jobs(jobs)?, workers: workers(in_process)? },
-            &known,
-            &out,
+            Files { out: &out, known: &known },
             json,
         )
     }
+}
+
+/// Where an exploration saves new failures, and the signatures it already knows (each with the
+/// file that holds it).
+pub(crate) struct Files<'a> {
+    pub out: &'a Path,
+    pub known: &'a BTreeMap<String, String>,
 }
 
 /// How an exploration runs its seeds: how many at once, and in which worker processes.
@@ -93,8 +99,7 @@ pub(crate) fn explore(
     start: u64,
     budget: std::time::Duration,
     parallel: Parallel,
-    known: &BTreeMap<String, String>,
-    out: &Path,
+    files: Files<'_>,
     json: bool,
 ) -> Result<u8, BadInput> {
     const BATCH: u64 = 8;
@@ -157,7 +162,7 @@ pub(crate) fn explore(
                 (schedule.clone(), o.seed, Default::default(), o.clone())
             };
             let signature = signature(&p.name(), &invariant, &shrunk);
-            if let Some(file) = known.get(&signature) {
+            if let Some(file) = files.known.get(&signature) {
                 cell.known += 1;
                 known_seen.insert(signature, file.clone());
                 continue;
@@ -165,7 +170,7 @@ pub(crate) fn explore(
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path = save_replay(out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            let path = save_replay(files.out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
             signatures.insert(signature, path.display().to_string());
             cell.new += 1;
         }
