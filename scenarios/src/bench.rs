@@ -170,7 +170,10 @@ pub fn run(opts: &BenchOptions) -> Value {
     mark("engine");
 
     opts.say("bench: seeds per second per scenario, jobs 1 and 2");
+    // Parallel efficiency means nothing when other processes hold the cores: say how busy.
+    let load_before = load_avg_1m();
     let seeds_per_sec = seeds_per_sec(&counts, &versioned, opts);
+    let seeds_per_sec_load = json!({"before": load_before, "after": load_avg_1m()});
     mark("seeds_per_sec");
 
     opts.say("bench: time acceleration on ttl-coordination");
@@ -200,6 +203,7 @@ pub fn run(opts: &BenchOptions) -> Value {
         "engine": engine,
         "memory": memory,
         "seeds_per_sec": seeds_per_sec,
+        "seeds_per_sec_load_avg_1m": seeds_per_sec_load,
         "seeds_per_sec_runs_in": if opts.workers.is_some() { "worker processes" } else { "threads of this process" },
         "time_acceleration": time_acceleration,
         "checker": checker,
@@ -887,6 +891,11 @@ fn targets(
         "zoo_pct_or_swarm_3x_fewer_on_hardest": zoo["summary"]["pct_or_swarm_3x_fewer_on_all_hardest"],
         "shrink_stale_set_le_4_ops": holds(&shrink["ops_after_max"], &|x| x <= 4.0),
     })
+}
+
+/// The kernel's one-minute load average: above the core count, jobs wait for a core.
+fn load_avg_1m() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 fn machine() -> Value {
