@@ -4,8 +4,7 @@ use crate::check::cache::Latencies;
 use crate::check::{judge::judge, Violation};
 use crate::event::ModelEvent;
 use crate::node::config::{CacheOp, SystemConfig};
-use crate::protocol::{DynProtocol, Invariant};
-use std::sync::Arc;
+use crate::protocol::{Invariant, ProtocolFactory};
 use tiersim_sim::history::History;
 use tiersim_sim::runtime::Abort;
 use tiersim_sim::schedule::Schedule;
@@ -15,7 +14,7 @@ pub enum Verdict {
     Pass,
     /// A claimed invariant was violated.
     Fail,
-    /// Model or protocol code panicked.
+    /// Model or protocol code panicked: `Outcome::abort` names where and in which operation.
     Crash,
     /// The run could not finish (sim-time limit, step budget, deadlock).
     Liveness,
@@ -54,6 +53,8 @@ pub struct Outcome {
     /// Sim-time latency percentiles of invalidation, cascade and warming (the `slo` figures),
     /// reported whether or not `slo` is judged.
     pub latency: Latencies,
+    /// Operations that did not complete ok or fail (`check::unfinished`), on every run.
+    pub unfinished: Vec<crate::check::unfinished::Unfinished>,
     pub history: History<ModelEvent>,
 }
 
@@ -75,7 +76,7 @@ pub fn run_and_judge(
     seed: u64,
     config: &SystemConfig,
     schedule: &Schedule<CacheOp>,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     require: &[Invariant],
 ) -> Outcome {
     let mut claims = protocol.claims(config);
@@ -106,6 +107,7 @@ pub fn run_and_judge(
         max_staleness_ns: judgement.max_staleness_ns,
         unchecked: judgement.unchecked,
         latency: judgement.latency,
+        unfinished: judgement.unfinished,
         history,
     }
 }

@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tiersim_model::outcome::Verdict;
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_model::protocols::{self, zoo};
 use tiersim_sim::check::commit_order::{self, Access, VersionedOp};
 use tiersim_sim::check::parse::{self, Op};
@@ -218,7 +218,7 @@ pub fn run(opts: &BenchOptions) -> Value {
     })
 }
 
-fn protocol(name: &str) -> Arc<dyn DynProtocol> {
+fn protocol(name: &str) -> ProtocolFactory {
     protocols::by_name(name).unwrap_or_else(|| panic!("tiersim bug: no built-in protocol {name}"))
 }
 
@@ -239,7 +239,7 @@ fn round(x: f64, places: i32) -> f64 {
 // Engine
 
 /// Raw madsim ping-pong against tiersim's message rate on the `race` scenario.
-fn engine(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
+fn engine(counts: &Counts, versioned: &ProtocolFactory) -> Value {
     let (raw_delivered, raw_wall) = raw_madsim_pingpong(counts.raw_messages);
     let raw = per_sec(raw_delivered as f64, raw_wall);
 
@@ -331,13 +331,13 @@ fn raw_madsim_pingpong(messages: u64) -> (u64, Duration) {
 // ---------------------------------------------------------------------------------------------
 // Seeds per second, time acceleration
 
-fn sweep_wall(s: &Arc<dyn Scenario>, p: &Arc<dyn DynProtocol>, seeds: u64, jobs: usize) -> (Duration, u64) {
+fn sweep_wall(s: &Arc<dyn Scenario>, p: &ProtocolFactory, seeds: u64, jobs: usize) -> (Duration, u64) {
     sweep_wall_in(s, p, 0..seeds, jobs, None)
 }
 
 fn sweep_wall_in(
     s: &Arc<dyn Scenario>,
-    p: &Arc<dyn DynProtocol>,
+    p: &ProtocolFactory,
     seeds: std::ops::Range<u64>,
     jobs: usize,
     workers: Option<WorkerCmd>,
@@ -356,7 +356,7 @@ fn sweep_wall_in(
     (started.elapsed(), results.iter().map(|r| r.sim_ns).sum())
 }
 
-fn seeds_per_sec(counts: &Counts, versioned: &Arc<dyn DynProtocol>, opts: &BenchOptions) -> Value {
+fn seeds_per_sec(counts: &Counts, versioned: &ProtocolFactory, opts: &BenchOptions) -> Value {
     let mut out = serde_json::Map::new();
     let seeds = 0..counts.sweep_seeds;
     for s in crate::scenario::catalog::all() {
@@ -383,7 +383,7 @@ fn seeds_per_sec(counts: &Counts, versioned: &Arc<dyn DynProtocol>, opts: &Bench
 /// `rss_runs_total`, and the growth per run between them: what each finished run leaves
 /// reachable (allocator noise included). Threads of this process on purpose: worker processes
 /// would hide a leak, and this figure exists to catch one.
-fn rss_growth(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
+fn rss_growth(counts: &Counts, versioned: &ProtocolFactory) -> Value {
     let s = scenario("fill-race");
     let (warm, total) = (counts.rss_runs_warm, counts.rss_runs_total);
     sweep_wall_in(&s, versioned, 0..warm, 1, None);
@@ -400,7 +400,7 @@ fn rss_growth(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
     })
 }
 
-fn time_acceleration(counts: &Counts, versioned: &Arc<dyn DynProtocol>) -> Value {
+fn time_acceleration(counts: &Counts, versioned: &ProtocolFactory) -> Value {
     let s = scenario("ttl-coordination");
     let (wall, sim_ns) = sweep_wall(&s, versioned, counts.ttl_seeds, 1);
     let ratio = sim_ns as f64 / 1e9 / wall.as_secs_f64().max(1e-9);

@@ -16,8 +16,10 @@ pub mod scenario;
 pub mod shrink;
 
 pub use harness::Sweep;
+pub use registry::Registry;
 pub use run::{
-    config_from_json, config_json, load_replay, reproduce_command, run_in, run_schedule, run_seed,
+    config_from_json, config_json, load_replay, parse_replay, reproduce_command, reproduce_command_with,
+    run_in, run_schedule, run_seed,
 };
 pub use scenario::catalog::{self, all, by_name};
 pub use scenario::Scenario;

@@ -3,10 +3,9 @@
 //! operation shifts the timing the race needed.
 
 use crate::run::run_in;
-use std::sync::Arc;
 use tiersim_model::node::config::{CacheOp, SystemConfig};
 use tiersim_model::outcome::Outcome;
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_sim::schedule::Schedule;
 
 /// Shrink a failing schedule while `invariant` still fails in `config` under `protocol`.
@@ -18,7 +17,7 @@ use tiersim_sim::schedule::Schedule;
 /// what shrinking did, and the shrunk run's outcome.
 pub fn shrink_failure(
     config: &SystemConfig,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
     seed: u64,
     schedule: &Schedule<CacheOp>,
     invariant: &str,

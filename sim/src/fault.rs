@@ -64,7 +64,64 @@ pub enum Fault {
     ShapingEnd,
 }
 
+/// The largest clock drift a fault may set, in parts per million either way (±50%): a drift of
+/// -100% would stop a node's clock, and one past it would run the clock backwards.
+pub const MAX_DRIFT_PPM: i64 = 500_000;
+
 impl Fault {
+    /// Check the fault's values: node names the system has (`node_exists`), shares per mille at
+    /// most 1000, delays and skews within `MAX_SIM_NS`, drift within `MAX_DRIFT_PPM`. The error
+    /// starts with the field's name (`per_mille is 5000; allowed 0..=1000`).
+    pub fn validate(&self, node_exists: &dyn Fn(&str) -> bool) -> Result<(), String> {
+        use crate::schedule::MAX_SIM_NS;
+        let node = |field: &str, name: &str| {
+            if node_exists(name) {
+                Ok(())
+            } else {
+                Err(format!("{field} names node {name:?}, which the topology does not have"))
+            }
+        };
+        let per_mille = |field: &str, v: u32| {
+            if v > 1000 {
+                Err(format!("{field} is {v}; allowed 0..=1000 (a share per mille)"))
+            } else {
+                Ok(())
+            }
+        };
+        match self {
+            Fault::ClogLink { a, b } | Fault::UnclogLink { a, b } => {
+                node("a", a)?;
+                node("b", b)
+            }
+            Fault::ClogNode { node: n }
+            | Fault::UnclogNode { node: n }
+            | Fault::Kill { node: n }
+            | Fault::Restart { node: n }
+            | Fault::Pause { node: n }
+            | Fault::Resume { node: n } => node("node", n),
+            Fault::LossStart { per_mille: v } => per_mille("per_mille", *v),
+            Fault::ClockSkew { node: n, skew_ns, drift_ppm } => {
+                node("node", n)?;
+                if skew_ns.unsigned_abs() > MAX_SIM_NS {
+                    return Err(format!("skew_ns is {skew_ns}; allowed -{MAX_SIM_NS}..={MAX_SIM_NS}"));
+                }
+                if drift_ppm.abs() > MAX_DRIFT_PPM {
+                    return Err(format!(
+                        "drift_ppm is {drift_ppm}; allowed -{MAX_DRIFT_PPM}..={MAX_DRIFT_PPM}"
+                    ));
+                }
+                Ok(())
+            }
+            Fault::ShapingStart { max_delay_ns, dup_per_mille } => {
+                if *max_delay_ns > MAX_SIM_NS {
+                    return Err(format!("max_delay_ns is {max_delay_ns}; allowed 0..={MAX_SIM_NS}"));
+                }
+                per_mille("dup_per_mille", *dup_per_mille)
+            }
+            Fault::LossEnd | Fault::ShapingEnd => Ok(()),
+        }
+    }
+
     /// The fault that undoes this one at the healing phase, if any. Skew is not undone: a
     /// skewed clock stays skewed, and the protocol must live with it.
     pub fn heal(&self) -> Option<Fault> {

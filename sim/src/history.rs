@@ -31,6 +31,9 @@ pub enum OpFn {
     Write,
     Delete,
     Cas,
+    /// Concatenates the value onto the end of a string register (Porcupine's key-value model;
+    /// only external histories have it).
+    Append,
     /// Cache administration with no register effect: invalidate a tag (`key` is the tag).
     InvalidateTag,
     /// Cache administration with no register effect: warm a batch of keys (`key` names it).
@@ -45,6 +48,7 @@ impl OpFn {
             OpFn::Write => "write",
             OpFn::Delete => "delete",
             OpFn::Cas => "cas",
+            OpFn::Append => "append",
             OpFn::InvalidateTag => "invalidate_tag",
             OpFn::Warm => "warm",
         }
@@ -52,7 +56,7 @@ impl OpFn {
 
     /// Whether the operation reads or changes the register (what linearizability is about).
     pub fn is_register_op(self) -> bool {
-        matches!(self, OpFn::Read | OpFn::Write | OpFn::Delete | OpFn::Cas)
+        matches!(self, OpFn::Read | OpFn::Write | OpFn::Delete | OpFn::Cas | OpFn::Append)
     }
 }
 

@@ -44,6 +44,35 @@ impl Default for RunConfig {
     }
 }
 
+/// The largest step budget a configuration may ask for: 100 times the default, so that a run a
+/// replay file describes ends in minutes, not days.
+pub const MAX_STEP_BUDGET: u64 = 1_000_000_000;
+
+impl RunConfig {
+    /// Check every field: `time_limit_ns` in 1..=`MAX_SIM_NS`, `step_budget` in
+    /// 1..=`MAX_STEP_BUDGET`, `latency_min_ns <= latency_max_ns <= MAX_SIM_NS`. The error starts
+    /// with the field's name.
+    pub fn validate(&self) -> Result<(), String> {
+        use crate::schedule::MAX_SIM_NS;
+        if !(1..=MAX_SIM_NS).contains(&self.time_limit_ns) {
+            return Err(format!("time_limit_ns is {}; allowed 1..={MAX_SIM_NS}", self.time_limit_ns));
+        }
+        if !(1..=MAX_STEP_BUDGET).contains(&self.step_budget) {
+            return Err(format!("step_budget is {}; allowed 1..={MAX_STEP_BUDGET}", self.step_budget));
+        }
+        if self.latency_max_ns > MAX_SIM_NS {
+            return Err(format!("latency_max_ns is {}; allowed 0..={MAX_SIM_NS}", self.latency_max_ns));
+        }
+        if self.latency_min_ns > self.latency_max_ns {
+            return Err(format!(
+                "latency_min_ns is {}; allowed 0..=latency_max_ns ({})",
+                self.latency_min_ns, self.latency_max_ns
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Why a run stopped before its body finished.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Abort {
@@ -146,7 +175,36 @@ impl World {
     }
 }
 
-fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
+std::thread_local! {
+    /// Where the last panic on this thread happened. Runs get fresh threads (see the module
+    /// docs), so this never carries anything from one run into another.
+    static PANIC_LOCATION: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Record every panic's location (`file:line:col`) for the thread it happens on, so a crash
+/// verdict can say where the user's code panicked: the payload alone does not carry it. The hook
+/// is installed once per process and hands every panic on to the hook it replaced.
+fn record_panic_locations() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            if let Some(l) = info.location() {
+                let at = format!("{}:{}:{}", l.file(), l.line(), l.column());
+                PANIC_LOCATION.with(|p| *p.borrow_mut() = Some(at));
+            }
+            previous(info)
+        }));
+    });
+}
+
+/// Where the latest panic on this thread happened (`file:line:col`), if it is known.
+pub fn last_panic_location() -> Option<String> {
+    PANIC_LOCATION.with(|p| p.borrow().clone())
+}
+
+/// The text of a panic payload (a `&str` or a `String`).
+pub fn panic_text(payload: &(dyn std::any::Any + Send)) -> String {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s.to_string()
     } else if let Some(s) = payload.downcast_ref::<String>() {
@@ -168,6 +226,7 @@ where
     let sim_ns = Arc::new(AtomicU64::new(0));
     let messages = Arc::new(AtomicU64::new(0));
     let (sim_ns2, messages2) = (sim_ns.clone(), messages.clone());
+    record_panic_locations();
     let thread = std::thread::Builder::new().name(format!("tiersim-seed-{seed}")).spawn(move || {
         let mut mcfg = madsim::Config::default();
         mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
@@ -190,8 +249,16 @@ where
             })
         }));
         messages2.store(ctx.messages_sent(), Ordering::Relaxed);
+        // Release everything the run left in the runtime (see `release`).
         release(&rt, &nodes.lock().unwrap());
-        outcome.map_err(|p| panic_text(&*p))
+        outcome.map_err(|p| {
+            // Model code that caught a panic may already have named its place (see the app node).
+            let text = panic_text(&*p);
+            match last_panic_location() {
+                Some(at) if !text.contains(&at) => format!("panicked at {at}: {text}"),
+                _ => text,
+            }
+        })
     });
     let joined = thread.expect("spawn a simulation thread").join();
     let result = match joined {

@@ -7,6 +7,16 @@
 use crate::fault::TimedFault;
 use serde::{Deserialize, Serialize};
 
+/// The latest sim time a schedule, a fault or a configured duration may name: 10^15 ns, about
+/// 11.6 days of simulated time. Far beyond any scenario (the longest runs hours), and small
+/// enough that sums of a few such times never overflow a `u64`.
+pub const MAX_SIM_NS: u64 = 1_000_000_000_000_000;
+/// The most client operations a schedule may hold (the largest scenario generates a few
+/// thousand); a bound on what a replay file can make one run allocate.
+pub const MAX_OPS: usize = 100_000;
+/// The most faults a schedule may hold.
+pub const MAX_FAULTS: usize = 10_000;
+
 /// One client operation issued by `process` no earlier than `at_ns` (a process runs its
 /// operations one at a time, so a slow operation delays the next).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -32,6 +42,47 @@ impl<A> Schedule<A> {
         let mut ops: Vec<&TimedOp<A>> = self.ops.iter().filter(|o| o.process == process).collect();
         ops.sort_by_key(|o| o.at_ns);
         ops
+    }
+
+    /// Check every value against its documented bound before a run: the counts against
+    /// `MAX_OPS` / `MAX_FAULTS`, every time against `MAX_SIM_NS`, every fault with
+    /// `Fault::validate` (`node_exists` says which node names the system has), and every
+    /// operation with `op_ok`. The error names the field by its path in the replay file
+    /// (`schedule.faults[2].fault.per_mille ...`) and says what is allowed.
+    pub fn validate(
+        &self,
+        node_exists: &dyn Fn(&str) -> bool,
+        op_ok: &dyn Fn(&A) -> Result<(), String>,
+    ) -> Result<(), String> {
+        let time = |path: String, at_ns: u64| {
+            if at_ns > MAX_SIM_NS {
+                Err(format!("{path} is {at_ns}; allowed 0..={MAX_SIM_NS} ns (about 11.6 days)"))
+            } else {
+                Ok(())
+            }
+        };
+        if self.ops.len() > MAX_OPS {
+            return Err(format!(
+                "schedule.ops holds {} operations; allowed at most {MAX_OPS}",
+                self.ops.len()
+            ));
+        }
+        if self.faults.len() > MAX_FAULTS {
+            return Err(format!(
+                "schedule.faults holds {} faults; allowed at most {MAX_FAULTS}",
+                self.faults.len()
+            ));
+        }
+        time("schedule.end_ns".into(), self.end_ns)?;
+        for (i, o) in self.ops.iter().enumerate() {
+            time(format!("schedule.ops[{i}].at_ns"), o.at_ns)?;
+            op_ok(&o.op).map_err(|e| format!("schedule.ops[{i}].op.{e}"))?;
+        }
+        for (i, f) in self.faults.iter().enumerate() {
+            time(format!("schedule.faults[{i}].at_ns"), f.at_ns)?;
+            f.fault.validate(node_exists).map_err(|e| format!("schedule.faults[{i}].fault.{e}"))?;
+        }
+        Ok(())
     }
 
     /// The distinct processes, ascending.

@@ -1,14 +1,14 @@
 //! Shared helpers for tiersim's integration tests.
 
 use std::sync::Arc;
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_scenarios::Scenario;
 
 pub fn scenario(name: &str) -> Arc<dyn Scenario> {
     tiersim_scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"))
 }
 
-pub fn protocol(name: &str) -> Arc<dyn DynProtocol> {
+pub fn protocol(name: &str) -> ProtocolFactory {
     tiersim_model::protocols::by_name(name).unwrap_or_else(|| panic!("no protocol {name}"))
 }
 

@@ -125,7 +125,9 @@ fn simulate(shape: Shape) -> Vec<ClientEvent> {
                 }
             }
             (OpFn::Cas, OpValue::Single(_)) => unreachable!("cas ops are planned with pairs"),
-            (OpFn::InvalidateTag | OpFn::Warm, _) => unreachable!("only register ops are planned"),
+            (OpFn::InvalidateTag | OpFn::Warm | OpFn::Append, _) => {
+                unreachable!("only register ops are planned")
+            }
         }
     }
 

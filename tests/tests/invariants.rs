@@ -405,3 +405,48 @@ fn live_catches_an_op_that_never_completed() {
     b.internal(2000, ModelEvent::Start { node: "app-0".into() });
     assert_broken(&b.judge(Invariant::Live), Invariant::Live);
 }
+
+// ---- value-integrity (checked on every run, whatever is claimed) ----------------------------
+
+/// k: v1 = 7, v2 = 9, v3 deletes; then one read by p1 that returned `value` as `version`.
+/// Claimed: only `converged` (nothing about reads), so anything found is `value-integrity`.
+fn read_after_three_commits(value: Option<i64>, version: u64, claim: Invariant) -> Judgement {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 5, 0, "k", Some(7), 1);
+    b.commit(10, 15, 0, "k", Some(9), 2);
+    b.commit(20, 25, 0, "k", None, 3);
+    b.read(30, 31, 1, "k", value, version);
+    b.judge(claim)
+}
+
+#[test]
+fn value_integrity_catches_the_right_version_with_a_wrong_value() {
+    // v1 was 7: 9 is a later commit's value, the temptation a version-only check falls for.
+    let j = read_after_three_commits(Some(9), 1, Invariant::Converged);
+    assert_broken(&j, Invariant::ValueIntegrity);
+    assert!(j.violations[0].message.contains("the database committed 7 as v1"), "{:#?}", j.violations);
+    // A delete's version is absent, never a value.
+    assert_broken(&read_after_three_commits(Some(9), 3, Invariant::Converged), Invariant::ValueIntegrity);
+    // Version 0 is the initial absent state.
+    assert_broken(&read_after_three_commits(Some(7), 0, Invariant::Converged), Invariant::ValueIntegrity);
+}
+
+#[test]
+fn value_integrity_passes_the_committed_values_and_absences() {
+    for (value, version) in [(Some(7), 1), (Some(9), 2), (None, 3), (None, 0)] {
+        assert_holds(&read_after_three_commits(value, version, Invariant::Converged));
+    }
+}
+
+#[test]
+fn a_read_of_a_version_never_committed_is_a_violation_not_a_panic() {
+    // Claiming `linearizable` once made the commit-order checker panic on such a read.
+    for claim in [Invariant::Linearizable, Invariant::Converged] {
+        let j = read_after_three_commits(Some(9), 56, claim);
+        assert_broken(&j, Invariant::ValueIntegrity);
+        let m = &j.violations[0].message;
+        assert!(m.contains("the database never committed v56; its latest commit below it was v3"), "{m}");
+    }
+    // Its twin, a read of the latest committed version, is linearizable.
+    assert_holds(&read_after_three_commits(None, 3, Invariant::Linearizable));
+}

@@ -93,7 +93,7 @@ fn a_panic_in_protocol_code_is_a_crash_verdict_not_a_crash() {
         }
     }
     let s = scenario("fill-race");
-    let o = run_seed(&*s, std::sync::Arc::new(Panics), 1, &[]);
+    let o = run_seed(&*s, tiersim_model::protocol::ProtocolFactory::new(|| Panics), 1, &[]);
     assert_eq!(o.verdict, Verdict::Crash);
     assert!(o.abort.as_deref().unwrap_or("").contains("user bug while writing"), "{:?}", o.abort);
     // The process survived and can run the next seed.

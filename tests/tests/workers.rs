@@ -23,7 +23,7 @@ const MAGIC: i64 = -424_242;
 const ABORTING_SEED: u64 = 5;
 
 struct AbortOnMagic {
-    inner: Arc<dyn DynProtocol>,
+    inner: Box<dyn DynProtocol>,
 }
 
 impl Protocol for AbortOnMagic {
@@ -95,13 +95,16 @@ fn registry() -> Registry {
     let versioned = tiersim_model::protocols::by_name("versioned").unwrap();
     let fill_race = tiersim_scenarios::by_name("fill-race").unwrap();
     Registry::builtin()
-        .with_protocol(Arc::new(AbortOnMagic { inner: versioned }))
-        .with_scenario(Arc::new(AbortOnSeed5(fill_race)))
+        .protocol(move || AbortOnMagic { inner: versioned.build() })
+        .scenario(AbortOnSeed5(fill_race))
 }
 
 fn spec(registry: &Registry, protocol: &str, seeds: std::ops::Range<u64>, jobs: usize) -> SweepSpec {
     SweepSpec {
-        pairs: vec![(registry.scenario("abort-on-seed-5").unwrap(), registry.protocol(protocol).unwrap())],
+        pairs: vec![(
+            registry.find_scenario("abort-on-seed-5").unwrap(),
+            registry.find_protocol(protocol).unwrap(),
+        )],
         seeds,
         shard: (0, 1),
         jobs,

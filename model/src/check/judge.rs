@@ -6,6 +6,7 @@
 //! versions from the database's commit log.
 
 use crate::check::cache as cache_checks;
+use crate::check::integrity;
 use crate::check::{op_records, secs, OpRecord, Violation};
 use crate::event::{ModelEvent, Tier};
 use crate::protocol::{Claims, Invariant};
@@ -36,6 +37,8 @@ pub struct Judgement {
     pub unchecked: Vec<Invariant>,
     /// The `slo` latency distributions, measured whether or not `slo` is claimed.
     pub latency: crate::check::cache::Latencies,
+    /// Operations that did not complete ok or fail, reported whether or not `live` is claimed.
+    pub unfinished: Vec<crate::check::unfinished::Unfinished>,
 }
 
 /// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).
@@ -46,7 +49,11 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
     let (max, stale_violation) = check_staleness(&ops, &commits, claims.staleness_bound_ns);
     j.max_staleness_ns = max;
     j.latency = cache_checks::latencies(history, &ops);
-    for inv in &claims.invariants {
+    j.unfinished = crate::check::unfinished::unfinished(history, &ops);
+    // The claims, plus what every run is checked for whatever it claims.
+    let checked: std::collections::BTreeSet<Invariant> =
+        claims.invariants.iter().copied().chain(Invariant::ALWAYS).collect();
+    for inv in &checked {
         match inv {
             Invariant::Linearizable => j.violations.extend(check_linearizable(&ops, &commits)),
             Invariant::BoundedStaleness => j.violations.extend(stale_violation.clone()),
@@ -67,6 +74,7 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
             Invariant::TagComplete => j.violations.extend(cache_checks::check_tag_complete(history, &ops)),
             Invariant::Slo => j.violations.extend(cache_checks::check_slo(&j.latency)),
             Invariant::Live => j.violations.extend(cache_checks::check_live(history, &ops)),
+            Invariant::ValueIntegrity => j.violations.extend(integrity::check_value_integrity(history, &ops)),
         }
     }
     j.violations.sort_by(|a, b| (a.time_ns, &a.invariant, &a.key).cmp(&(b.time_ns, &b.invariant, &b.key)));
@@ -93,7 +101,11 @@ fn versioned_ops(
         }
     }
     for r in ops.values() {
-        if r.f == OpFn::Read && r.outcome == Some(EventType::Ok) {
+        // A read of a version the database never committed fits no order of the key's writes:
+        // it is a `value-integrity` violation (checked on every run), not a register operation.
+        let uncommitted =
+            r.version.is_some_and(|v| v != 0 && !commits.get(&r.key).is_some_and(|c| c.contains_key(&v)));
+        if r.f == OpFn::Read && r.outcome == Some(EventType::Ok) && !uncommitted {
             per_key.entry(r.key.clone()).or_default().push(VersionedOp {
                 op: r.op,
                 process: r.process,

@@ -6,6 +6,21 @@
 use crate::state::database::CdcMode;
 use serde::{Deserialize, Serialize};
 use tiersim_sim::runtime::RunConfig;
+use tiersim_sim::schedule::{Schedule, MAX_SIM_NS};
+
+/// The most regions, hosts per region, processes per host and Redis shards a topology may have.
+pub const MAX_TOPOLOGY_DIM: usize = 64;
+/// The most app nodes (regions x hosts x processes) a topology may have: every app node knows
+/// every other as a peer, so a run allocates in the square of this.
+pub const MAX_APPS: usize = 256;
+/// The largest tier capacity, in entries.
+pub const MAX_CAPACITY: usize = 1_000_000;
+/// The longest configured duration in ms (TTLs, timeouts, lags, the quiet phase): `MAX_SIM_NS`.
+pub const MAX_DURATION_MS: u64 = MAX_SIM_NS / 1_000_000;
+/// The most tags a configuration may list.
+pub const MAX_TAGS: usize = 1_000;
+/// The most keys one warm operation may name.
+pub const MAX_WARM_KEYS: usize = 10_000;
 
 pub const DB_NODE: &str = "db";
 /// The invalidation daemon: consumes the change stream and runs `Protocol::on_change`.
@@ -139,6 +154,94 @@ impl Default for SystemConfig {
 }
 
 impl SystemConfig {
+    /// Check every field against its documented bound before a run, so that a replay file (user
+    /// input: shared, edited, old) can never make the simulator panic, hang or allocate without
+    /// bound. The error names the field by its path below the configuration
+    /// (`topology.regions is 0; allowed 1..=64`).
+    pub fn validate(&self) -> Result<(), String> {
+        let range = |field: &str, v: u64, lo: u64, hi: u64| {
+            if (lo..=hi).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{field} is {v}; allowed {lo}..={hi}"))
+            }
+        };
+        let t = &self.topology;
+        let dim = MAX_TOPOLOGY_DIM as u64;
+        range("topology.regions", t.regions as u64, 1, dim)?;
+        range("topology.hosts_per_region", t.hosts_per_region as u64, 1, dim)?;
+        range("topology.processes_per_host", t.processes_per_host as u64, 1, dim)?;
+        range("topology.redis_shards", t.redis_shards as u64, 1, dim)?;
+        if t.apps() > MAX_APPS {
+            return Err(format!(
+                "topology has {} app nodes (regions x hosts_per_region x processes_per_host); allowed at most {MAX_APPS}",
+                t.apps()
+            ));
+        }
+        for (field, v) in [
+            ("l1_ttl_ms", self.l1_ttl_ms),
+            ("l2_ttl_ms", self.l2_ttl_ms),
+            ("l3_ttl_ms", self.l3_ttl_ms),
+            ("redis_ttl_ms", self.redis_ttl_ms),
+            ("replica_lag_ms", self.replica_lag_ms),
+            ("max_clock_skew_ms", self.max_clock_skew_ms),
+            ("quiet_ms", self.quiet_ms),
+        ] {
+            range(field, v, 0, MAX_DURATION_MS)?;
+        }
+        range("rpc_timeout_ms", self.rpc_timeout_ms, 1, MAX_DURATION_MS)?;
+        range("op_timeout_ms", self.op_timeout_ms, 1, MAX_DURATION_MS)?;
+        for (field, v) in [
+            ("l1_capacity", self.l1_capacity),
+            ("l2_capacity", self.l2_capacity),
+            ("l3_capacity", self.l3_capacity),
+        ] {
+            range(field, v as u64, 1, MAX_CAPACITY as u64)?;
+        }
+        if self.tags.len() > MAX_TAGS {
+            return Err(format!("tags lists {} tags; allowed at most {MAX_TAGS}", self.tags.len()));
+        }
+        if let Some(i) = self.tags.iter().position(|t| t.is_empty() || t.contains(':')) {
+            return Err(format!("tags[{i}] is {:?}; allowed: a non-empty name without ':'", self.tags[i]));
+        }
+        self.run.validate().map_err(|e| format!("run.{e}"))
+    }
+
+    /// Every node name a system of this configuration has (faults may name only these).
+    pub fn node_names(&self) -> std::collections::BTreeSet<String> {
+        let t = &self.topology;
+        let mut names: std::collections::BTreeSet<String> =
+            [DB_NODE.to_string(), CDC_NODE.to_string()].into_iter().collect();
+        names.extend((0..t.regions).map(replica_node));
+        names.extend((0..t.regions).map(l3_node));
+        names.extend((0..t.redis_shards).map(redis_node));
+        names.extend((0..t.hosts()).map(l2_node));
+        names.extend((0..t.apps()).map(app_node));
+        names
+    }
+
+    /// Check a schedule against this (already validated) configuration: its bounds
+    /// (`Schedule::validate`), faults that name nodes of this topology with skews within
+    /// `max_clock_skew_ms`, and operations with non-empty keys. Every process id maps to app
+    /// `process % apps`, so any id is allowed. The error names the field by its path in the
+    /// replay file.
+    pub fn validate_schedule(&self, schedule: &Schedule<CacheOp>) -> Result<(), String> {
+        let nodes = self.node_names();
+        schedule.validate(&|n| nodes.contains(n), &validate_op)?;
+        let max_skew_ns = self.max_clock_skew_ms * 1_000_000;
+        for (i, f) in schedule.faults.iter().enumerate() {
+            if let tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. } = f.fault {
+                if skew_ns.unsigned_abs() > max_skew_ns {
+                    return Err(format!(
+                        "schedule.faults[{i}].fault.skew_ns is {skew_ns}; allowed within ±config.system.max_clock_skew_ms ({} ms)",
+                        self.max_clock_skew_ms
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The app node that hosts client `process`.
     pub fn app_of(&self, process: u64) -> usize {
         (process % self.topology.apps() as u64) as usize
@@ -155,5 +258,109 @@ impl SystemConfig {
     /// The largest TTL of any tier, in ms.
     pub fn largest_ttl_ms(&self) -> u64 {
         self.l1_ttl_ms.max(self.l2_ttl_ms).max(self.l3_ttl_ms).max(self.redis_ttl_ms)
+    }
+}
+
+/// Check one client operation: keys, tags and batches are non-empty names, and a warm names at
+/// most `MAX_WARM_KEYS` keys. The error starts with the field's name below the operation.
+fn validate_op(op: &CacheOp) -> Result<(), String> {
+    let name = |field: &str, v: &str| {
+        if v.is_empty() {
+            Err(format!("{field} is empty; allowed: a non-empty name"))
+        } else {
+            Ok(())
+        }
+    };
+    match op {
+        CacheOp::Read { key } | CacheOp::Write { key, .. } | CacheOp::Delete { key } => name("key", key),
+        CacheOp::InvalidateTag { tag } => name("tag", tag),
+        CacheOp::Warm { batch, keys } => {
+            name("batch", batch)?;
+            if keys.len() > MAX_WARM_KEYS {
+                return Err(format!("keys lists {} keys; allowed at most {MAX_WARM_KEYS}", keys.len()));
+            }
+            for (i, k) in keys.iter().enumerate() {
+                name(&format!("keys[{i}]"), k)?;
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tiersim_sim::fault::{Fault, TimedFault};
+    use tiersim_sim::schedule::TimedOp;
+
+    #[test]
+    fn the_default_config_is_valid_and_every_bad_field_is_named() {
+        assert_eq!(SystemConfig::default().validate(), Ok(()));
+        type Mutation = fn(&mut SystemConfig);
+        let bad: Vec<(Mutation, &str)> = vec![
+            (|c| c.l1_capacity = 0, "l1_capacity is 0; allowed 1..="),
+            (|c| c.l3_capacity = usize::MAX, "l3_capacity"),
+            (|c| c.topology.hosts_per_region = 0, "topology.hosts_per_region is 0"),
+            (|c| c.topology.regions = 1 << 40, "topology.regions"),
+            (
+                |c| {
+                    c.topology.processes_per_host = 64;
+                    c.topology.hosts_per_region = 64;
+                },
+                "app nodes",
+            ),
+            (|c| c.topology.redis_shards = 0, "topology.redis_shards"),
+            (|c| c.run.step_budget = 0, "run.step_budget is 0"),
+            (|c| c.run.time_limit_ns = 0, "run.time_limit_ns is 0"),
+            (|c| c.run.latency_min_ns = c.run.latency_max_ns + 1, "run.latency_min_ns"),
+            (|c| c.rpc_timeout_ms = 0, "rpc_timeout_ms is 0"),
+            (|c| c.l2_ttl_ms = u64::MAX, "l2_ttl_ms"),
+            (|c| c.tags = vec!["a:b".into()], "tags[0]"),
+        ];
+        for (mutate, expect) in bad {
+            let mut c = SystemConfig::default();
+            mutate(&mut c);
+            let e = c.validate().unwrap_err();
+            assert!(e.starts_with(expect) || e.contains(expect), "{e:?} should name {expect:?}");
+            assert!(e.contains("allowed") || e.contains("expected"), "says what is allowed: {e}");
+        }
+    }
+
+    #[test]
+    fn schedules_name_existing_nodes_and_stay_within_bounds() {
+        let c = SystemConfig::default();
+        let op =
+            |at_ns, key: &str| TimedOp { at_ns, process: u64::MAX, op: CacheOp::Read { key: key.into() } };
+        let fault = |fault| TimedFault { at_ns: 5, fault };
+        let ok = Schedule {
+            ops: vec![op(1, "k")],
+            faults: vec![fault(Fault::Kill { node: "l2-3".into() })],
+            end_ns: 9,
+        };
+        assert_eq!(c.validate_schedule(&ok), Ok(()));
+        let cases = [
+            (Schedule { end_ns: u64::MAX, ..ok.clone() }, "schedule.end_ns"),
+            (Schedule { ops: vec![op(u64::MAX, "k")], ..ok.clone() }, "schedule.ops[0].at_ns"),
+            (Schedule { ops: vec![op(1, "")], ..ok.clone() }, "schedule.ops[0].op.key is empty"),
+            (
+                Schedule { faults: vec![fault(Fault::Kill { node: "l2-4".into() })], ..ok.clone() },
+                "schedule.faults[0].fault.node names node \"l2-4\"",
+            ),
+            (
+                Schedule { faults: vec![fault(Fault::LossStart { per_mille: 5000 })], ..ok.clone() },
+                "schedule.faults[0].fault.per_mille is 5000; allowed 0..=1000",
+            ),
+            (
+                Schedule {
+                    faults: vec![fault(Fault::ClockSkew { node: "db".into(), skew_ns: 1, drift_ppm: 0 })],
+                    ..ok.clone()
+                },
+                "max_clock_skew_ms (0 ms)",
+            ),
+        ];
+        for (s, expect) in cases {
+            let e = c.validate_schedule(&s).unwrap_err();
+            assert!(e.contains(expect), "{e:?} should contain {expect:?}");
+        }
     }
 }

@@ -19,10 +19,12 @@ pub enum Invariant {
     Converged,
     Slo,
     Live,
+    /// Always checked, whatever a protocol claims: see `Invariant::ALWAYS`.
+    ValueIntegrity,
 }
 
 impl Invariant {
-    pub const ALL: [Invariant; 12] = [
+    pub const ALL: [Invariant; 13] = [
         Invariant::Linearizable,
         Invariant::BoundedStaleness,
         Invariant::InvalidationBarrier,
@@ -35,7 +37,11 @@ impl Invariant {
         Invariant::Converged,
         Invariant::Slo,
         Invariant::Live,
+        Invariant::ValueIntegrity,
     ];
+
+    /// Checked on every run, claimed or not: no protocol can disclaim them.
+    pub const ALWAYS: [Invariant; 1] = [Invariant::ValueIntegrity];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -51,6 +57,7 @@ impl Invariant {
             Invariant::Converged => "converged",
             Invariant::Slo => "slo",
             Invariant::Live => "live",
+            Invariant::ValueIntegrity => "value-integrity",
         }
     }
 
@@ -73,7 +80,8 @@ impl Invariant {
             | Invariant::TagComplete
             | Invariant::Converged
             | Invariant::Slo
-            | Invariant::Live => true,
+            | Invariant::Live
+            | Invariant::ValueIntegrity => true,
         }
     }
 }

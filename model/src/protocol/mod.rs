@@ -18,11 +18,12 @@ use crate::node::config::SystemConfig;
 use crate::state::database::{Change, Row};
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 
 /// A cache protocol. Implement this for your own cache logic; see `examples/` and the doc page
 /// on writing a protocol. Methods run on the app node of the calling process, in simulation.
 #[allow(async_fn_in_trait)]
-pub trait Protocol: Send + Sync + 'static {
+pub trait Protocol: 'static {
     /// The protocol's stable name (used in output, file names and reproduce commands).
     fn name(&self) -> String;
     /// The invariants it promises in a system configured as `cfg` (a staleness bound usually
@@ -67,7 +68,7 @@ type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
 
 /// The object-safe face of `Protocol`, so the runner and the CLI can hold any protocol by name.
 /// Implemented for every `Protocol`; users never implement it.
-pub trait DynProtocol: Send + Sync + 'static {
+pub trait DynProtocol: 'static {
     fn name(&self) -> String;
     fn claims(&self, cfg: &SystemConfig) -> Claims;
     fn read<'a>(&'a self, cx: &'a App, key: &'a str) -> LocalFuture<'a, Result<Row, OpError>>;
@@ -110,5 +111,49 @@ impl<P: Protocol> DynProtocol for P {
     }
     fn on_start<'a>(&'a self, cx: &'a App) -> LocalFuture<'a, ()> {
         Box::pin(Protocol::on_start(self, cx))
+    }
+}
+
+/// How a run gets its protocol: one instance per app process, built by `make` when the process
+/// starts and built again when it restarts (a restart loses process memory), never shared
+/// between processes or between seeds. So per-process state — a local map, a connection, a
+/// background task's handle — lives in plain struct fields (with `Cell`/`RefCell` where a
+/// method changes it: methods take `&self`, and every instance lives on one simulated node).
+///
+/// `make` also runs outside the simulation, to read the protocol's name and claims: construct
+/// the value there, and do anything that talks to the system in `on_start`.
+#[derive(Clone)]
+pub struct ProtocolFactory {
+    name: String,
+    make: Arc<dyn Fn() -> Box<dyn DynProtocol> + Send + Sync>,
+}
+
+impl ProtocolFactory {
+    /// A factory from a constructor: `ProtocolFactory::new(OurCache::default)` or
+    /// `ProtocolFactory::new(|| OurCache::new(ttl))`.
+    pub fn new<P: Protocol, F: Fn() -> P + Send + Sync + 'static>(make: F) -> ProtocolFactory {
+        let name = Protocol::name(&make());
+        ProtocolFactory { name, make: Arc::new(move || Box::new(make()) as Box<dyn DynProtocol>) }
+    }
+
+    /// The protocol's stable name.
+    pub fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    /// What the protocol claims in a system configured as `cfg`.
+    pub fn claims(&self, cfg: &SystemConfig) -> Claims {
+        self.build().claims(cfg)
+    }
+
+    /// A fresh instance, for one app process.
+    pub fn build(&self) -> Box<dyn DynProtocol> {
+        (self.make)()
+    }
+}
+
+impl std::fmt::Debug for ProtocolFactory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProtocolFactory").field("name", &self.name).finish_non_exhaustive()
     }
 }

@@ -9,17 +9,16 @@ pub use cache_aside::{CacheAside, DoubleDelete};
 pub use leased::Leased;
 pub use versioned::{Flaw, Layered, LayeredProtocol};
 
-use crate::protocol::DynProtocol;
-use std::sync::Arc;
+use crate::protocol::ProtocolFactory;
 
 /// Every built-in protocol, in the order `tiersim list` shows them: the correct one, the
 /// common ones, then the zoo.
-pub fn builtin() -> Vec<Arc<dyn DynProtocol>> {
-    let mut all: Vec<Arc<dyn DynProtocol>> = vec![
-        Arc::new(LayeredProtocol::versioned()),
-        Arc::new(Leased),
-        Arc::new(CacheAside),
-        Arc::new(DoubleDelete::common()),
+pub fn builtin() -> Vec<ProtocolFactory> {
+    let mut all = vec![
+        ProtocolFactory::new(LayeredProtocol::versioned),
+        ProtocolFactory::new(|| Leased),
+        ProtocolFactory::new(|| CacheAside),
+        ProtocolFactory::new(DoubleDelete::common),
     ];
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
@@ -36,6 +35,6 @@ pub fn current_name(name: &str) -> &str {
 }
 
 /// The built-in protocol called `name`.
-pub fn by_name(name: &str) -> Option<Arc<dyn DynProtocol>> {
+pub fn by_name(name: &str) -> Option<ProtocolFactory> {
     builtin().into_iter().find(|p| p.name() == name)
 }

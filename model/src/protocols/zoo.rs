@@ -5,8 +5,7 @@
 use super::cache_aside::DoubleDelete;
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
 use crate::node::config::SystemConfig;
-use crate::protocol::{Claims, DynProtocol, Invariant};
-use std::sync::Arc;
+use crate::protocol::{Claims, Invariant, ProtocolFactory};
 use std::time::Duration;
 
 /// A zoo entry's card.
@@ -122,9 +121,9 @@ fn flaw_of(name: &str) -> Option<Flaw> {
 }
 
 /// The protocol of zoo entry `entry`.
-pub fn protocol(entry: &ZooEntry) -> Arc<dyn DynProtocol> {
+pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
     if entry.name == "short-double-delete" {
-        return Arc::new(DoubleDelete {
+        return ProtocolFactory::new(|| DoubleDelete {
             name: "short-double-delete",
             sleep: SHORT_SLEEP,
             claims: short_double_delete_claims,
@@ -136,7 +135,8 @@ pub fn protocol(entry: &ZooEntry) -> Arc<dyn DynProtocol> {
         Flaw::LostInvalidation | Flaw::ResubscribeGap => pubsub_claims,
         _ => versioned_claims,
     };
-    Arc::new(LayeredProtocol { name: entry.name, layered: Layered { flaw: Some(flaw) }, claims })
+    let name = entry.name;
+    ProtocolFactory::new(move || LayeredProtocol { name, layered: Layered { flaw: Some(flaw) }, claims })
 }
 
 /// The zoo entry called `name`.

@@ -7,7 +7,7 @@ use crate::node::config::{CacheOp, SystemConfig};
 use crate::node::redis::Published;
 use crate::node::tier::TierState;
 use crate::protocol::app::{AppNode, AppReq};
-use crate::protocol::{App, DynProtocol, Invalidation, OpError};
+use crate::protocol::{App, DynProtocol, Invalidation, OpError, ProtocolFactory};
 use crate::state::database::Change;
 use crate::state::store::TierStore;
 use std::cell::RefCell;
@@ -27,7 +27,8 @@ pub struct AppSetup {
     pub l3: String,
     pub replica: String,
     pub l1: Arc<Mutex<TierStore>>,
-    pub protocol: Arc<dyn DynProtocol>,
+    /// Builds this process's protocol instance, afresh at every (re)start.
+    pub protocol: ProtocolFactory,
     pub schedule: Arc<Schedule<CacheOp>>,
     pub processes: Vec<u64>,
     /// Processes whose client has run its last operation (the quiet phase waits for all).
@@ -61,7 +62,8 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
         config: setup.config.clone(),
     });
     let app = App { node: node.clone(), op: None };
-    let protocol = setup.protocol.clone();
+    // A (re)started process gets a fresh instance: nothing of the last one survives.
+    let protocol: Rc<dyn DynProtocol> = Rc::from(setup.protocol.build());
 
     let (a, p) = (app.clone(), protocol.clone());
     net.serve(move |req: AppReq, _from| {
@@ -153,6 +155,10 @@ async fn run_op(node: &Rc<AppNode>, protocol: &dyn DynProtocol, process: u64, op
             CacheOp::Warm { keys, .. } => protocol.warm(&app, keys).await.map(|_| None),
         }
     };
+    let context = || {
+        format!("protocol `{}` panicked in {} of {key} (op {id} by p{process})", protocol.name(), f.name())
+    };
+    let fut = super::panics::naming_panics(context, fut);
     let timeout = Duration::from_millis(node.config.op_timeout_ms);
     let result = match madsim::time::timeout(timeout, fut).await {
         Ok(r) => r,

@@ -5,12 +5,13 @@
 //! phase where faults are healed and the healthy system must converge.
 
 pub mod app;
+pub mod panics;
 
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::*;
 use crate::node::redis::{self as redis_server, RedisShared};
 use crate::node::{db, tier_node};
-use crate::protocol::DynProtocol;
+use crate::protocol::ProtocolFactory;
 use crate::state::database::{Database, Row};
 use crate::state::redis::RedisStore;
 use crate::state::store::{Entry, TierStore};
@@ -45,7 +46,7 @@ pub fn run(
     seed: u64,
     config: &SystemConfig,
     schedule: &Schedule<CacheOp>,
-    protocol: Arc<dyn DynProtocol>,
+    protocol: ProtocolFactory,
 ) -> RunRecord {
     let recorder: Recorder<ModelEvent> = Recorder::new();
     let rec = recorder.clone();

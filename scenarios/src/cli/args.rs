@@ -3,43 +3,46 @@
 //! allows when it refuses.
 
 use super::output::BadInput;
+use crate::registry::Registry;
 use crate::scenario::Scenario;
 use std::sync::Arc;
-use tiersim_model::protocol::{DynProtocol, Invariant};
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 pub(crate) fn resolve(
+    reg: &Registry,
     scenario: &str,
     protocol: &str,
     require: &[String],
-) -> Result<(Arc<dyn Scenario>, Arc<dyn DynProtocol>, Vec<Invariant>), BadInput> {
-    Ok((find_scenario(scenario)?, find_protocol(protocol)?, parse_require(require)?))
+) -> Result<(Arc<dyn Scenario>, ProtocolFactory, Vec<Invariant>), BadInput> {
+    Ok((find_scenario(reg, scenario)?, find_protocol(reg, protocol)?, parse_require(require)?))
 }
 
-pub(crate) fn find_scenario(name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
-    crate::registry::current().scenario(name).ok_or_else(|| {
-        let names: Vec<_> = crate::registry::current().scenarios.clone().iter().map(|s| s.name()).collect();
+pub(crate) fn find_scenario(reg: &Registry, name: &str) -> Result<Arc<dyn Scenario>, BadInput> {
+    reg.find_scenario(name).ok_or_else(|| {
+        let names: Vec<_> = reg.scenarios().iter().map(|s| s.name()).collect();
         BadInput(format!("unknown scenario {name:?} (known: {})", names.join(", ")))
     })
 }
 
-pub(crate) fn find_protocol(name: &str) -> Result<Arc<dyn DynProtocol>, BadInput> {
-    crate::registry::current().protocol(name).ok_or_else(|| {
-        let names: Vec<_> = crate::registry::current().protocols.clone().iter().map(|p| p.name()).collect();
+pub(crate) fn find_protocol(reg: &Registry, name: &str) -> Result<ProtocolFactory, BadInput> {
+    reg.find_protocol(name).ok_or_else(|| {
+        let names: Vec<_> = reg.protocols().iter().map(|p| p.name()).collect();
         BadInput(format!("unknown protocol {name:?} (known: {})", names.join(", ")))
     })
 }
 
 /// The (scenario, protocol) pairs a sweep or an exploration covers: one or all of each.
 pub(crate) fn pairs(
+    reg: &Registry,
     scenario: Option<&str>,
     protocol: Option<&str>,
-) -> Result<Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>, BadInput> {
+) -> Result<Vec<(Arc<dyn Scenario>, ProtocolFactory)>, BadInput> {
     let scenarios = match scenario {
-        Some(s) => vec![find_scenario(s)?],
-        None => crate::registry::current().scenarios.clone(),
+        Some(s) => vec![find_scenario(reg, s)?],
+        None => reg.scenarios().to_vec(),
     };
     let protocols = match protocol {
-        Some(p) => vec![find_protocol(p)?],
-        None => crate::registry::current().protocols.clone(),
+        Some(p) => vec![find_protocol(reg, p)?],
+        None => reg.protocols().to_vec(),
     };
     Ok(scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect())
 }
@@ -84,17 +87,25 @@ pub(crate) fn parse_strategy(name: &str) -> Result<crate::explore::strategy::Str
     })
 }
 
+/// The longest `--budget`: one year (longer ones are typos, and would overflow if multiplied out).
+const MAX_BUDGET_SECS: u64 = 365 * 24 * 3600;
+
+fn too_long(text: &str) -> BadInput {
+    BadInput(format!("--budget {text:?}: longer than the allowed 8760h (one year)"))
+}
+
 pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, BadInput> {
     let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m or 8h"));
     let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
     let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
+    let n: u64 = n.parse().map_err(|_| too_long(text))?;
     let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
+        "s" => Some(n),
+        "m" => n.checked_mul(60),
+        "h" => n.checked_mul(3600),
         _ => return Err(bad()),
     };
+    let secs = secs.filter(|s| *s <= MAX_BUDGET_SECS).ok_or_else(|| too_long(text))?;
     if secs == 0 {
         return Err(bad());
     }

@@ -1,6 +1,7 @@
 //! `tiersim bench`: DESIGN.md's performance figures, measured in this process.
 
 use super::output::*;
+use crate::registry::Registry;
 
 #[derive(clap::Args)]
 pub struct BenchArgs {
@@ -12,7 +13,7 @@ pub struct BenchArgs {
 }
 
 impl BenchArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
         let BenchArgs { quick, json } = self;
         use crate::bench::{run, BenchOptions};
         let progress = |line: &str| eprintln!("{line}");

@@ -1,6 +1,7 @@
 //! `tiersim check HISTORY`: linearizability and the smallest Δ of a history recorded elsewhere.
 
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -15,7 +16,7 @@ pub struct CheckArgs {
 }
 
 impl CheckArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
         check(&self.file, self.max_states, self.json)
     }
 }
@@ -28,6 +29,11 @@ pub(crate) fn check(path: &Path, max_states: u64, json: bool) -> Result<u8, BadI
     let ops = tiersim_sim::check::parse::parse_ops(&text).map_err(|e| BadInput(format!("{name}: {e}")))?;
     if max_states == 0 {
         return Err(BadInput("--max-states must be at least 1".into()));
+    }
+    if ops.is_empty() {
+        return Err(BadInput(format!(
+            "{name}: no operations; expected a history of JSON lines, one invoke or completion event each"
+        )));
     }
     let budget = Budget { max_states, max_wall: None };
     let report = check_ops(&ops, &budget);

@@ -11,6 +11,7 @@
 
 use super::args::*;
 use super::output::*;
+use crate::registry::Registry;
 use crate::scenario::Scenario;
 use serde_json::json;
 use std::collections::{BTreeMap, BTreeSet};
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 
 #[derive(clap::Args)]
 pub struct ExploreArgs {
@@ -53,7 +54,7 @@ pub struct ExploreArgs {
 }
 
 impl ExploreArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, in_process, known, json } =
             self;
         let budget = parse_duration(&budget)?;
@@ -61,22 +62,18 @@ impl ExploreArgs {
             Some(s) => vec![parse_strategy(&s)?],
             None => crate::explore::strategy::Strategy::ALL.to_vec(),
         };
-        prepare_dir(&out)?;
+        // Every argument is checked before the output directory is created.
+        let pairs = pairs(reg, scenario.as_deref(), protocol.as_deref())?;
+        let parallel = Parallel { jobs: parse_jobs(jobs)?, workers: workers(in_process)? };
         let known_dirs = if known.is_empty() {
             Some(PathBuf::from("seeds")).filter(|d| d.is_dir()).into_iter().collect()
         } else {
             known
         };
         let known = known_signatures(&known_dirs)?;
-        explore(
-            pairs(scenario.as_deref(), protocol.as_deref())?,
-            strategies,
-            start,
-            budget,
-            Parallel { jobs: parse_jobs(jobs)?, workers: workers(in_process)? },
-            Files { out: &out, known: &known },
-            json,
-        )
+        super::validate::output_dir(&out)?;
+        prepare_dir(&out)?;
+        explore(pairs, strategies, start, budget, parallel, Files { out: &out, known: &known }, json)
     }
 }
 
@@ -94,7 +91,7 @@ pub(crate) struct Parallel {
 }
 
 pub(crate) fn explore(
-    pairs: Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>,
+    pairs: Vec<(Arc<dyn Scenario>, ProtocolFactory)>,
     strategies: Vec<crate::explore::strategy::Strategy>,
     start: u64,
     budget: std::time::Duration,
@@ -170,7 +167,14 @@ pub(crate) fn explore(
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path = save_replay(files.out, &**s, &**p, &Outcome { seed, ..shrunk_outcome }, &shrunk)?;
+            let path = save_replay(
+                files.out,
+                &**s,
+                p,
+                &Outcome { seed, ..shrunk_outcome },
+                &shrunk,
+                strategies[strat],
+            )?;
             signatures.insert(signature, path.display().to_string());
             cell.new += 1;
         }
@@ -292,7 +296,8 @@ fn known_signatures(dirs: &[PathBuf]) -> Result<BTreeMap<String, String>, BadInp
         for path in files {
             let file = crate::run::load_replay(&path).map_err(|e| BadInput(e.to_string()))?;
             if let Some(invariant) = &file.expected.invariant {
-                let sig = signature(&file.protocol, invariant, &file.schedule);
+                let protocol = tiersim_model::protocols::current_name(&file.protocol);
+                let sig = signature(protocol, invariant, &file.schedule);
                 known.entry(sig).or_insert_with(|| path.display().to_string());
             }
         }

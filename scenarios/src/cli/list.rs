@@ -2,8 +2,9 @@
 //! exposes each zoo entry.
 
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 
 #[derive(clap::Args)]
 pub struct ListArgs {
@@ -12,34 +13,29 @@ pub struct ListArgs {
 }
 
 impl ListArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        Ok(list(self.json))
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        Ok(list(reg, self.json))
     }
 }
 
-pub(crate) fn list(json: bool) -> u8 {
+pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
     use tiersim_model::protocols::zoo;
     // A claim can depend on the system (a staleness bound on its TTLs): show it for the scenario
     // that exposes a zoo entry, and for the default system otherwise.
-    let claims_of = |p: &dyn DynProtocol| {
+    let claims_of = |p: &ProtocolFactory| {
         let cfg = zoo::entry(&p.name())
-            .and_then(|e| crate::registry::current().scenario(e.scenario))
+            .and_then(|e| reg.find_scenario(e.scenario))
             .map_or_else(tiersim_model::node::config::SystemConfig::default, |s| s.config());
         p.claims(&cfg)
     };
-    let scenarios: Vec<_> = crate::registry::current()
-        .scenarios
-        .clone()
-        .iter()
-        .map(|s| json!({"name": s.name(), "description": s.description()}))
-        .collect();
-    let protocols: Vec<_> = crate::registry::current()
-        .protocols
-        .clone()
+    let scenarios: Vec<_> =
+        reg.scenarios().iter().map(|s| json!({"name": s.name(), "description": s.description()})).collect();
+    let protocols: Vec<_> = reg
+        .protocols()
         .iter()
         .map(|p| {
             let entry = zoo::entry(&p.name());
-            let claims = claims_of(&**p);
+            let claims = claims_of(p);
             json!({
                 "name": p.name(),
                 "guarantees": claims.names(),
@@ -51,19 +47,22 @@ pub(crate) fn list(json: bool) -> u8 {
             })
         })
         .collect();
+    // Checked on every run, claimed or not.
+    let always: Vec<_> = Invariant::ALWAYS.iter().map(|i| i.name()).collect();
     if json {
-        println!("{}", json!({"scenarios": scenarios, "protocols": protocols}));
+        println!("{}", json!({"scenarios": scenarios, "protocols": protocols, "always_checked": always}));
     } else {
         println!("scenarios:");
-        for s in crate::registry::current().scenarios.clone() {
+        for s in reg.scenarios() {
             println!("  {:<22} {}", s.name(), s.description());
         }
         println!("protocols:");
-        for p in crate::registry::current().protocols.clone() {
+        for p in reg.protocols() {
             let exposed = zoo::entry(&p.name())
                 .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
             println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));
         }
+        println!("checked on every run, whatever a protocol claims: {}", always.join(", "));
     }
     0
 }

@@ -15,8 +15,8 @@ mod report;
 mod run;
 mod shrink;
 mod sweep;
+mod validate;
 
-use crate::explore::worker::WORKER_ARG;
 use crate::registry::Registry;
 use clap::{Parser, Subcommand};
 use output::BadInput;
@@ -56,21 +56,19 @@ enum Command {
     Replay(replay::ReplayArgs),
 }
 
-/// The shipped `tiersim` command line: the built-in scenarios and protocols.
+/// The shipped `tiersim` binary: every built-in scenario and protocol.
 pub fn main() -> ExitCode {
     main_with(Registry::builtin())
 }
 
-/// The `tiersim` command line over `registry`: a user's own binary is this call with their
-/// protocols added, and every command (sweeps in worker processes included) knows them. Parse
-/// the arguments, run the command, and turn its result into the process's exit code (a bad
-/// input prints one line and exits 2).
+/// A `tiersim` command line over `registry`'s protocols and scenarios: parse the arguments, run
+/// the command, and turn its result into the process's exit code (a bad input prints one line
+/// and exits 2). A team's own binary is this call with its protocols registered.
 pub fn main_with(registry: Registry) -> ExitCode {
     // A sweep re-executes this binary as a worker: answer its jobs, with this same registry.
-    if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
+    if std::env::args().nth(1).as_deref() == Some(crate::explore::worker::WORKER_ARG) {
         return crate::explore::worker::serve(&registry);
     }
-    crate::registry::install(registry);
     // Like any Unix filter, stop quietly when the reader goes away (`tiersim run --trace | head`)
     // instead of panicking on a broken pipe.
     // SAFETY: resetting a signal disposition to its default before any thread starts.
@@ -81,31 +79,43 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            if matches!(
-                e.kind(),
-                ErrorKind::DisplayHelp
-                    | ErrorKind::DisplayVersion
-                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
-            ) {
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
                 let _ = e.print();
                 return ExitCode::SUCCESS;
             }
+            if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+                // `tiersim` alone is a usage error, not success.
+                use clap::CommandFactory;
+                let commands: Vec<String> =
+                    Cli::command().get_subcommands().map(|c| c.get_name().to_string()).collect();
+                eprintln!(
+                    "tiersim: no command given; usage: tiersim <COMMAND> (commands: {}; see tiersim --help)",
+                    commands.join(", ")
+                );
+                return ExitCode::from(2);
+            }
             let text = e.render().to_string();
-            let first = text.lines().next().unwrap_or("bad arguments").trim_start_matches("error: ");
+            let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+            let mut first = lines.next().unwrap_or("bad arguments").trim_start_matches("error: ").to_string();
+            // "the following required arguments were not provided:" names them on the next lines.
+            if first.ends_with(':') {
+                let named: Vec<&str> = lines.take_while(|l| !l.starts_with("Usage:")).collect();
+                first = format!("{first} {}", named.join(", "));
+            }
             eprintln!("tiersim: {first} (see tiersim --help)");
             return ExitCode::from(2);
         }
     };
     let result = match cli.command {
-        Command::List(a) => a.execute(),
-        Command::Run(a) => a.execute(),
-        Command::Sweep(a) => a.execute(),
-        Command::Explore(a) => a.execute(),
-        Command::Check(a) => a.execute(),
-        Command::Shrink(a) => a.execute(),
-        Command::Report(a) => a.execute(),
-        Command::Bench(a) => a.execute(),
-        Command::Replay(a) => a.execute(),
+        Command::List(a) => a.execute(&registry),
+        Command::Run(a) => a.execute(&registry),
+        Command::Sweep(a) => a.execute(&registry),
+        Command::Explore(a) => a.execute(&registry),
+        Command::Check(a) => a.execute(&registry),
+        Command::Shrink(a) => a.execute(&registry),
+        Command::Report(a) => a.execute(&registry),
+        Command::Bench(a) => a.execute(&registry),
+        Command::Replay(a) => a.execute(&registry),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -2,14 +2,15 @@
 //! (exit 2), exit codes, an outcome as JSON and as text, replay files, atomic writes and the
 //! progress bar.
 
-use crate::run::{config_json, reproduce_command};
+use crate::registry::Registry;
+use crate::run::config_json;
 use crate::scenario::Scenario;
 use serde_json::json;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::protocol::DynProtocol;
+use tiersim_model::protocol::ProtocolFactory;
 use tiersim_sim::replay::{hash_hex, Expected, InputError, ReplayFile, FORMAT_VERSION};
 /// A failure of the command itself (exit 2), as one line.
 #[derive(Debug)]
@@ -29,7 +30,12 @@ pub(crate) fn exit_for(v: Verdict) -> u8 {
     }
 }
 
-pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> serde_json::Value {
+pub(crate) fn outcome_json(
+    reg: &Registry,
+    s: &dyn Scenario,
+    p: &ProtocolFactory,
+    o: &Outcome,
+) -> serde_json::Value {
     // The slo figures in ns; a distribution with no sample is null.
     let percentiles = |p: &Option<tiersim_model::check::cache::Percentiles>| {
         p.as_ref().map(|p| json!({"p50": p.p50_ns, "p95": p.p95_ns, "p99": p.p99_ns, "samples": p.samples}))
@@ -48,31 +54,43 @@ pub(crate) fn outcome_json(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -
         "sim_ns": o.sim_ns,
         "wall_ms": o.wall_ms,
         "max_staleness_ns": o.max_staleness_ns,
+        "unfinished": o.unfinished,
         "unchecked": o.unchecked.iter().map(|i| i.name()).collect::<Vec<_>>(),
         "latency_ns": {
             "invalidation": percentiles(&o.latency.invalidation),
             "cascade": percentiles(&o.latency.cascade),
             "warming": percentiles(&o.latency.warming),
         },
-        "reproduce": reproduce_command(s.name(), &p.name(), o.seed),
+        "reproduce": reg.reproduce(s.name(), &p.name(), o.seed),
     })
 }
 
-pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) {
-    let cfg = s.config();
+/// An outcome as text, for a run of `schedule` in the system `cfg` (a replay file's, which need
+/// not be what the scenario draws from the seed), ending with the command that reproduces it.
+pub(crate) fn print_run(
+    s: &dyn Scenario,
+    p: &ProtocolFactory,
+    o: &Outcome,
+    cfg: &tiersim_model::node::config::SystemConfig,
+    schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+    reproduce: &str,
+) {
     let t = &cfg.topology;
-    let schedule = s.schedule(o.seed);
     println!(
         "seed {} · scenario {} · protocol {} · {}x{}x{} apps, {} Redis shard(s) · TTL L1/L2/L3/Redis {}/{}/{}/{} ms · {} ops, {} faults scheduled",
         o.seed, s.name(), p.name(), t.regions, t.hosts_per_region, t.processes_per_host, t.redis_shards,
         cfg.l1_ttl_ms, cfg.l2_ttl_ms, cfg.l3_ttl_ms, cfg.redis_ttl_ms, schedule.ops.len(), schedule.faults.len()
     );
-    println!("claims: {}", p.claims(&cfg).names().join(", "));
+    println!("claims: {}", p.claims(cfg).names().join(", "));
     if !o.unchecked.is_empty() {
         let names: Vec<&str> = o.unchecked.iter().map(|i| i.name()).collect();
         println!("not checked yet (no checker in this build): {}", names.join(", "));
     }
     println!("verdict: {}", o.verdict.name());
+    // Why a crashed or stuck run stopped comes first: the partial history's violations follow.
+    if let Some(a) = &o.abort {
+        println!("stopped: {a}");
+    }
     for v in o.violations.iter().take(5) {
         println!(
             "invariant `{}` violated at t={}: key {}",
@@ -85,11 +103,11 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
     if o.violations.len() > 5 {
         println!("... and {} more violations (--json lists all)", o.violations.len() - 5);
     }
-    if let Some(a) = &o.abort {
-        println!("stopped: {a}");
+    if let Some(line) = tiersim_model::check::unfinished::summary(&o.unfinished) {
+        println!("{line}");
     }
     if o.verdict != Verdict::Pass {
-        println!("reproduce: {}", reproduce_command(s.name(), &p.name(), o.seed));
+        println!("reproduce: {reproduce}");
     }
     println!(
         "{} ops · {} events · {} messages · {:.3} s simulated in {} ms · max staleness {} ms · trace {}",
@@ -103,7 +121,10 @@ pub(crate) fn print_outcome(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) 
     );
 }
 
-pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> String {
+pub(crate) fn summary(s: &dyn Scenario, p: &ProtocolFactory, o: &Outcome) -> String {
+    if let (Verdict::Crash | Verdict::Liveness, Some(abort)) = (o.verdict, &o.abort) {
+        return format!("{} on {}/{} seed {}: {abort}", o.verdict.name(), s.name(), p.name(), o.seed);
+    }
     match o.violations.first() {
         Some(v) => format!(
             "{} on {}/{} seed {}: key {}: {}",
@@ -121,11 +142,12 @@ pub(crate) fn summary(s: &dyn Scenario, p: &dyn DynProtocol, o: &Outcome) -> Str
 pub(crate) fn save_replay(
     dir: &Path,
     s: &dyn Scenario,
-    p: &dyn DynProtocol,
+    p: &ProtocolFactory,
     o: &Outcome,
     schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+    strategy: crate::explore::strategy::Strategy,
 ) -> Result<PathBuf, BadInput> {
-    let path = dir.join(format!("{}--{}--{}.json", s.name(), p.name(), o.seed));
+    let path = dir.join(crate::run::replay_file_name(s.name(), &p.name(), o.seed, strategy));
     let file = ReplayFile {
         format_version: FORMAT_VERSION,
         tiersim_version: env!("CARGO_PKG_VERSION").into(),
@@ -142,18 +164,16 @@ pub(crate) fn save_replay(
     Ok(path)
 }
 
+/// Create an output directory; call `validate::output_dir` first, before anything runs.
 pub(crate) fn prepare_dir(dir: &Path) -> Result<(), BadInput> {
     std::fs::create_dir_all(dir)
         .map_err(|e| BadInput(format!("{}: cannot create directory: {e}", dir.display())))
 }
 
-/// Write a file through a temporary one and a rename: nothing half-written is left behind.
+/// Write a file through a temporary one and a rename: nothing half-written is left behind, and
+/// a symlink is written through, never replaced (see `tiersim_sim::files`).
 pub(crate) fn write_atomically(path: &Path, text: &str) -> Result<(), BadInput> {
-    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
-    std::fs::write(&tmp, text).and_then(|_| std::fs::rename(&tmp, path)).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        BadInput(format!("{}: cannot write: {e}", path.display()))
-    })
+    Ok(tiersim_sim::files::write_atomically(path, text)?)
 }
 
 /// A progress bar on a terminal (stderr), nothing otherwise.

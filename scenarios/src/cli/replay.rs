@@ -2,6 +2,7 @@
 //! or `lost`).
 
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tiersim_sim::replay::hash_hex;
@@ -14,22 +15,19 @@ pub struct ReplayArgs {
 }
 
 impl ReplayArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        replay(&self.file, self.json)
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        replay(reg, &self.file, self.json)
     }
 }
 
-pub(crate) fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
-    let file = crate::run::load_replay(path)?;
+pub(crate) fn replay(reg: &Registry, path: &Path, json: bool) -> Result<u8, BadInput> {
+    let super::validate::Loaded { file, scenario: s, protocol: p, config } =
+        super::validate::load(reg, path)?;
     let name = path.display();
-    let s = crate::registry::current()
-        .scenario(&file.scenario)
-        .ok_or_else(|| BadInput(format!("{name}: unknown scenario {:?}", file.scenario)))?;
-    let p = crate::registry::current()
-        .protocol(&file.protocol)
-        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
+    // The file, not (scenario, protocol, seed), is what reproduces this run: a shrunk file's
+    // schedule is not the one its seed draws.
+    let reproduce = format!("cargo tiersim replay {name}");
     let reproduced = if hash_hex(o.trace_hash) == file.trace_hash {
         "exact"
     } else if o.verdict.name() == file.expected.verdict && o.invariant() == file.expected.invariant {
@@ -38,13 +36,14 @@ pub(crate) fn replay(path: &Path, json: bool) -> Result<u8, BadInput> {
         "lost"
     };
     if json {
-        let mut j = outcome_json(&*s, &*p, &o);
+        let mut j = outcome_json(reg, &*s, &p, &o);
+        j["reproduce"] = json!(reproduce);
         j["reproduced"] = json!(reproduced);
         j["expected"] = json!({"verdict": file.expected.verdict, "invariant": file.expected.invariant, "trace_hash": file.trace_hash});
         println!("{j}");
     } else {
         println!("replaying {name}: {}", file.summary);
-        print_outcome(&*s, &*p, &o);
+        print_run(&*s, &p, &o, &config, &file.schedule, &reproduce);
         println!("reproduced: {reproduced}");
     }
     Ok(if reproduced == "lost" { 1 } else { 0 })

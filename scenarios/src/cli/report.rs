@@ -1,6 +1,7 @@
 //! `tiersim report FILE -o OUT.html`: one run as a self-contained HTML timeline.
 
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tiersim_sim::replay::hash_hex;
@@ -15,18 +16,15 @@ pub struct ReportArgs {
 }
 
 impl ReportArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        report(&self.file, &self.out, self.json)
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        report(reg, &self.file, &self.out, self.json)
     }
 }
 
-pub(crate) fn report(path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
-    let file = crate::run::load_replay(path)?;
+pub(crate) fn report(reg: &Registry, path: &Path, out: &Path, json: bool) -> Result<u8, BadInput> {
+    let super::validate::Loaded { file, protocol: p, config, .. } = super::validate::load(reg, path)?;
+    super::validate::output_file(out)?;
     let name = path.display();
-    let p = crate::registry::current()
-        .protocol(&file.protocol)
-        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let o = crate::run::run_in(&config, p, file.seed, &file.schedule, &[]);
     let title = format!("{} · {} · seed {}", file.scenario, file.protocol, file.seed);
     let html = crate::report::render(&title, &o, &config);

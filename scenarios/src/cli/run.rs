@@ -3,7 +3,8 @@
 
 use super::args::*;
 use super::output::*;
-use crate::run::run_seed;
+use crate::registry::Registry;
+use crate::run::{reproduce_command_with, run_schedule};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -15,6 +16,10 @@ pub struct RunArgs {
     pub protocol: String,
     #[arg(long)]
     pub seed: u64,
+    /// How the seed becomes a schedule: random | swarm | pct (a sweep's failing seed is
+    /// reproduced with the sweep's strategy; coverage seeds are reproduced from their replay file).
+    #[arg(long, default_value = "random")]
+    pub strategy: String,
     /// Check this invariant too, beyond the protocol's claims (repeatable).
     #[arg(long = "require")]
     pub require: Vec<String>,
@@ -32,13 +37,27 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        let RunArgs { scenario, protocol, seed, require, save, history, trace, json } = self;
-        let (s, p, req) = resolve(&scenario, &protocol, &require)?;
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        let RunArgs { scenario, protocol, seed, strategy, require, save, history, trace, json } = self;
+        let (s, p, req) = resolve(reg, &scenario, &protocol, &require)?;
+        let strategy = parse_strategy(&strategy)?;
+        let Some(reproduce) =
+            reproduce_command_with(&reg.command_line(), s.name(), &p.name(), seed, strategy)
+        else {
+            return Err(BadInput(
+                "--strategy coverage: a coverage schedule depends on the seeds before it; run `sweep --strategy coverage --save DIR` and `replay` the saved file".into(),
+            ));
+        };
+        // Every output is checked before the run, and the save directory is created only after
+        // the history is written: a bad path leaves nothing behind.
         if let Some(dir) = &save {
-            prepare_dir(dir)?;
+            super::validate::output_dir(dir)?;
         }
-        let o = run_seed(&*s, p.clone(), seed, &req);
+        if let Some(path) = &history {
+            super::validate::output_file(path)?;
+        }
+        let schedule = s.schedule_with(seed, strategy);
+        let o = run_schedule(&*s, p.clone(), seed, &schedule, &req);
         if trace {
             for line in crate::report::trace_lines(&o, &s.config()) {
                 if json {
@@ -54,15 +73,19 @@ impl RunArgs {
         // One run the user asked to keep is kept whatever its verdict: a passing run is a
         // regression file too (the seed that once broke a correct protocol).
         let saved = match &save {
-            Some(dir) => Some(save_replay(dir, &*s, &*p, &o, &s.schedule(seed))?),
+            Some(dir) => {
+                prepare_dir(dir)?;
+                Some(save_replay(dir, &*s, &p, &o, &schedule, strategy)?)
+            }
             None => None,
         };
         if json {
-            let mut j = outcome_json(&*s, &*p, &o);
+            let mut j = outcome_json(reg, &*s, &p, &o);
+            j["reproduce"] = json!(reproduce);
             j["saved"] = json!(saved.map(|p| p.display().to_string()));
             println!("{j}");
         } else {
-            print_outcome(&*s, &*p, &o);
+            print_run(&*s, &p, &o, &s.config(), &schedule, &reproduce);
             if let Some(path) = saved {
                 println!("saved: {}", path.display());
             }

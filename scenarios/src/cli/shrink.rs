@@ -2,6 +2,7 @@
 
 use super::args::*;
 use super::output::*;
+use crate::registry::Registry;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use tiersim_sim::replay::{hash_hex, Expected, ReplayFile};
@@ -23,20 +24,25 @@ pub struct ShrinkArgs {
 }
 
 impl ShrinkArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
-        shrink(&self.file, &self.out, self.max_runs, self.invariant, self.json)
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
+        shrink(reg, &self.file, &self.out, self.max_runs, self.invariant, self.json)
     }
 }
 
 pub(crate) fn shrink(
+    reg: &Registry,
     path: &Path,
     out: &Path,
     max_runs: usize,
     target: Option<String>,
     json: bool,
 ) -> Result<u8, BadInput> {
-    let file = crate::run::load_replay(path)?;
+    if max_runs == 0 {
+        return Err(BadInput("--max-runs is 0; allowed: at least 1 candidate run".into()));
+    }
+    let super::validate::Loaded { file, protocol: p, config, .. } = super::validate::load(reg, path)?;
     let name = path.display();
+    super::validate::output_file(out)?;
     if file.expected.verdict != "fail" {
         return Err(BadInput(format!("{name}: nothing to shrink: its verdict is {}", file.expected.verdict)));
     }
@@ -46,13 +52,16 @@ pub(crate) fn shrink(
     let Some(invariant) = target.or_else(|| file.expected.invariant.clone()) else {
         return Err(BadInput(format!("{name}: nothing to shrink: no invariant failed")));
     };
-    let p = crate::registry::current()
-        .protocol(&file.protocol)
-        .ok_or_else(|| BadInput(format!("{name}: unknown protocol {:?}", file.protocol)))?;
-    let config = crate::run::config_from_json(&file.config).map_err(|e| BadInput(format!("{name}: {e}")))?;
     let before = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
     if !before.violations.iter().any(|v| v.invariant == invariant) {
         eprintln!("tiersim: {name} no longer fails {invariant}; nothing was shrunk");
+        if json {
+            println!(
+                "{}",
+                json!({"shrunk": false, "invariant": invariant, "verdict": before.verdict.name(),
+                       "ops_before": file.schedule.ops.len(), "ops_after": null, "reason": "no longer fails"})
+            );
+        }
         return Ok(1);
     }
     let (schedule, seed, stats, o) =

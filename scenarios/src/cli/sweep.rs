@@ -2,7 +2,8 @@
 
 use super::args::*;
 use super::output::*;
-use crate::run::reproduce_command;
+use crate::registry::Registry;
+use crate::run::{replay_file_name, reproduce_command_with};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -46,7 +47,7 @@ pub struct SweepArgs {
 }
 
 impl SweepArgs {
-    pub fn execute(self) -> Result<u8, BadInput> {
+    pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let SweepArgs {
             scenario,
             all,
@@ -63,7 +64,7 @@ impl SweepArgs {
         if all && scenario.is_some() {
             return Err(BadInput("--all and --scenario exclude each other".into()));
         }
-        let pairs = pairs(scenario.as_deref(), protocol.as_deref())?;
+        let pairs = pairs(reg, scenario.as_deref(), protocol.as_deref())?;
         let default_seeds = if scenario.is_some() { "0..200" } else { "0..20" };
         let (a, b) = parse_range(seeds.as_deref().unwrap_or(default_seeds))?;
         let spec = crate::explore::sweep::SweepSpec {
@@ -76,13 +77,15 @@ impl SweepArgs {
             workers: workers(in_process)?,
         };
         if let Some(dir) = &save {
+            super::validate::output_dir(dir)?;
             prepare_dir(dir)?;
         }
-        sweep(&spec, save.as_deref(), json)
+        sweep(reg, &spec, save.as_deref(), json)
     }
 }
 
 pub(crate) fn sweep(
+    reg: &Registry,
     spec: &crate::explore::sweep::SweepSpec,
     save: Option<&Path>,
     json: bool,
@@ -97,9 +100,9 @@ pub(crate) fn sweep(
         if r.verdict != Verdict::Pass {
             failing.fetch_add(1, Ordering::Relaxed);
             if let Some(dir) = save {
-                let s = find_scenario(r.scenario).expect("swept scenarios exist");
+                let s = find_scenario(reg, r.scenario).expect("swept scenarios exist");
                 let p = spec.pairs.iter().find(|(_, p)| p.name() == r.protocol).unwrap().1.clone();
-                if let Err(e) = save_replay(dir, &*s, &*p, o, schedule) {
+                if let Err(e) = save_replay(dir, &*s, &p, o, schedule, spec.strategy) {
                     *save_error.lock().unwrap() = Some(e);
                 }
             }
@@ -138,10 +141,30 @@ pub(crate) fn sweep(
             })
         })
     };
+    // The command that reproduces a failing seed: `run` with the sweep's strategy, or the saved
+    // replay file where the seed alone is not enough (coverage schedules depend on earlier seeds).
+    let reproduce = |f: &crate::explore::sweep::SeedResult| {
+        match (reproduce_command_with(&reg.command_line(), f.scenario, &f.protocol, f.seed, spec.strategy), save) {
+            (Some(cmd), _) => cmd,
+            (None, Some(dir)) => format!(
+                "cargo tiersim replay {}",
+                dir.join(replay_file_name(f.scenario, &f.protocol, f.seed, spec.strategy)).display()
+            ),
+            (None, None) => format!(
+                "cargo tiersim sweep --scenario {} --protocol {} --strategy {} --seeds {}..{} --save DIR, then cargo tiersim replay DIR/{}",
+                f.scenario,
+                f.protocol,
+                spec.strategy.name(),
+                spec.seeds.start,
+                spec.seeds.end,
+                replay_file_name(f.scenario, &f.protocol, f.seed, spec.strategy)
+            ),
+        }
+    };
     if json {
         let fail_json = |f: &crate::explore::sweep::SeedResult| {
             json!({"scenario": f.scenario, "protocol": f.protocol, "seed": f.seed, "verdict": f.verdict.name(),
-                   "invariant": f.invariant, "invariants": f.invariants})
+                   "invariant": f.invariant, "invariants": f.invariants, "reproduce": reproduce(f)})
         };
         let rows_json: Vec<_> = rows
             .iter()
@@ -186,7 +209,7 @@ pub(crate) fn sweep(
             spec.jobs
         );
         if let Some(f) = failures.first() {
-            println!("reproduce: {}", reproduce_command(f.scenario, &f.protocol, f.seed));
+            println!("reproduce: {}", reproduce(f));
         }
     }
     Ok(if failures.is_empty() { 0 } else { 1 })

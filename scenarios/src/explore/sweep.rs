@@ -23,13 +23,13 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::protocol::{DynProtocol, Invariant};
+use tiersim_model::protocol::{Invariant, ProtocolFactory};
 use tiersim_sim::schedule::Schedule;
 
 /// What to sweep.
 #[derive(Clone)]
 pub struct SweepSpec {
-    pub pairs: Vec<(Arc<dyn Scenario>, Arc<dyn DynProtocol>)>,
+    pub pairs: Vec<(Arc<dyn Scenario>, ProtocolFactory)>,
     pub seeds: std::ops::Range<u64>,
     /// (i, n): keep seeds with `seed % n == i`. (0, 1) keeps all.
     pub shard: (u64, u64),

@@ -18,7 +18,7 @@
 //! Per-seed results are the in-thread results: the worker runs each seed exactly as a thread of
 //! the parent would (`run_in`, the runtime's fresh thread per run), and sends the verdict, the
 //! violations and the trace hash. It does not send the history (megabytes); an outcome that
-//! came from a worker has an empty history and no latencies. A caller that needs them re-runs
+//! came from a worker has an empty history, no latencies and no list of unfinished operations. A caller that needs them re-runs
 //! the seed in process, which gives the same trace.
 //!
 //! The stream: the parent writes one [`Job`] per line to the worker's stdin, the worker answers
@@ -167,10 +167,10 @@ pub fn serve(registry: &Registry) -> ExitCode {
 }
 
 fn run_job(registry: &Registry, job: &Job) -> Reply {
-    let Some(s) = registry.scenario(&job.scenario) else {
+    let Some(s) = registry.find_scenario(&job.scenario) else {
         return Reply::Error(format!("this binary has no scenario {:?}", job.scenario));
     };
-    let Some(p) = registry.protocol(&job.protocol) else {
+    let Some(p) = registry.find_protocol(&job.protocol) else {
         return Reply::Error(format!("this binary has no protocol {:?}", job.protocol));
     };
     let Some(strategy) = Strategy::from_name(&job.strategy) else {
@@ -253,6 +253,7 @@ impl Done {
             max_staleness_ns: self.max_staleness_ns,
             unchecked: self.unchecked.iter().filter_map(|n| Invariant::from_name(n)).collect(),
             latency: Default::default(),
+            unfinished: Vec::new(),
             history: empty_history(self.trace_hash),
         }
     }
@@ -275,6 +276,7 @@ pub fn crashed(seed: u64, ops: usize, message: String) -> Outcome {
         max_staleness_ns: 0,
         unchecked: Vec::new(),
         latency: Default::default(),
+        unfinished: Vec::new(),
         history: empty_history(0),
     }
 }

@@ -19,7 +19,7 @@ fn small() -> SystemConfig {
 const ROUGH: Faults =
     Faults { partitions: 2, loss_windows: 1, kills: 1, skews: 0, shaping_windows: 1, duration_ms: (50, 400) };
 
-pub fn stale_set() -> Workload {
+pub fn fill_race() -> Workload {
     Workload {
         name: "fill-race",
         description:
@@ -44,7 +44,7 @@ pub fn slow_fills() -> Workload {
         description:
             "the fill-race race on a slow network (1-40 ms a message): cache fills outlast short sleeps",
         config,
-        ..stale_set()
+        ..fill_race()
     }
 }
 
@@ -270,7 +270,7 @@ pub fn race() -> Workload {
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
-        Arc::new(stale_set()),
+        Arc::new(fill_race()),
         Arc::new(slow_fills()),
         Arc::new(cascade_invalidation()),
         Arc::new(multi_layer_consistency()),

@@ -84,7 +84,9 @@ impl Cycle {
 /// Check one key's operations. `Err` carries a shortest-found cycle of operations.
 ///
 /// Panics (a tiersim bug, not bad input) if two writes claim one version or a read names a version
-/// nobody wrote: the model's commit log guarantees neither happens.
+/// nobody wrote. The commit log guarantees the first; callers guarantee the second by leaving out
+/// reads of versions never committed, which no order of writes explains: the model reports each
+/// as a `value-integrity` violation of the protocol.
 pub fn check_key(ops: &[VersionedOp]) -> Result<(), Cycle> {
     let n = ops.len();
     if n == 0 {

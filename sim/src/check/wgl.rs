@@ -1,21 +1,32 @@
 //! General linearizability checking of register histories (Wing-Gong-Lowe search).
 //!
-//! The checker decides whether a history of reads, writes, deletes and compare-and-sets on
-//! registers (one per key, initially absent) is linearizable, without knowing the order in
-//! which the system committed the writes. It is the checker for histories recorded outside the
-//! simulator (`tiersim check`, the peer histories); runs inside the simulator know the commit
-//! order and use the polynomial fast path instead.
+//! The checker decides whether a history of reads, writes, deletes, compare-and-sets and
+//! appends on registers (one per key, initially absent) is linearizable, without knowing the
+//! order in which the system committed the writes. It is the checker for histories recorded
+//! outside the simulator (`tiersim check`, the peer histories); runs inside the simulator know
+//! the commit order and use the polynomial fast path instead.
 //!
-//! Linearizability is compositional, so the history is split by key and each key is searched on
-//! its own. Each key's search is Lowe's just-in-time refinement of the Wing-Gong algorithm: the
-//! invocation and completion events are kept in time order in a doubly linked list; the search
-//! walks the list, tries to linearize each operation whose invocation it meets (lifting its
-//! events out of the list when the register model allows it) and backtracks when it meets the
-//! completion of an operation it has not yet linearized. Every (set of linearized operations,
-//! register value) pair reached is remembered, so no configuration is explored twice; the set is
-//! a bitset whose hash is kept incrementally (Zobrist hashing), and the remembered bitsets live
-//! in one flat arena, so a visited state costs a few words. The search is an explicit loop with
-//! its own stack, so long histories cannot overflow the thread's stack.
+//! Linearizability is compositional, so the history is split by key and each key is checked on
+//! its own (in parallel when asked). Each key's history is then cut at its quiescent points:
+//! instants before which every operation has completed and after which every operation is yet
+//! to be invoked. Every linearization linearizes all of one side before any of the other, so
+//! the only thing that crosses a cut is the register's value: each stretch between cuts is
+//! searched from the set of values the previous stretch can end with, and the memory a search
+//! holds is that of one stretch (the frontier), not of the whole history. A sequential history
+//! of a million operations is a million one-operation stretches.
+//!
+//! A key whose written values are all distinct (no deletes, no cas, no append) is decided by
+//! the zone check of [`super::zones`] in O(n log n), whatever its length. Any other key gets Lowe's
+//! just-in-time refinement of the Wing-Gong algorithm: the invocation and completion events are
+//! kept in time order in a doubly linked list; the search walks the list, tries to linearize
+//! each operation whose invocation it meets (lifting its events out of the list when the
+//! register model allows it) and backtracks when it meets the completion of an operation it has
+//! not yet linearized. Every (set of linearized operations, register value) pair reached is
+//! remembered, so no configuration is explored twice; the set is a bitset whose hash is kept
+//! incrementally (Zobrist hashing), and the remembered bitsets live in one flat arena, so a
+//! visited state costs a few words. The search is an explicit loop with its own stack, so long
+//! histories cannot overflow the thread's stack. A stretch followed by a cut is searched to
+//! exhaustion for the values it can end with; the last one stops at its first linearization.
 //!
 //! Indeterminate operations (`info`, or never completed) have no completion event: nothing has
 //! to follow them, and the search succeeds once every operation that did complete has been
@@ -28,14 +39,25 @@
 //! verdict does not depend on the machine's speed; a wall-clock limit can be added for
 //! interactive use (this code runs outside the simulation, so reading the real clock is fine).
 //!
-//! When a key is not linearizable, the report names a small window of operations that forms the
-//! contradiction: the shortest prefix of the key's history (cut at an event time, operations
-//! completing after the cut treated as still pending) that is not linearizable ends at the
-//! completion of one operation, the culprit; the window is the culprit, the operations
-//! concurrent with it, the ones immediately preceding it, and the latest writer of the value it
-//! observed.
+//! Every linearizable key comes with a witness, a linearization order. When a key is not
+//! linearizable, the report names a small window of operations that forms the contradiction:
+//! the shortest prefix of the key's history (cut at an event time, operations completing after
+//! the cut treated as still pending) that is not linearizable ends at the completion of one
+//! operation, the culprit; the window is the culprit, the operations concurrent with it, the
+//! ones immediately preceding it, and the latest writer of the value it observed. The longest
+//! linearizable prefix's order is the partial linearization, and the operations completing at
+//! the failing cut are the ones that cannot be placed after it.
+//!
+//! Δ-atomicity (the smallest Δ for which moving every read's invoke back by Δ makes a key
+//! linearizable) is monotone in Δ, and the answer is one of the finitely many gaps between a
+//! read's invoke and an earlier completion. Only keys that are not linearizable are searched,
+//! by galloping up the sorted gaps from the smallest (small shifts keep the search as cheap as
+//! the original check) and then bisecting the last bracket.
 
+use super::parallel::parallel_map;
 use super::parse::{Op, Outcome};
+use super::value::ValueTable;
+use super::zones::{self, ZoneOp, Zones};
 use crate::history::{OpFn, OpValue};
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -44,8 +66,9 @@ use std::time::{Duration, Instant};
 /// How much work one check may do before it answers `Unknown`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Budget {
-    /// The most distinct search states (linearized set, register value) one key's search may
-    /// visit. Memory grows with it: about `8 * ceil(ops / 64) + 24` bytes a state.
+    /// The most distinct search states (linearized set, register value) the search of one
+    /// stretch of one key (between quiescent points) may visit. Memory grows with it: about
+    /// `8 * ceil(ops / 64) + 24` bytes a state, ops counted in the stretch.
     pub max_states: u64,
     /// An optional wall-clock limit for a whole call (all keys together). `None` keeps the
     /// verdict independent of the machine's speed.
@@ -53,7 +76,7 @@ pub struct Budget {
 }
 
 impl Default for Budget {
-    /// Two million states per key and no wall-clock limit: far beyond what any realistic
+    /// Two million states per stretch and no wall-clock limit: far beyond what any realistic
     /// history needs (the etcd peer histories need a few thousand), and a few hundred megabytes
     /// at most.
     fn default() -> Self {
@@ -79,6 +102,7 @@ pub enum KeyVerdict {
     },
     /// The search ran out of budget (or the operations were malformed) before deciding.
     Unknown {
+        /// Why, and how far the search got.
         reason: String,
     },
 }
@@ -88,6 +112,14 @@ pub enum KeyVerdict {
 pub struct KeyResult {
     pub key: String,
     pub verdict: KeyVerdict,
+    /// Indices into the checked operations. For a linearizable key, a linearization of every
+    /// operation that took effect, in order (indeterminate operations that need not take effect
+    /// are left out); for a violated key, a linearization of its longest linearizable prefix;
+    /// empty when unknown.
+    pub witness: Vec<usize>,
+    /// For a violated key, the operations that cannot be placed after the partial
+    /// linearization (indices into the checked operations).
+    pub unplaced: Vec<usize>,
 }
 
 /// The verdicts for every key of a history.
@@ -126,14 +158,22 @@ impl CheckReport {
     }
 }
 
-/// Checks a history's operations for linearizability, key by key.
+/// Checks a history of integer registers for linearizability, key by key.
 pub fn check_ops(ops: &[Op], budget: &Budget) -> CheckReport {
+    check_history(ops, &ValueTable::integers(), budget, 1)
+}
+
+/// Checks a history whose values refer to `values`, key by key, `jobs` keys at a time.
+pub fn check_history(ops: &[Op], values: &ValueTable, budget: &Budget, jobs: usize) -> CheckReport {
     let limits = Limits::new(budget);
-    let by_key = partition(ops);
-    let results = by_key
-        .iter()
-        .map(|(key, key_ops)| KeyResult { key: (*key).to_string(), verdict: check_key(key_ops, &limits) })
-        .collect();
+    let by_key: Vec<(&str, Vec<usize>)> = partition(ops).into_iter().collect();
+    let results = parallel_map(&by_key, jobs, |(key, indices)| {
+        let key_ops: Vec<&Op> = indices.iter().map(|&i| &ops[i]).collect();
+        let mut values = values.clone();
+        let (verdict, witness, unplaced) = check_key(&key_ops, &limits, &mut values);
+        let global = |local: Vec<usize>| local.into_iter().map(|k| indices[k]).collect();
+        KeyResult { key: (*key).to_string(), verdict, witness: global(witness), unplaced: global(unplaced) }
+    });
     CheckReport { keys: by_key.len(), ops: ops.len(), results }
 }
 
@@ -142,22 +182,45 @@ pub fn check_ops(ops: &[Op], budget: &Budget) -> CheckReport {
 /// ran out or no Δ helps (a read returned a value that was never written, or one written only
 /// after the read completed).
 pub fn min_delta_ns(ops: &[Op], budget: &Budget) -> Option<u64> {
-    let limits = Limits::new(budget);
-    let mut worst_ns = 0;
-    for key_ops in partition(ops).values() {
-        worst_ns = worst_ns.max(key_min_delta_ns(key_ops, &limits)?);
-    }
-    Some(worst_ns)
+    let report = check_ops(ops, budget);
+    delta_for_report(ops, &ValueTable::integers(), &report, budget, 1)
 }
 
-/// Groups operations by key, each group in invoke order.
-fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<&Op>> {
-    let mut by_key: BTreeMap<&str, Vec<&Op>> = BTreeMap::new();
-    for op in ops {
-        by_key.entry(op.key.as_str()).or_default().push(op);
+/// [`min_delta_ns`] reusing a report of the same operations: linearizable keys need Δ = 0 and
+/// are not searched again; the others are searched `jobs` at a time.
+pub fn delta_for_report(
+    ops: &[Op],
+    values: &ValueTable,
+    report: &CheckReport,
+    budget: &Budget,
+    jobs: usize,
+) -> Option<u64> {
+    if report.results.iter().any(|r| matches!(r.verdict, KeyVerdict::Unknown { .. })) {
+        return None; // an undecided key has no Δ either
     }
-    for key_ops in by_key.values_mut() {
-        key_ops.sort_by_key(|op| (op.invoke_ns, op.line));
+    let limits = Limits::new(budget);
+    let by_key = partition(ops);
+    let todo: Vec<&Vec<usize>> = report
+        .results
+        .iter()
+        .filter(|r| matches!(r.verdict, KeyVerdict::NotLinearizable { .. }))
+        .filter_map(|r| by_key.get(r.key.as_str()))
+        .collect();
+    let deltas = parallel_map(&todo, jobs, |indices| {
+        let key_ops: Vec<&Op> = indices.iter().map(|&i| &ops[i]).collect();
+        key_min_delta_ns(&key_ops, &limits, &mut values.clone())
+    });
+    deltas.into_iter().try_fold(0, |worst, d| Some(worst.max(d?)))
+}
+
+/// Groups operation indices by key, each group in invoke order.
+fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<usize>> {
+    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, op) in ops.iter().enumerate() {
+        by_key.entry(op.key.as_str()).or_default().push(i);
+    }
+    for indices in by_key.values_mut() {
+        indices.sort_by_key(|&i| (ops[i].invoke_ns, ops[i].line));
     }
     by_key
 }
@@ -166,6 +229,7 @@ fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<&Op>> {
 struct Limits {
     max_states: u64,
     deadline: Option<Instant>,
+    max_wall: Option<Duration>,
 }
 
 impl Limits {
@@ -173,7 +237,15 @@ impl Limits {
     /// histories recorded elsewhere, by `tiersim check`), and only when a caller asks for a
     /// wall-clock budget; the default budget counts states, so verdicts never depend on speed.
     fn new(budget: &Budget) -> Self {
-        Limits { max_states: budget.max_states, deadline: budget.max_wall.map(|d| Instant::now() + d) }
+        Limits {
+            max_states: budget.max_states,
+            deadline: budget.max_wall.map(|d| Instant::now() + d),
+            max_wall: budget.max_wall,
+        }
+    }
+
+    fn out_of_time(&self) -> bool {
+        self.deadline.is_some_and(|d| Instant::now() >= d)
     }
 }
 
@@ -188,16 +260,19 @@ enum Effect {
     Cas(Option<i64>, Option<i64>),
     /// Requires the register to differ from `expected`; changes nothing.
     CasFails(Option<i64>),
+    /// Concatenates onto the (string) register.
+    Append(Option<i64>),
 }
 
 impl Effect {
     /// The register after this operation, or `None` if it cannot take effect on `state`.
-    fn apply(self, state: Option<i64>) -> Option<Option<i64>> {
+    fn apply(self, state: Option<i64>, values: &mut ValueTable) -> Option<Option<i64>> {
         match self {
             Effect::Read(v) => (state == v).then_some(state),
             Effect::Write(v) => Some(v),
             Effect::Cas(expected, new) => (state == expected).then_some(new),
             Effect::CasFails(expected) => (state != expected).then_some(state),
+            Effect::Append(suffix) => values.append(state, suffix),
         }
     }
 }
@@ -259,8 +334,9 @@ fn search_ops(ops: &[&Op], cut_ns: Option<u64>, read_shift_ns: u64) -> Result<Ve
             (OpFn::Read, _, _) if complete_ns.is_none() => continue,
             (OpFn::Read, _, OpValue::Single(v)) => Effect::Read(v),
             (OpFn::Write, _, OpValue::Single(v)) => Effect::Write(v),
+            (OpFn::Append, _, OpValue::Single(v)) => Effect::Append(v),
             (OpFn::Delete, _, _) => Effect::Write(None),
-            (OpFn::Read | OpFn::Write, _, OpValue::Cas(..)) => {
+            (OpFn::Read | OpFn::Write | OpFn::Append, _, OpValue::Cas(..)) => {
                 return Err(format!("{:?} by p{} on line {} has a cas value", op.f, op.process, op.line))
             }
         };
@@ -274,11 +350,11 @@ fn search_ops(ops: &[&Op], cut_ns: Option<u64>, read_shift_ns: u64) -> Result<Ve
 /// The outcome of one search.
 #[derive(Clone, Debug, PartialEq, Eq)]
 enum Search {
-    Linearizable,
+    /// With a linearization: indices into the search operations, in order.
+    Linearizable(Vec<usize>),
     NotLinearizable,
     GaveUp(String),
 }
-
 /// A hasher for keys that are already well-mixed 64-bit fingerprints.
 #[derive(Default)]
 struct FingerprintHasher(u64);
@@ -359,8 +435,185 @@ impl Memo {
 
 const NIL: usize = usize::MAX;
 
-/// Lowe's just-in-time linearization search over one key's operations.
-fn search(ops: &[SearchOp], limits: &Limits) -> Search {
+/// A value one stretch of the history can end with: the value it started from, and where in
+/// the order arena the linearization that got there lies (stretch-local indices).
+#[derive(Clone, Copy, Debug)]
+struct Reached {
+    end: Option<i64>,
+    start: Option<i64>,
+    order_at: usize,
+    order_len: usize,
+}
+
+/// Decides a set of search operations: by zones when every written value is distinct, by the
+/// stretch-by-stretch search otherwise.
+fn search(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Search {
+    if let Some(found) = try_zones(ops) {
+        return found;
+    }
+    stretches(ops, limits, values)
+}
+
+fn try_zones(ops: &[SearchOp]) -> Option<Search> {
+    let mut z = Vec::with_capacity(ops.len());
+    for o in ops {
+        let (write, value) = match o.effect {
+            Effect::Read(v) => (false, v),
+            Effect::Write(v) => (true, v),
+            _ => return None,
+        };
+        z.push(ZoneOp { invoke_ns: o.invoke_ns, complete_ns: o.complete_ns, write, value });
+    }
+    if !zones::applicable(&z) {
+        return None;
+    }
+    match zones::check(&z)? {
+        Zones::Linearizable(order) => Some(Search::Linearizable(order)),
+        Zones::NotLinearizable => Some(Search::NotLinearizable),
+    }
+}
+
+/// Cuts the operations at quiescent points and searches stretch by stretch, carrying the set of
+/// values each stretch can end with into the next.
+fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Search {
+    let n = ops.len();
+    if n == 0 {
+        return Search::Linearizable(Vec::new());
+    }
+    let mut by_invoke: Vec<usize> = (0..n).collect();
+    by_invoke.sort_by_key(|&i| (ops[i].invoke_ns, i));
+    // A cut before the k-th invocation when everything invoked before it completed strictly
+    // before it (an indeterminate operation never completes, so nothing after it is cut).
+    let mut bounds = vec![0];
+    let mut latest_done_ns = 0u64;
+    for k in 1..n {
+        let before = &ops[by_invoke[k - 1]];
+        latest_done_ns = latest_done_ns.max(before.complete_ns.map_or(u64::MAX, |c| c.max(before.invoke_ns)));
+        if latest_done_ns < ops[by_invoke[k]].invoke_ns {
+            bounds.push(k);
+        }
+    }
+    bounds.push(n);
+    let count = bounds.len() - 1;
+
+    // Each stretch is first searched for one end value; only when a later stretch cannot go on
+    // from the values it was given is the latest such stretch searched again for all of them
+    // (`all`), so a linearizable history costs one first-success search per stretch. A
+    // one-operation stretch always yields all its end values.
+    let single: Vec<bool> = (0..count).map(|s| bounds[s + 1] - bounds[s] == 1).collect();
+    let mut all = single.clone();
+    let mut starts_of: Vec<Vec<Option<i64>>> = vec![Vec::new(); count];
+    starts_of[0].push(None);
+    let mut reached: Vec<Reached> = Vec::new();
+    let mut reached_at: Vec<usize> = vec![0; count + 1];
+    let mut orders_at: Vec<usize> = vec![0; count + 1];
+    let mut orders: Vec<u32> = Vec::new();
+    let mut stretch_ops: Vec<SearchOp> = Vec::new();
+    let mut s = 0;
+    let mut rounds = 0u64;
+    while s < count {
+        rounds += 1;
+        if rounds & 0xFFF == 0xFFF && limits.out_of_time() {
+            return Search::GaveUp(format!(
+                "wall-clock limit of {} reached; the first {} of {n} operations are linearizable",
+                show_duration(limits.max_wall),
+                bounds[s]
+            ));
+        }
+        let first = reached_at[s];
+        reached.truncate(first);
+        orders.truncate(orders_at[s]);
+        if single[s] {
+            // One operation alone: apply it to every value the register may hold.
+            let op = ops[by_invoke[bounds[s]]];
+            for &start in &starts_of[s] {
+                if op.complete_ns.is_none() {
+                    // Indeterminate, so in the last stretch: it may simply never take effect.
+                    reached.push(Reached { end: start, start, order_at: orders.len(), order_len: 0 });
+                    break;
+                }
+                if let Some(end) = op.effect.apply(start, values) {
+                    if !reached[first..].iter().any(|r| r.end == end) {
+                        orders.push(0);
+                        reached.push(Reached { end, start, order_at: orders.len() - 1, order_len: 1 });
+                    }
+                }
+            }
+        } else {
+            stretch_ops.clear();
+            stretch_ops.extend(by_invoke[bounds[s]..bounds[s + 1]].iter().map(|&i| ops[i]));
+            if let Err(why) =
+                dfs(&stretch_ops, &starts_of[s], all[s], limits, values, &mut reached, &mut orders)
+            {
+                return Search::GaveUp(format!(
+                    "{why}; the first {} of {n} operations are linearizable (the search was in \
+                     a stretch of {} concurrent operations)",
+                    bounds[s],
+                    bounds[s + 1] - bounds[s]
+                ));
+            }
+        }
+        if reached.len() == first {
+            // Stuck: widen the latest stretch that gave only one of its end values.
+            match (0..s).rev().find(|&k| !all[k]) {
+                None => return Search::NotLinearizable,
+                Some(k) => {
+                    all[k] = true;
+                    s = k;
+                    continue;
+                }
+            }
+        }
+        reached_at[s + 1] = reached.len();
+        orders_at[s + 1] = orders.len();
+        if s + 1 < count {
+            let ends: Vec<Option<i64>> = reached[first..].iter().map(|r| r.end).collect();
+            starts_of[s + 1] = ends;
+        }
+        s += 1;
+    }
+
+    // The witness, from the last stretch back: each stretch's linearization must end with the
+    // value the next one started from.
+    let mut pieces: Vec<(usize, Reached)> = Vec::with_capacity(count);
+    let mut want = reached[reached_at[count - 1]];
+    debug_assert_eq!(reached_at[count], reached.len());
+    pieces.push((count - 1, want));
+    for s in (0..count - 1).rev() {
+        let found = reached[reached_at[s]..reached_at[s + 1]]
+            .iter()
+            .find(|r| r.end == want.start)
+            .copied()
+            .expect("a stretch started from a value its predecessor reached");
+        pieces.push((s, found));
+        want = found;
+    }
+    let mut order = Vec::with_capacity(n);
+    for (s, r) in pieces.into_iter().rev() {
+        order.extend(
+            orders[r.order_at..r.order_at + r.order_len].iter().map(|&k| by_invoke[bounds[s] + k as usize]),
+        );
+    }
+    Search::Linearizable(order)
+}
+
+fn show_duration(d: Option<Duration>) -> String {
+    d.map_or_else(|| "none".to_string(), |d| format!("{:.3}s", d.as_secs_f64()))
+}
+
+/// Lowe's just-in-time linearization search over one stretch, from each value in `starts`.
+/// Records each distinct end value reached (with its start and order) in `reached`: all of
+/// them when `enumerate`, else the first. Errors say why the search gave up.
+fn dfs(
+    ops: &[SearchOp],
+    starts: &[Option<i64>],
+    enumerate: bool,
+    limits: &Limits,
+    values: &mut ValueTable,
+    reached: &mut Vec<Reached>,
+    orders: &mut Vec<u32>,
+) -> Result<(), String> {
+    let first = reached.len();
     let n = ops.len();
     // The events, in time order; at equal times invocations come first, because an operation
     // precedes another only when it completed strictly before the other was invoked.
@@ -397,125 +650,142 @@ fn search(ops: &[SearchOp], limits: &Limits) -> Search {
     let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix64(i ^ 0x1234_5678)).collect();
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
-    let mut bits_fp = 0u64;
     let mut memo = Memo::new(words);
     let max_states = limits.max_states.min(u64::from(NO_STATE - 1));
-
-    let mut state: Option<i64> = None;
-    let mut must_remaining = ops.iter().filter(|o| o.complete_ns.is_some()).count();
+    let must_total = ops.iter().filter(|o| o.complete_ns.is_some()).count();
     let mut stack: Vec<(usize, Option<i64>)> = Vec::new();
     let mut steps: u64 = 0;
-    let mut cur = next[head];
 
-    loop {
-        if must_remaining == 0 {
-            return Search::Linearizable;
-        }
-        steps += 1;
-        if steps & 0xFFF == 0 {
-            if let Some(deadline) = limits.deadline {
-                if Instant::now() >= deadline {
-                    return Search::GaveUp(format!("wall-clock budget ran out after {} states", memo.len()));
+    for &start in starts {
+        // Every run ends with its stack empty and every event back in the list.
+        bits.fill(0);
+        let mut bits_fp = 0u64;
+        let mut state = start;
+        let mut must_remaining = must_total;
+        let mut cur = next[head];
+        loop {
+            if must_remaining == 0 {
+                if !reached[first..].iter().any(|r| r.end == state) {
+                    let order_at = orders.len();
+                    orders.extend(stack.iter().map(|&(i, _)| i as u32));
+                    reached.push(Reached { end: state, start, order_at, order_len: stack.len() });
                 }
+                if !enumerate {
+                    return Ok(());
+                }
+                // Everything is linearized (a stretch followed by a cut has no indeterminate
+                // operations), so the list is empty and the branch below backtracks.
             }
-        }
-        if cur != NIL && !is_return[cur] {
-            let i = op_of[cur];
-            if let Some(new_state) = ops[i].effect.apply(state).filter(|&new_state| {
-                // Two prunings for indeterminate operations, which may also never take effect:
-                // one that leaves the register as it is changes nothing, and a write or delete
-                // right after another indeterminate operation hides that operation's effect from
-                // everyone; both states are reached more cheaply by leaving the earlier one out.
-                let indeterminate = ops[i].complete_ns.is_none();
-                let after_indeterminate = stack.last().is_some_and(|&(j, _)| ops[j].complete_ns.is_none());
-                !(indeterminate
-                    && (new_state == state
-                        || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
-            }) {
-                bits[i / 64] |= 1 << (i % 64);
-                // The state includes whether the last operation was indeterminate, because
-                // the pruning above depends on it.
-                let last_indeterminate = ops[i].complete_ns.is_none();
-                let fp = bits_fp
-                    ^ zobrist[i]
-                    ^ state_fingerprint(new_state)
-                    ^ if last_indeterminate { 0x0F0F_0F0F_0F0F_0F0F } else { 0 };
-                if memo.insert(fp, &bits, (new_state, last_indeterminate)) {
-                    if memo.len() as u64 > max_states {
-                        return Search::GaveUp(format!(
-                            "search budget of {} states exhausted",
-                            limits.max_states
-                        ));
-                    }
-                    if memo.bytes() > MAX_MEMO_BYTES {
-                        return Search::GaveUp(format!(
-                            "search memory limit of {} MiB reached after {} states",
-                            MAX_MEMO_BYTES >> 20,
-                            memo.len()
-                        ));
-                    }
-                    bits_fp ^= zobrist[i];
-                    stack.push((i, state));
-                    state = new_state;
-                    // Lift the operation's events out of the list.
-                    for node in [call_node[i], ret_node[i]] {
-                        if node != NIL {
-                            next[prev[node]] = next[node];
-                            if next[node] != NIL {
-                                prev[next[node]] = prev[node];
+            steps += 1;
+            if steps & 0xFFF == 0 && limits.out_of_time() {
+                return Err(format!(
+                    "wall-clock limit of {} reached after {} states",
+                    show_duration(limits.max_wall),
+                    memo.len()
+                ));
+            }
+            if cur != NIL && !is_return[cur] {
+                let i = op_of[cur];
+                if let Some(new_state) = ops[i].effect.apply(state, values).filter(|&new_state| {
+                    // Two prunings for indeterminate operations, which may also never take
+                    // effect: one that leaves the register as it is changes nothing, and a
+                    // write or delete right after another indeterminate operation hides that
+                    // operation's effect from everyone; both states are reached more cheaply
+                    // by leaving the earlier one out.
+                    let indeterminate = ops[i].complete_ns.is_none();
+                    let after_indeterminate =
+                        stack.last().is_some_and(|&(j, _)| ops[j].complete_ns.is_none());
+                    !(indeterminate
+                        && (new_state == state
+                            || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
+                }) {
+                    bits[i / 64] |= 1 << (i % 64);
+                    // The state includes whether the last operation was indeterminate, because
+                    // the pruning above depends on it.
+                    let last_indeterminate = ops[i].complete_ns.is_none();
+                    let fp = bits_fp
+                        ^ zobrist[i]
+                        ^ state_fingerprint(new_state)
+                        ^ if last_indeterminate { 0x0F0F_0F0F_0F0F_0F0F } else { 0 };
+                    if memo.insert(fp, &bits, (new_state, last_indeterminate)) {
+                        if memo.len() as u64 > max_states {
+                            return Err(format!("search budget of {} states exhausted", limits.max_states));
+                        }
+                        if memo.bytes() > MAX_MEMO_BYTES {
+                            return Err(format!(
+                                "search memory limit of {} MiB reached after {} states",
+                                MAX_MEMO_BYTES >> 20,
+                                memo.len()
+                            ));
+                        }
+                        bits_fp ^= zobrist[i];
+                        stack.push((i, state));
+                        state = new_state;
+                        // Lift the operation's events out of the list.
+                        for node in [call_node[i], ret_node[i]] {
+                            if node != NIL {
+                                next[prev[node]] = next[node];
+                                if next[node] != NIL {
+                                    prev[next[node]] = prev[node];
+                                }
                             }
                         }
+                        if ops[i].complete_ns.is_some() {
+                            must_remaining -= 1;
+                        }
+                        cur = next[head];
+                        continue;
                     }
-                    if ops[i].complete_ns.is_some() {
-                        must_remaining -= 1;
-                    }
-                    cur = next[head];
-                    continue;
+                    bits[i / 64] &= !(1 << (i % 64));
                 }
+                cur = next[cur];
+            } else {
+                // A completed operation that is not yet linearized (or the end of the list):
+                // undo the latest linearization and try the next candidate after it.
+                let Some((i, old_state)) = stack.pop() else {
+                    break;
+                };
                 bits[i / 64] &= !(1 << (i % 64));
-            }
-            cur = next[cur];
-        } else {
-            // A completed operation that is not yet linearized (or, defensively, the end of
-            // the list): undo the latest linearization and try the next candidate after it.
-            let Some((i, old_state)) = stack.pop() else {
-                return Search::NotLinearizable;
-            };
-            bits[i / 64] &= !(1 << (i % 64));
-            bits_fp ^= zobrist[i];
-            state = old_state;
-            // Put its events back, in the reverse order of lifting.
-            for node in [ret_node[i], call_node[i]] {
-                if node != NIL {
-                    next[prev[node]] = node;
-                    if next[node] != NIL {
-                        prev[next[node]] = node;
+                bits_fp ^= zobrist[i];
+                state = old_state;
+                // Put its events back, in the reverse order of lifting.
+                for node in [ret_node[i], call_node[i]] {
+                    if node != NIL {
+                        next[prev[node]] = node;
+                        if next[node] != NIL {
+                            prev[next[node]] = node;
+                        }
                     }
                 }
+                if ops[i].complete_ns.is_some() {
+                    must_remaining += 1;
+                }
+                cur = next[call_node[i]];
             }
-            if ops[i].complete_ns.is_some() {
-                must_remaining += 1;
-            }
-            cur = next[call_node[i]];
         }
     }
+    Ok(())
 }
 
-/// Decides one key and explains a violation.
-fn check_key(ops: &[&Op], limits: &Limits) -> KeyVerdict {
+/// Decides one key: its verdict, its witness (or partial linearization) and the operations
+/// that cannot be placed, as indices into the key's operations.
+fn check_key(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> (KeyVerdict, Vec<usize>, Vec<usize>) {
     let full = match search_ops(ops, None, 0) {
         Ok(s) => s,
-        Err(reason) => return KeyVerdict::Unknown { reason },
+        Err(reason) => return (KeyVerdict::Unknown { reason }, Vec::new(), Vec::new()),
     };
-    match search(&full, limits) {
-        Search::Linearizable => KeyVerdict::Linearizable,
-        Search::GaveUp(reason) => KeyVerdict::Unknown { reason },
-        Search::NotLinearizable => explain(ops, limits),
+    match search(&full, limits, values) {
+        Search::Linearizable(order) => {
+            (KeyVerdict::Linearizable, order.into_iter().map(|i| full[i].source).collect(), Vec::new())
+        }
+        Search::GaveUp(reason) => (KeyVerdict::Unknown { reason }, Vec::new(), Vec::new()),
+        Search::NotLinearizable => explain(ops, limits, values),
     }
 }
 
-/// Finds the shortest non-linearizable prefix and builds the window and message.
-fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
+/// Finds the shortest non-linearizable prefix and builds the window and message, the
+/// partial linearization (of the longest linearizable prefix) and the unplaceable operations.
+fn explain(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> (KeyVerdict, Vec<usize>, Vec<usize>) {
     // Cut points: every event time. Cutting at the last one is the whole history, which is
     // known to fail; a longer prefix only adds constraints, so failure is monotone in the cut.
     let mut times: Vec<u64> = Vec::new();
@@ -527,28 +797,41 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     }
     times.sort_unstable();
     times.dedup();
+    let fails_at = |cut_ns: u64, values: &mut ValueTable| {
+        search_ops(ops, Some(cut_ns), 0)
+            .map(|s| search(&s, limits, values) == Search::NotLinearizable)
+            .unwrap_or(false)
+    };
     let (mut lo, mut hi) = (0, times.len().saturating_sub(1));
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
-        let fails = search_ops(ops, Some(times[mid]), 0)
-            .map(|s| search(&s, limits) == Search::NotLinearizable)
-            .unwrap_or(false);
-        if fails {
+        if fails_at(times[mid], values) {
             hi = mid;
         } else {
             lo = mid + 1;
         }
     }
     let cut_ns = times.get(hi).copied().unwrap_or(0);
+    // The longest linearizable prefix and its order.
+    let partial: Vec<usize> = match hi.checked_sub(1).map(|k| times[k]) {
+        Some(before_ns) => match search_ops(ops, Some(before_ns), 0) {
+            Ok(s) => match search(&s, limits, values) {
+                Search::Linearizable(order) => order.into_iter().map(|i| s[i].source).collect(),
+                _ => Vec::new(),
+            },
+            Err(_) => Vec::new(),
+        },
+        None => Vec::new(),
+    };
     let prefix = search_ops(ops, Some(cut_ns), 0).unwrap_or_default();
     // The culprit is an operation whose completion was the last straw. When several complete
     // at the cut, prefer one without which the prefix would be linearizable.
     let last_straws: Vec<usize> =
         (0..prefix.len()).filter(|&k| prefix[k].complete_ns == Some(cut_ns)).collect();
-    let necessary = |k: usize| {
+    let mut necessary = |k: usize| {
         let mut without = prefix.clone();
         without.remove(k);
-        search(&without, limits) == Search::Linearizable
+        matches!(search(&without, limits, values), Search::Linearizable(_))
     };
     let culprit_at = match last_straws.as_slice() {
         [] => prefix.len().checked_sub(1),
@@ -556,12 +839,15 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
         several => several.iter().copied().find(|&k| necessary(k)).or(Some(several[0])),
     };
     let Some(culprit_at) = culprit_at else {
-        return KeyVerdict::NotLinearizable {
+        let verdict = KeyVerdict::NotLinearizable {
             window: Vec::new(),
             time_ns: 0,
             message: "no linearization exists".to_string(),
         };
+        return (verdict, partial, Vec::new());
     };
+    let mut unplaced: Vec<usize> = vec![prefix[culprit_at].source];
+    unplaced.extend(last_straws.iter().filter(|&&k| k != culprit_at).map(|&k| prefix[k].source));
     let culprit = prefix[culprit_at];
     let c_op = ops[culprit.source];
     let c_complete_ns = culprit.complete_ns.unwrap_or(cut_ns);
@@ -584,7 +870,7 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     // The latest writer of the value the culprit observed, so the reader sees where it came from.
     let observed = match culprit.effect {
         Effect::Read(v) | Effect::Cas(v, _) => Some(v),
-        Effect::Write(_) | Effect::CasFails(_) => None,
+        Effect::Write(_) | Effect::CasFails(_) | Effect::Append(_) => None,
     };
     if let Some(v) = observed {
         let writer = prefix.iter().enumerate().rev().find(|(_, s)| {
@@ -599,23 +885,21 @@ fn explain(ops: &[&Op], limits: &Limits) -> KeyVerdict {
     let others = prefix.len() - 1;
     let message = format!(
         "{}, but no linearization of the {} operation{} before it allows that",
-        describe(c_op),
+        describe(c_op, values),
         others,
         if others == 1 { "" } else { "s" }
     );
-    KeyVerdict::NotLinearizable { window, time_ns: c_op.invoke_ns, message }
-}
-
-fn show(v: Option<i64>) -> String {
-    v.map_or_else(|| "nothing (absent)".to_string(), |v| v.to_string())
+    (KeyVerdict::NotLinearizable { window, time_ns: c_op.invoke_ns, message }, partial, unplaced)
 }
 
 /// A short description of an operation, e.g. `read by p3 at 12000ns returned 3`.
-fn describe(op: &Op) -> String {
+pub fn describe(op: &Op, values: &ValueTable) -> String {
+    let show = |v: Option<i64>| values.show(v);
     let head = |what: &str| format!("{what} by p{} at {}ns", op.process, op.invoke_ns);
     match (op.f, op.outcome, op.value) {
         (OpFn::Read, _, v) => format!("{} returned {}", head("read"), show(v.single())),
         (OpFn::Write, _, v) => format!("{} of {}", head("write"), show(v.single())),
+        (OpFn::Append, _, v) => format!("{} of {}", head("append"), show(v.single())),
         (OpFn::Delete, _, _) => head("delete"),
         (OpFn::Cas, Outcome::Fail, OpValue::Cas(e, _)) => {
             format!("{} failed, so the register was not {}", head("cas"), show(e))
@@ -631,80 +915,87 @@ fn describe(op: &Op) -> String {
 
 /// The smallest Δ making one key's history linearizable, or `None` if the budget ran out or
 /// no Δ helps.
-fn key_min_delta_ns(ops: &[&Op], limits: &Limits) -> Option<u64> {
-    let linearizable_with = |shift_ns: u64| -> Option<bool> {
+fn key_min_delta_ns(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> Option<u64> {
+    let works = |shift_ns: u64, values: &mut ValueTable| -> Option<bool> {
         let s = search_ops(ops, None, shift_ns).ok()?;
-        match search(&s, limits) {
-            Search::Linearizable => Some(true),
+        match search(&s, limits, values) {
+            Search::Linearizable(_) => Some(true),
             Search::NotLinearizable => Some(false),
             Search::GaveUp(_) => None,
         }
     };
-    if linearizable_with(0)? {
-        return Some(0);
-    }
+    let base = search_ops(ops, None, 0).ok()?;
     // A read of a value that no operation invoked before the read completed could have written
     // is beyond any Δ; say so before searching with reads that float freely (the costly case).
-    let base = search_ops(ops, None, 0).ok()?;
-    let unexplained = base.iter().any(|r| {
-        let (Effect::Read(Some(v)), Some(done_ns)) = (r.effect, r.complete_ns) else {
-            return false;
-        };
-        !base.iter().any(|w| {
-            matches!(w.effect, Effect::Write(x) | Effect::Cas(_, x) if x == Some(v)) && w.invoke_ns <= done_ns
-        })
-    });
-    if unexplained {
-        return None;
-    }
-    // Moving a read's invoke back by Δ only matters when it passes another operation's
-    // completion: the candidates are those gaps (Δ = gap removes that precedence).
-    let reads: Vec<u64> =
-        base.iter().filter(|s| matches!(s.effect, Effect::Read(_))).map(|s| s.invoke_ns).collect();
-    let completions: Vec<u64> = base.iter().filter_map(|s| s.complete_ns).collect();
-    let mut candidates: Vec<u64> = Vec::new();
-    if reads.len().saturating_mul(completions.len()) <= 1 << 22 {
-        for &r in &reads {
-            for &c in &completions {
-                if c < r {
-                    candidates.push(r - c);
-                }
-            }
-        }
-        candidates.sort_unstable();
-        candidates.dedup();
-    }
-    let largest_ns = reads.iter().copied().max().unwrap_or(0);
-    if candidates.is_empty() && largest_ns > 0 {
-        // Too many gaps to list: search the integers instead (the answer is the same).
-        if !linearizable_with(largest_ns)? {
+    // (Appends build values no single operation wrote, so this is for registers only.)
+    if !base.iter().any(|s| matches!(s.effect, Effect::Append(_))) {
+        let unexplained = base.iter().any(|r| {
+            let (Effect::Read(Some(v)), Some(done_ns)) = (r.effect, r.complete_ns) else {
+                return false;
+            };
+            !base.iter().any(|w| {
+                matches!(w.effect, Effect::Write(x) | Effect::Cas(_, x) if x == Some(v))
+                    && w.invoke_ns <= done_ns
+            })
+        });
+        if unexplained {
             return None;
         }
-        let (mut lo, mut hi) = (1u64, largest_ns);
-        while lo < hi {
-            let mid = lo + (hi - lo) / 2;
-            if linearizable_with(mid)? {
-                hi = mid;
-            } else {
-                lo = mid + 1;
+    }
+    // Moving a read's invoke back by Δ only matters when it passes another operation's
+    // completion, so the answer is one of those gaps. `gap_at_least(x)` is the smallest gap
+    // ≥ x, found per read by bisecting the sorted completions, so the gaps are never listed.
+    let reads: Vec<u64> =
+        base.iter().filter(|s| matches!(s.effect, Effect::Read(_))).map(|s| s.invoke_ns).collect();
+    let mut completions: Vec<u64> = base.iter().filter_map(|s| s.complete_ns).collect();
+    completions.sort_unstable();
+    let gap_at_least = |x: u64| -> Option<u64> {
+        reads
+            .iter()
+            .filter(|&&r| r >= x)
+            .filter_map(|&r| {
+                let below = completions.partition_point(|&c| c <= r - x);
+                below.checked_sub(1).map(|k| r - completions[k])
+            })
+            .min()
+    };
+    let (&last_read, &first_done) = (reads.iter().max()?, completions.first()?);
+    if first_done >= last_read {
+        return None; // no read passes any completion: no Δ changes anything
+    }
+    let largest = last_read - first_done;
+    // Gallop up from the smallest gap: small shifts keep each search as cheap as the original.
+    let mut lo = 1u64;
+    let mut x = 1u64;
+    let mut best = loop {
+        let g = gap_at_least(x).unwrap_or(largest);
+        if works(g, values)? {
+            break g;
+        }
+        if g >= largest {
+            return None;
+        }
+        lo = g + 1;
+        x = g.saturating_mul(2).max(g + 1);
+    };
+    // Bisect [lo, best): the answer is the smallest gap there that works, or best.
+    let mut up = best;
+    while lo < up {
+        let mid = lo + (up - lo) / 2;
+        match gap_at_least(mid) {
+            Some(g) if g < up => {
+                if works(g, values)? {
+                    best = g;
+                    up = g;
+                } else {
+                    lo = g + 1;
+                }
             }
-        }
-        return Some(hi);
-    }
-    let last = *candidates.last()?;
-    if !linearizable_with(last)? {
-        return None;
-    }
-    let (mut lo, mut hi) = (0, candidates.len() - 1);
-    while lo < hi {
-        let mid = lo + (hi - lo) / 2;
-        if linearizable_with(candidates[mid])? {
-            hi = mid;
-        } else {
-            lo = mid + 1;
+            // No gap in [mid, up): the answer, if below up, is below mid.
+            _ => up = mid,
         }
     }
-    Some(candidates[hi])
+    Some(best)
 }
 
 #[cfg(test)]
@@ -833,15 +1124,22 @@ mod tests {
 
     #[test]
     fn budget_exhaustion_is_unknown_not_a_verdict() {
+        // Repeated values, so the zone check does not apply and the search must explore.
         let mut h = Vec::new();
         for p in 0..12 {
-            h.push(w(p, p as i64, 0, 1000));
+            h.push(w(p, (p % 2) as i64, 0, 1000));
         }
         h.push(r(99, Some(1000), 2000, 3000));
         let tiny = Budget { max_states: 10, max_wall: None };
         let report = check_ops(&h, &tiny);
         assert_eq!(report.ok(), None, "{report:?}");
+        let KeyVerdict::Unknown { reason } = &report.results[0].verdict else { unreachable!() };
+        assert!(reason.contains("budget of 10 states") && reason.contains("of 13 operations"), "{reason}");
         assert_eq!(check_ops(&h, &Budget::default()).ok(), Some(false));
+        // With unique values the zone check decides at once, whatever the budget.
+        let unique: Vec<Op> =
+            (0..12).map(|p| w(p, p as i64, 0, 1000)).chain([r(99, Some(5), 2000, 3000)]).collect();
+        assert_eq!(check_ops(&unique, &tiny).ok(), Some(true));
     }
 
     #[test]
@@ -920,14 +1218,134 @@ mod tests {
         )
     }
 
+    /// Whether `order` (indices into `ops`) is a linearization: every completed operation that
+    /// took effect is in it once, real-time order holds, and replaying it against a register
+    /// gives every read its value. Written independently of the search.
+    fn valid_witness(ops: &[Op], order: &[usize]) -> bool {
+        valid_order(ops, order)
+            && ops.iter().enumerate().all(|(i, o)| match o.outcome {
+                Outcome::Info => true,
+                Outcome::Fail => o.f != OpFn::Cas || order.contains(&i),
+                Outcome::Ok => order.contains(&i),
+            })
+    }
+
+    /// Whether `order` respects real time and the register semantics (placing everything is
+    /// not required: a partial linearization).
+    fn valid_order(ops: &[Op], order: &[usize]) -> bool {
+        let mut seen = vec![false; ops.len()];
+        let mut state: Option<i64> = None;
+        let mut latest_invoke = 0;
+        for &i in order {
+            if std::mem::replace(&mut seen[i], true) {
+                return false;
+            }
+            let o = &ops[i];
+            if o.outcome != Outcome::Info && o.complete_ns.is_some_and(|c| c < latest_invoke) {
+                return false;
+            }
+            latest_invoke = latest_invoke.max(o.invoke_ns);
+            let ok = match (o.f, o.outcome, o.value) {
+                (OpFn::Read, _, v) => v.single() == state,
+                (OpFn::Write, _, v) => {
+                    state = v.single();
+                    true
+                }
+                (OpFn::Delete, _, _) => {
+                    state = None;
+                    true
+                }
+                (OpFn::Cas, Outcome::Fail, OpValue::Cas(e, _)) => state != e,
+                (OpFn::Cas, _, OpValue::Cas(e, n)) => {
+                    let ok = state == e;
+                    state = n;
+                    ok
+                }
+                _ => false,
+            };
+            if !ok {
+                return false;
+            }
+        }
+        true
+    }
+
+    fn unique_writes() -> impl Strategy<Value = Vec<Op>> {
+        proptest::collection::vec((0u64..4, any::<bool>(), 0u64..6, 0u64..30, 0u64..12, 0u8..8), 0..10)
+            .prop_map(|specs| {
+                let mut written = 0i64;
+                specs
+                    .into_iter()
+                    .map(|(p, is_write, read_of, inv, len, kind)| {
+                        if is_write {
+                            written += 1;
+                            if kind == 0 {
+                                w_info(p, written, inv)
+                            } else {
+                                w(p, written, inv, inv + len)
+                            }
+                        } else {
+                            let v = (read_of > 0).then_some(read_of as i64);
+                            r(p, v, inv, inv + len)
+                        }
+                    })
+                    .collect()
+            })
+    }
+
+    #[test]
+    fn a_million_sequential_ops_with_repeated_values_are_checked() {
+        // Values repeat, so the zone check does not apply; the stretches do.
+        let mut h = Vec::new();
+        for i in 0..500_000u64 {
+            h.push(w(1, (i % 3) as i64, 4 * i, 4 * i + 1));
+            h.push(r(2, Some((i % 3) as i64), 4 * i + 2, 4 * i + 3));
+        }
+        let report = check_ops(&h, &Budget { max_states: 100, max_wall: None });
+        assert_eq!(report.ok(), Some(true), "{:?}", report.results[0].verdict);
+        assert_eq!(report.results[0].witness, (0..h.len()).collect::<Vec<_>>());
+        // And one stale read at the end is caught.
+        h.push(r(3, Some(0), 4_000_000, 4_000_001));
+        assert_eq!(check_ops(&h, &Budget::default()).ok(), Some(false));
+    }
+
+    #[test]
+    fn violated_key_reports_partial_linearization_and_unplaced() {
+        let h = [w(1, 1, 0, 10), w(1, 2, 20, 30), r(2, Some(1), 40, 50), r(3, Some(2), 60, 70)];
+        let report = check_ops(&h, &Budget::default());
+        let key = &report.results[0];
+        assert_eq!(key.witness, vec![0, 1], "the two writes linearize; the stale read cannot follow");
+        assert_eq!(key.unplaced, vec![2]);
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(3000))]
         /// The search agrees with exhaustive enumeration on every small history.
         #[test]
         fn agrees_with_brute_force(ops in proptest::collection::vec(arb_op(), 0..9)) {
             let expected = brute_force(&ops);
-            let got = check_ops(&ops, &Budget::default()).ok();
-            prop_assert_eq!(got, Some(expected));
+            let report = check_ops(&ops, &Budget::default());
+            prop_assert_eq!(report.ok(), Some(expected));
+            if expected {
+                prop_assert!(valid_witness(&ops, &report.results.iter().flat_map(|r| r.witness.clone()).collect::<Vec<_>>()));
+            } else {
+                // The partial linearization is itself a valid order of what it places.
+                let key = report.violations().next().unwrap();
+                prop_assert!(valid_order(&ops, &key.witness), "{:?}", key);
+                prop_assert!(!key.unplaced.is_empty());
+            }
+        }
+
+        /// Histories with unique written values (the zone check's domain) agree with
+        /// exhaustive enumeration, and their witnesses are linearizations.
+        #[test]
+        fn zones_agree_with_brute_force(ops in unique_writes()) {
+            let expected = brute_force(&ops);
+            let report = check_ops(&ops, &Budget::default());
+            prop_assert_eq!(report.ok(), Some(expected));
+            if expected {
+                prop_assert!(valid_witness(&ops, &report.results.first().map(|r| r.witness.clone()).unwrap_or_default()));
+            }
         }
     }
 }
