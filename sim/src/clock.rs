@@ -103,3 +103,8 @@ mod tests {
         assert_eq!(behind.local_ns(3), 0, "a clock never reads below zero");
     }
 }
+
+/// The latest sim time a schedule, a fault or a configured duration may name: 10^15 ns, about
+/// 11.6 days of simulated time. Far beyond any scenario (the longest runs hours), and small
+/// enough that sums of a few such times never overflow a `u64`.
+pub const MAX_SIM_NS: u64 = 1_000_000_000_000_000;

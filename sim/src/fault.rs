@@ -73,7 +73,7 @@ impl Fault {
     /// most 1000, delays and skews within `MAX_SIM_NS`, drift within `MAX_DRIFT_PPM`. The error
     /// starts with the field's name (`per_mille is 5000; allowed 0..=1000`).
     pub fn validate(&self, node_exists: &dyn Fn(&str) -> bool) -> Result<(), String> {
-        use crate::schedule::MAX_SIM_NS;
+        use crate::clock::MAX_SIM_NS;
         let node = |field: &str, name: &str| {
             if node_exists(name) {
                 Ok(())

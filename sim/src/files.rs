@@ -13,7 +13,6 @@
 //!
 //! Every refusal is one line naming the path.
 
-use crate::replay::InputError;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -149,3 +148,15 @@ mod tests {
         fn libc_mkfifo(path: *const std::ffi::c_char, mode: u32) -> i32;
     }
 }
+
+/// Bad input from a user: a file, an argument, a history. Displayed as one line; the CLI exits 2.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputError(pub String);
+
+impl std::fmt::Display for InputError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InputError {}

@@ -22,17 +22,7 @@ pub const FORMAT_VERSION: u32 = 1;
 /// takes about 10 MiB).
 pub const MAX_REPLAY_BYTES: u64 = 64 << 20;
 
-/// Bad input from a user: a file, an argument, a history. Displayed as one line; the CLI exits 2.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct InputError(pub String);
-
-impl std::fmt::Display for InputError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for InputError {}
+pub use crate::files::InputError;
 
 /// What the run that produced a replay file concluded.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

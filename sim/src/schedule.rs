@@ -7,10 +7,7 @@
 use crate::fault::TimedFault;
 use serde::{Deserialize, Serialize};
 
-/// The latest sim time a schedule, a fault or a configured duration may name: 10^15 ns, about
-/// 11.6 days of simulated time. Far beyond any scenario (the longest runs hours), and small
-/// enough that sums of a few such times never overflow a `u64`.
-pub const MAX_SIM_NS: u64 = 1_000_000_000_000_000;
+pub use crate::clock::MAX_SIM_NS;
 /// The most client operations a schedule may hold (the largest scenario generates a few
 /// thousand); a bound on what a replay file can make one run allocate.
 pub const MAX_OPS: usize = 100_000;

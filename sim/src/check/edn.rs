@@ -10,7 +10,7 @@
 //! does not use (`:index`, `:error`, `:node`) may hold any of these and are carried along
 //! unread. Anything that is not EDN is an error naming its line.
 
-use super::parse::ParseError;
+use super::parse_error::ParseError;
 use serde_json::{Map, Number, Value};
 
 /// The maps of an EDN history with the (1-based) line each begins on.

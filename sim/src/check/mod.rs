@@ -8,6 +8,7 @@ pub mod commit_order;
 pub mod edn;
 pub mod parallel;
 pub mod parse;
+pub mod parse_error;
 pub mod staleness;
 pub mod value;
 pub mod wgl;

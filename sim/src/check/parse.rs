@@ -22,25 +22,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt;
 use std::path::Path;
 
-/// A problem with a history, naming the (1-based) line it was found on.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ParseError {
-    /// 1-based line number in the history text.
-    pub line: usize,
-    /// What is wrong, in a few words.
-    pub message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub use super::parse_error::ParseError;
 
 fn err(line: usize, message: impl Into<String>) -> ParseError {
     ParseError { line, message: message.into() }
