@@ -443,6 +443,43 @@ fn checker(counts: &Counts, shared_dir: &Path, opts: &BenchOptions) -> Value {
         }
     }
 
+    // What a user waits for: `check` on the directories (parse + check + Δ), in-process.
+    let cli_total_ms = |dir: &Path, max_states: u64| -> Option<f64> {
+        let opts = tiersim_sim::check::command::CheckOptions { max_states, ..Default::default() };
+        let mut best = Duration::MAX;
+        for _ in 0..counts.etcd_rounds.max(1) {
+            let started = Instant::now();
+            tiersim_sim::check::command::check_paths(&[dir.to_path_buf()], &opts).ok()?;
+            best = best.min(started.elapsed());
+        }
+        Some(round(best.as_secs_f64() * 1000.0, 2))
+    };
+    out["etcd_cli_total_ms"] = json!(cli_total_ms(&etcd, Budget::default().max_states));
+    out["kv_total_ms"] = json!(cli_total_ms(&shared_dir.join("peer-histories/porcupine-kv"), 300_000));
+    // (c50-bad's hardest keys exhaust any budget; 300,000 states each bounds them, as in the test.)
+    // 1,000,000 sequential operations on one key (writes and reads of repeating values, so the
+    // search, not the unique-value zone check, decides), built outside the timing.
+    let sequential: Vec<Op> = (0..500_000u64)
+        .flat_map(|i| {
+            let v = OpValue::Single(Some((i % 5) as i64));
+            let op = |process, f, t: u64| Op {
+                process,
+                f,
+                key: "k".into(),
+                value: v,
+                outcome: parse::Outcome::Ok,
+                invoke_ns: t,
+                complete_ns: Some(t + 1),
+                line: 0,
+            };
+            [op(1, OpFn::Write, 4 * i), op(2, OpFn::Read, 4 * i + 2)]
+        })
+        .collect();
+    let started = Instant::now();
+    let report = wgl::check_ops(&sequential, &Budget::default());
+    assert_eq!(report.ok(), Some(true), "tiersim bug: a sequential history is not linearizable");
+    out["sequential_1m_ms"] = json!(round(started.elapsed().as_secs_f64() * 1000.0, 2));
+
     let keys = versioned_history(counts.fast_path_ops, counts.fast_path_keys, 0x5eed);
     let mut best = Duration::MAX;
     for _ in 0..counts.fast_path_rounds {

@@ -9,8 +9,9 @@
 
 use std::path::PathBuf;
 use std::time::Instant;
+use tiersim_sim::check::command::{check_paths, read_history, CheckOptions};
 use tiersim_sim::check::parse::{parse_history, parse_ops};
-use tiersim_sim::check::wgl::{check_ops, Budget, KeyVerdict};
+use tiersim_sim::check::wgl::{check_history, check_ops, Budget, KeyVerdict};
 
 fn shared_dir() -> PathBuf {
     match std::env::var_os("TIERSIM_SHARED") {
@@ -163,4 +164,90 @@ fn malformed_histories_are_rejected_naming_the_line() {
         parse_ops(&orphan).unwrap_err().to_string(),
         "line 3: ok for process 3 with no pending invoke"
     );
+}
+
+fn kv_dir() -> PathBuf {
+    let dir = shared_dir().join("peer-histories/porcupine-kv");
+    assert!(
+        dir.join("verdicts.json").is_file(),
+        "\n\nPORCUPINE KV HISTORIES NOT FOUND: looked for {}/verdicts.json (set TIERSIM_SHARED).\n",
+        dir.display()
+    );
+    dir
+}
+
+/// Porcupine's key-value histories (get/put/append on strings, EDN lines): the `-ok` files
+/// must pass with a witness for every key, the `-bad` ones must be caught. The budget is
+/// bounded so the `-bad` files' hardest keys answer `unknown` rather than search for long: a
+/// file is still not linearizable once one key is.
+#[test]
+fn porcupine_kv_histories_match_their_published_verdicts() {
+    let dir = kv_dir();
+    let verdicts: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("verdicts.json")).unwrap()).unwrap();
+    assert_eq!(verdicts.len(), 6);
+    let budget = Budget { max_states: 300_000, max_wall: None };
+    for (file, expected) in &verdicts {
+        let (history, _) = read_history(&dir.join(file)).unwrap_or_else(|e| panic!("{e}"));
+        assert!(history.values.is_strings(), "{file}");
+        let report = check_history(&history.ops, &history.values, &budget, 2);
+        assert_eq!(
+            report.ok(),
+            expected.as_bool(),
+            "{file}: {:?}",
+            report.results.iter().map(|r| &r.verdict).collect::<Vec<_>>()
+        );
+        if report.ok() == Some(true) {
+            for r in &report.results {
+                assert!(!r.witness.is_empty(), "{file} key {}: no witness", r.key);
+            }
+        } else {
+            let v = report.violations().next().expect("a violated key");
+            assert!(!v.unplaced.is_empty(), "{file}: nothing named as unplaceable");
+        }
+    }
+}
+
+/// The command's library face on a directory: one report, per-file results and totals that
+/// agree with the published verdicts; and the files that are not histories are left out.
+#[test]
+fn check_paths_reads_a_directory_of_histories() {
+    let out = check_paths(&[etcd_dir()], &CheckOptions { jobs: 2, ..CheckOptions::default() })
+        .expect("valid input");
+    assert_eq!(out.exit_code, 1, "79 histories are not linearizable");
+    let totals = &out.json["totals"];
+    assert_eq!(
+        (totals["files"].as_u64(), totals["linearizable"].as_u64(), totals["not_linearizable"].as_u64()),
+        (Some(102), Some(23), Some(79)),
+        "{totals}"
+    );
+    let first = &out.json["files"][0];
+    assert!(
+        first["wall_us"].is_u64() && first["file"].as_str().unwrap().ends_with("etcd_000.jsonl"),
+        "{first}"
+    );
+    let clean = out.json["files"].as_array().unwrap().iter().find(|f| f["ok"] == true).expect("a clean file");
+    assert!(clean["witness"]["r"]["ops"].as_u64().unwrap() > 0, "{clean}");
+}
+
+/// Empty input is bad input (exit 2 in the CLI), never "linearizable, 0 ops".
+#[test]
+fn empty_and_blank_histories_are_bad_input() {
+    let dir = std::env::temp_dir().join(format!("tiersim-check-empty-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let blank = dir.join("blank.jsonl");
+    std::fs::write(&blank, "\n   \n").unwrap();
+    for path in [PathBuf::from("/dev/null"), blank] {
+        let e = check_paths(&[path.clone()], &CheckOptions::default()).expect_err("empty is bad input");
+        assert!(e.contains("line 1") && e.contains("empty history is bad input") && !e.contains('\n'), "{e}");
+    }
+    let contradicting = dir.join("contradicting.jsonl");
+    std::fs::write(
+        &contradicting,
+        format!("{}\n{}\n", event(1, "invoke", "write", "1", 0), event(1, "ok", "write", "2", 10)),
+    )
+    .unwrap();
+    let e = check_paths(&[contradicting], &CheckOptions::default()).unwrap_err();
+    assert!(e.contains("line 2") && e.contains("invoke on line 1"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
 }

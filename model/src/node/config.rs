@@ -220,6 +220,28 @@ impl SystemConfig {
         names
     }
 
+    /// The node names of this topology in a few words: `db, cdc, app-0..app-7, l2-0..l2-3, ...`.
+    fn node_summary(&self) -> String {
+        let t = &self.topology;
+        let span = |name: fn(usize) -> String, n: usize| {
+            if n == 1 {
+                name(0)
+            } else {
+                format!("{}..{}", name(0), name(n - 1))
+            }
+        };
+        [
+            DB_NODE.to_string(),
+            CDC_NODE.to_string(),
+            span(app_node, t.apps()),
+            span(l2_node, t.hosts()),
+            span(l3_node, t.regions),
+            span(redis_node, t.redis_shards),
+            span(replica_node, t.regions),
+        ]
+        .join(", ")
+    }
+
     /// Check a schedule against this (already validated) configuration: its bounds
     /// (`Schedule::validate`), faults that name nodes of this topology with skews within
     /// `max_clock_skew_ms`, and operations with non-empty keys. Every process id maps to app
@@ -227,7 +249,13 @@ impl SystemConfig {
     /// replay file.
     pub fn validate_schedule(&self, schedule: &Schedule<CacheOp>) -> Result<(), String> {
         let nodes = self.node_names();
-        schedule.validate(&|n| nodes.contains(n), &validate_op)?;
+        schedule.validate(&|n| nodes.contains(n), &validate_op).map_err(|e| {
+            if e.contains("which the topology does not have") {
+                format!("{e}; allowed: {}", self.node_summary())
+            } else {
+                e
+            }
+        })?;
         let max_skew_ns = self.max_clock_skew_ms * 1_000_000;
         for (i, f) in schedule.faults.iter().enumerate() {
             if let tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. } = f.fault {
@@ -344,7 +372,7 @@ mod tests {
             (Schedule { ops: vec![op(1, "")], ..ok.clone() }, "schedule.ops[0].op.key is empty"),
             (
                 Schedule { faults: vec![fault(Fault::Kill { node: "l2-4".into() })], ..ok.clone() },
-                "schedule.faults[0].fault.node names node \"l2-4\"",
+                "schedule.faults[0].fault.node names node \"l2-4\", which the topology does not have; allowed: db, cdc, app-0..app-7, l2-0..l2-3",
             ),
             (
                 Schedule { faults: vec![fault(Fault::LossStart { per_mille: 5000 })], ..ok.clone() },

@@ -47,7 +47,6 @@ use crate::node::config::SystemConfig;
 use crate::node::tier::{FillTtl, Gate, LeaseToken};
 use crate::protocol::app::{App, TierHandle};
 use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
-use crate::protocols::versioned::versioned_claims;
 use crate::state::database::{Data, Row};
 use crate::state::redis::{Expiry, SetOpts};
 use std::future::Future;
@@ -274,7 +273,7 @@ impl Protocol for Leased {
     }
 
     fn claims(&self, cfg: &SystemConfig) -> Claims {
-        let mut claims = versioned_claims(cfg);
+        let mut claims = super::versioned::versioned_own_claims(cfg);
         claims.invariants.insert(Invariant::Linearizable);
         claims
     }

@@ -378,6 +378,26 @@ pub fn versioned_claims(cfg: &SystemConfig) -> Claims {
     .with_staleness_bound_ns(bound_ms * 1_000_000)
 }
 
+/// Whether a request's worst round trip fits in the rpc timeout, so that with no fault in force
+/// every call is answered in time: each way costs up to the largest link latency plus madsim's
+/// 1 ms charges at send and at receive (see `tiersim_sim::net::Net::serve`). Where it does not
+/// (`slow-fills`: links up to 40 ms, a 50 ms timeout) calls time out on a healthy network, and a
+/// protocol that waits for answers cannot promise `live`.
+pub fn network_answers_in_time(cfg: &SystemConfig) -> bool {
+    let one_way_ns = cfg.run.latency_max_ns + 2_000_000;
+    2 * one_way_ns < cfg.rpc_timeout_ms * 1_000_000
+}
+
+/// What `versioned` itself claims: `versioned_claims`, and `live` where the network answers in
+/// time (the zoo entries on the layered path keep `versioned_claims`: their flaws are elsewhere).
+pub fn versioned_own_claims(cfg: &SystemConfig) -> Claims {
+    let mut claims = versioned_claims(cfg);
+    if network_answers_in_time(cfg) {
+        claims.invariants.insert(Invariant::Live);
+    }
+    claims
+}
+
 /// A protocol on the layered path (`versioned`, and the zoo entries that imitate it).
 pub struct LayeredProtocol {
     pub name: &'static str,
@@ -388,7 +408,7 @@ pub struct LayeredProtocol {
 impl LayeredProtocol {
     /// `versioned`: the layered protocol without a flaw.
     pub fn versioned() -> Self {
-        LayeredProtocol { name: "versioned", layered: Layered { flaw: None }, claims: versioned_claims }
+        LayeredProtocol { name: "versioned", layered: Layered { flaw: None }, claims: versioned_own_claims }
     }
 }
 

@@ -6,6 +6,7 @@
 //! - reads-from: the write of v precedes every read that returned v;
 //! - anti-dependency: a read that returned v precedes the write of v+1;
 //! - real time: a precedes b when a completed before b was invoked.
+//!
 //! The history is linearizable iff the graph is acyclic. Real-time edges would be quadratic, so
 //! they go through a chain of "time points": point j stands for "the j-th invoke in time order";
 //! an operation completed at c points at the first point whose invoke is after c, each point

@@ -13,8 +13,11 @@
 use super::parse_error::ParseError;
 use serde_json::{Map, Number, Value};
 
+/// One EDN map as a JSON object, with the (1-based) line it begins on.
+pub type LineMap = (usize, Map<String, Value>);
+
 /// The maps of an EDN history with the (1-based) line each begins on.
-pub fn read_maps(text: &str) -> Result<Vec<(usize, Map<String, Value>)>, ParseError> {
+pub fn read_maps(text: &str) -> Result<Vec<LineMap>, ParseError> {
     let mut r = Reader { bytes: text.as_bytes(), at: 0, line: 1 };
     let mut out = Vec::new();
     r.skip_blank();
