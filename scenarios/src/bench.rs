@@ -23,6 +23,7 @@
 
 use crate::explore::strategy::Strategy;
 use crate::explore::sweep::{self, SweepSpec};
+use crate::explore::worker::WorkerCmd;
 use crate::run::run_seed;
 use crate::scenario::Scenario;
 use crate::shrink::shrink_failure;
@@ -49,6 +50,10 @@ pub struct BenchOptions<'a> {
     pub quick: bool,
     /// Called with one line per step, for stderr. Never stdout: that is the JSON's.
     pub progress: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// Measure seeds per second (and so parallel efficiency) in these worker processes, as
+    /// the CLI's sweeps run; `None` measures threads of this process (a test binary cannot be
+    /// re-executed as a worker).
+    pub workers: Option<WorkerCmd>,
 }
 
 impl BenchOptions<'_> {
@@ -84,6 +89,9 @@ struct Counts {
     zoo_cap: u64,
     shrink_failures: usize,
     shrink_max_runs: usize,
+    /// RSS growth is measured between these two run counts.
+    rss_runs_warm: u64,
+    rss_runs_total: u64,
 }
 
 impl Counts {
@@ -105,6 +113,8 @@ impl Counts {
                 zoo_cap: 4,
                 shrink_failures: 1,
                 shrink_max_runs: 40,
+                rss_runs_warm: 50,
+                rss_runs_total: 300,
             }
         } else {
             Counts {
@@ -123,6 +133,8 @@ impl Counts {
                 zoo_cap: 200,
                 shrink_failures: 5,
                 shrink_max_runs: 2000,
+                rss_runs_warm: 500,
+                rss_runs_total: 10_000,
             }
         }
     }
@@ -149,12 +161,19 @@ pub fn run(opts: &BenchOptions) -> Value {
     let (rss_figures, peak_before_reset_kb) = wgl_memory(&counts);
     mark("wgl_200k");
 
+    opts.say(&format!("bench: RSS growth per run, {} runs in this process", counts.rss_runs_total));
+    let memory = rss_growth(&counts, &versioned);
+    mark("memory");
+
     opts.say("bench: engine (raw madsim ping-pong, then tiersim on race)");
     let engine = engine(&counts, &versioned);
     mark("engine");
 
     opts.say("bench: seeds per second per scenario, jobs 1 and 2");
+    // Parallel efficiency means nothing when other processes hold the cores: say how busy.
+    let load_before = load_avg_1m();
     let seeds_per_sec = seeds_per_sec(&counts, &versioned, opts);
+    let seeds_per_sec_load = json!({"before": load_before, "after": load_avg_1m()});
     mark("seeds_per_sec");
 
     opts.say("bench: time acceleration on ttl-coordination");
@@ -178,11 +197,14 @@ pub fn run(opts: &BenchOptions) -> Value {
 
     // The reset before the WGL check lowered the kernel's mark; the true peak is the larger.
     let peak_rss_kb = status_kb("VmHWM").unwrap_or(0).max(peak_before_reset_kb);
-    let targets = targets(&engine, &time_acceleration, &checker, &zoo, &shrink);
+    let targets = targets(&engine, &time_acceleration, &checker, &zoo, &shrink, &memory, &seeds_per_sec);
     json!({
         "quick": opts.quick,
         "engine": engine,
+        "memory": memory,
         "seeds_per_sec": seeds_per_sec,
+        "seeds_per_sec_load_avg_1m": seeds_per_sec_load,
+        "seeds_per_sec_runs_in": if opts.workers.is_some() { "worker processes" } else { "threads of this process" },
         "time_acceleration": time_acceleration,
         "checker": checker,
         "zoo": zoo["entries"],
@@ -310,13 +332,24 @@ fn raw_madsim_pingpong(messages: u64) -> (u64, Duration) {
 // Seeds per second, time acceleration
 
 fn sweep_wall(s: &Arc<dyn Scenario>, p: &ProtocolFactory, seeds: u64, jobs: usize) -> (Duration, u64) {
+    sweep_wall_in(s, p, 0..seeds, jobs, None)
+}
+
+fn sweep_wall_in(
+    s: &Arc<dyn Scenario>,
+    p: &ProtocolFactory,
+    seeds: std::ops::Range<u64>,
+    jobs: usize,
+    workers: Option<WorkerCmd>,
+) -> (Duration, u64) {
     let spec = SweepSpec {
         pairs: vec![(s.clone(), p.clone())],
-        seeds: 0..seeds,
+        seeds,
         shard: (0, 1),
         jobs,
         strategy: Strategy::Random,
         require: Vec::new(),
+        workers,
     };
     let started = Instant::now();
     let results = sweep::run(&spec, &|_, _, _| {});
@@ -325,18 +358,46 @@ fn sweep_wall(s: &Arc<dyn Scenario>, p: &ProtocolFactory, seeds: u64, jobs: usiz
 
 fn seeds_per_sec(counts: &Counts, versioned: &ProtocolFactory, opts: &BenchOptions) -> Value {
     let mut out = serde_json::Map::new();
+    let seeds = 0..counts.sweep_seeds;
     for s in crate::scenario::catalog::all() {
-        let (one, _) = sweep_wall(&s, versioned, counts.sweep_seeds, 1);
-        let (two, _) = sweep_wall(&s, versioned, counts.sweep_seeds, 2);
+        let (one, _) = sweep_wall_in(&s, versioned, seeds.clone(), 1, opts.workers.clone());
+        let (two, _) = sweep_wall_in(&s, versioned, seeds.clone(), 2, opts.workers.clone());
         let (jobs_1, jobs_2) =
             (per_sec(counts.sweep_seeds as f64, one), per_sec(counts.sweep_seeds as f64, two));
-        opts.say(&format!("bench:   {:<26} {jobs_1:>8.1} seeds/s (1 job) {jobs_2:>8.1} (2 jobs)", s.name()));
+        // The share of a second core a second job turns into seeds: 1.0 is perfect scaling.
+        let efficiency = jobs_2 / (2.0 * jobs_1);
+        opts.say(&format!(
+            "bench:   {:<26} {jobs_1:>8.1} seeds/s (1 job) {jobs_2:>8.1} (2 jobs) efficiency {efficiency:.2}",
+            s.name()
+        ));
         out.insert(
             s.name().into(),
-            json!({"jobs_1": round(jobs_1, 1), "jobs_2": round(jobs_2, 1), "seeds": counts.sweep_seeds}),
+            json!({"jobs_1": round(jobs_1, 1), "jobs_2": round(jobs_2, 1), "seeds": counts.sweep_seeds,
+                   "parallel_efficiency": round(efficiency, 3)}),
         );
     }
     Value::Object(out)
+}
+
+/// RSS after `rss_runs_warm` runs of fill-race x versioned in this process and after
+/// `rss_runs_total`, and the growth per run between them: what each finished run leaves
+/// reachable (allocator noise included). Threads of this process on purpose: worker processes
+/// would hide a leak, and this figure exists to catch one.
+fn rss_growth(counts: &Counts, versioned: &ProtocolFactory) -> Value {
+    let s = scenario("fill-race");
+    let (warm, total) = (counts.rss_runs_warm, counts.rss_runs_total);
+    sweep_wall_in(&s, versioned, 0..warm, 1, None);
+    let warm_kb = status_kb("VmRSS").unwrap_or(0);
+    let (wall, _) = sweep_wall_in(&s, versioned, warm..total, 1, None);
+    let total_kb = status_kb("VmRSS").unwrap_or(0);
+    let per_run = total_kb.saturating_sub(warm_kb) as f64 / (total - warm) as f64;
+    json!({
+        "scenario": s.name(), "protocol": "versioned",
+        "runs_warm": warm, "runs_total": total,
+        "rss_mb_after_warm": mb(warm_kb), "rss_mb_after_total": mb(total_kb),
+        "rss_growth_kb_per_run": round(per_run, 3),
+        "seeds_per_sec": round(per_sec((total - warm) as f64, wall), 1),
+    })
 }
 
 fn time_acceleration(counts: &Counts, versioned: &ProtocolFactory) -> Value {
@@ -658,6 +719,7 @@ fn first_failure(
             jobs: 2,
             strategy,
             require: Vec::new(),
+            workers: None,
         };
         let found = sweep::run(&spec, &|_, _, _| {})
             .iter()
@@ -840,9 +902,24 @@ fn shrink_figures(counts: &Counts, opts: &BenchOptions) -> Value {
 // ---------------------------------------------------------------------------------------------
 // Targets and machine
 
-fn targets(engine: &Value, accel: &Value, checker: &Value, zoo: &Value, shrink: &Value) -> Value {
+fn targets(
+    engine: &Value,
+    accel: &Value,
+    checker: &Value,
+    zoo: &Value,
+    shrink: &Value,
+    memory: &Value,
+    seeds_per_sec: &Value,
+) -> Value {
     let holds = |v: &Value, ok: &dyn Fn(f64) -> bool| v.as_f64().map(ok);
+    let efficiencies: Vec<f64> = seeds_per_sec
+        .as_object()
+        .map(|o| o.values().filter_map(|v| v["parallel_efficiency"].as_f64()).collect())
+        .unwrap_or_default();
     json!({
+        "rss_growth_le_1kb_per_run": holds(&memory["rss_growth_kb_per_run"], &|x| x <= 1.0),
+        "parallel_efficiency_ge_0_9_everywhere": (!efficiencies.is_empty())
+            .then(|| efficiencies.iter().all(|&e| e >= 0.9)),
         "engine_ratio_ge_0_5": holds(&engine["ratio_to_raw_madsim"], &|x| x >= 0.5),
         "time_acceleration_ge_10000": holds(&accel["sim_sec_per_wall_sec"], &|x| x >= 10_000.0),
         "etcd_well_under_1s": holds(&checker["etcd_total_ms"], &|x| x < 500.0),
@@ -851,6 +928,11 @@ fn targets(engine: &Value, accel: &Value, checker: &Value, zoo: &Value, shrink: 
         "zoo_pct_or_swarm_3x_fewer_on_hardest": zoo["summary"]["pct_or_swarm_3x_fewer_on_all_hardest"],
         "shrink_stale_set_le_4_ops": holds(&shrink["ops_after_max"], &|x| x <= 4.0),
     })
+}
+
+/// The kernel's one-minute load average: above the core count, jobs wait for a core.
+fn load_avg_1m() -> Option<f64> {
+    std::fs::read_to_string("/proc/loadavg").ok()?.split_whitespace().next()?.parse().ok()
 }
 
 fn machine() -> Value {
@@ -878,6 +960,7 @@ mod tests {
             shared_dir: BenchOptions::default_shared_dir(),
             quick: true,
             progress: Some(&|line: &str| eprintln!("{line}")),
+            workers: None,
         })
     }
 
@@ -893,8 +976,11 @@ mod tests {
         for s in crate::scenario::catalog::all() {
             let v = &j["seeds_per_sec"][s.name()];
             assert!(v["jobs_1"].is_number() && v["jobs_2"].is_number(), "{}: {v}", s.name());
+            assert!(v["parallel_efficiency"].is_number(), "{}: {v}", s.name());
         }
         assert!(j["time_acceleration"]["sim_sec_per_wall_sec"].is_number());
+        assert!(j["memory"]["rss_growth_kb_per_run"].is_number(), "{}", j["memory"]);
+        assert!(j["targets"]["rss_growth_le_1kb_per_run"].is_boolean(), "{}", j["targets"]);
         let c = &j["checker"];
         assert!(c["etcd_total_ms"].is_number() || c["etcd_missing"].is_string(), "{c}");
         assert!(c["fast_path_ops_per_sec"].is_number() && c["peak_rss_200k_mb"].is_number(), "{c}");
@@ -948,6 +1034,7 @@ mod tests {
             shared_dir: BenchOptions::default_shared_dir(),
             quick,
             progress: Some(&|line: &str| eprintln!("{line}")),
+            workers: None,
         });
         println!("{}", serde_json::to_string_pretty(&j).unwrap());
     }

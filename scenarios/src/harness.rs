@@ -190,6 +190,7 @@ impl Sweep {
                     jobs: self.jobs,
                     strategy: self.strategy,
                     require: self.require.clone(),
+                    workers: None,
                 };
                 let failing: Mutex<Option<(Outcome, Schedule<CacheOp>)>> = Mutex::new(None);
                 sweep::run(&spec, &|r, o, schedule| {

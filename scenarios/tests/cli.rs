@@ -239,15 +239,40 @@ fn explore_runs_within_its_budget_and_saves_shrunk_failures() {
         "invalidate-before-commit",
         "--json",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    // Something new was found: exit 1.
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
     let j = json(&out);
     let new = j["new"].as_array().unwrap();
     assert!(!new.is_empty(), "invalidate-before-commit fails every seed: {j}");
+    assert_eq!(new.len(), 1, "one bug, one signature: {j}");
     for n in new {
         let file = n["file"].as_str().unwrap();
         let replay = tiersim(&["replay", file, "--json"]);
         assert_eq!(json(&replay)["reproduced"], "exact", "{file}");
     }
+    let cells = j["cells"].as_array().unwrap();
+    assert!(cells.iter().all(|c| c["scenario"] == "fill-race" && c["runs"].as_u64() > Some(0)), "{j}");
+    // Run again with the first run's files as the known corpus: the same bug is known, not new.
+    let again_dir = temp_dir("explore-again");
+    let again = tiersim(&[
+        "explore",
+        "--budget",
+        "3s",
+        "--out",
+        again_dir.to_str().unwrap(),
+        "--scenario",
+        "fill-race",
+        "--protocol",
+        "invalidate-before-commit",
+        "--known",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(again.status.code(), Some(0), "nothing new: {again:?}");
+    let j = json(&again);
+    assert_eq!(j["new"].as_array().unwrap().len(), 0, "{j}");
+    assert!(!j["known"].as_array().unwrap().is_empty(), "{j}");
+    let _ = std::fs::remove_dir_all(&again_dir);
     one_line_error(&tiersim(&["explore", "--budget", "soon", "--out", dir.to_str().unwrap()]));
     let _ = std::fs::remove_dir_all(&dir);
 }

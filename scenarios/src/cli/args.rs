@@ -123,3 +123,14 @@ pub(crate) fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
     }
     Ok((a, b))
 }
+
+/// How a sweep or an exploration runs its seeds: worker processes of this binary unless
+/// `--in-process` (see `explore::worker`).
+pub(crate) fn workers(in_process: bool) -> Result<Option<crate::explore::worker::WorkerCmd>, BadInput> {
+    if in_process {
+        return Ok(None);
+    }
+    crate::explore::worker::WorkerCmd::current_exe()
+        .map(Some)
+        .map_err(|e| BadInput(format!("cannot find this executable to start workers: {e}")))
+}

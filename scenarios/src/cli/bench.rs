@@ -18,7 +18,9 @@ impl BenchArgs {
         use crate::bench::{run, BenchOptions};
         let progress = |line: &str| eprintln!("{line}");
         let shared_dir = BenchOptions::default_shared_dir();
-        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress) });
+        // Seeds per second are measured the way sweeps run: in worker processes of this binary.
+        let workers = crate::explore::worker::WorkerCmd::current_exe().ok();
+        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers });
         if json {
             println!("{report}");
         } else {

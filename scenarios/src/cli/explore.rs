@@ -1,11 +1,21 @@
 //! `tiersim explore`: the nightly loop over scenarios × protocols × strategies that saves each
 //! new failure signature once, shrunk.
+//!
+//! Written to be read in the morning: a failure's signature is its protocol, its invariant and
+//! the kinds of operations and faults its shrunk schedule needs (not their keys, values, seed,
+//! count or order), so one bug is one signature; failures whose signature is already in the
+//! regression corpus (`--known`, default `seeds/` when it exists) are counted as known, not new;
+//! the report has one row per scenario × protocol × strategy cell covered; the exit code is 1
+//! when something new was found; and when stdout is not a terminal (a CI log), a heartbeat line
+//! goes to stderr every minute.
 
 use super::args::*;
 use super::output::*;
 use crate::registry::Registry;
 use crate::scenario::Scenario;
 use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tiersim_model::node::config::CacheOp;
@@ -32,13 +42,21 @@ pub struct ExploreArgs {
     pub start: u64,
     #[arg(long)]
     pub jobs: Option<usize>,
+    /// Run the seeds in threads of this process instead of worker processes.
+    #[arg(long)]
+    pub in_process: bool,
+    /// Directories of replay files whose failures are known, not new (repeatable). Default:
+    /// `seeds/` when it exists.
+    #[arg(long = "known")]
+    pub known: Vec<PathBuf>,
     #[arg(long)]
     pub json: bool,
 }
 
 impl ExploreArgs {
     pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
-        let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, json } = self;
+        let ExploreArgs { budget, out, scenario, protocol, strategy, start, jobs, in_process, known, json } =
+            self;
         let budget = parse_duration(&budget)?;
         let strategies = match strategy {
             Some(s) => vec![parse_strategy(&s)?],
@@ -46,11 +64,30 @@ impl ExploreArgs {
         };
         // Every argument is checked before the output directory is created.
         let pairs = pairs(reg, scenario.as_deref(), protocol.as_deref())?;
-        let jobs = parse_jobs(jobs)?;
+        let parallel = Parallel { jobs: parse_jobs(jobs)?, workers: workers(in_process)? };
+        let known_dirs = if known.is_empty() {
+            Some(PathBuf::from("seeds")).filter(|d| d.is_dir()).into_iter().collect()
+        } else {
+            known
+        };
+        let known = known_signatures(&known_dirs)?;
         super::validate::output_dir(&out)?;
         prepare_dir(&out)?;
-        explore(pairs, strategies, start, budget, jobs, &out, json)
+        explore(pairs, strategies, start, budget, parallel, Files { out: &out, known: &known }, json)
     }
+}
+
+/// Where an exploration saves new failures, and the signatures it already knows (each with the
+/// file that holds it).
+pub(crate) struct Files<'a> {
+    pub out: &'a Path,
+    pub known: &'a BTreeMap<String, String>,
+}
+
+/// How an exploration runs its seeds: how many at once, and in which worker processes.
+pub(crate) struct Parallel {
+    pub jobs: usize,
+    pub workers: Option<crate::explore::worker::WorkerCmd>,
 }
 
 pub(crate) fn explore(
@@ -58,12 +95,15 @@ pub(crate) fn explore(
     strategies: Vec<crate::explore::strategy::Strategy>,
     start: u64,
     budget: std::time::Duration,
-    jobs: usize,
-    out: &Path,
+    parallel: Parallel,
+    files: Files<'_>,
     json: bool,
 ) -> Result<u8, BadInput> {
-    use std::collections::BTreeMap;
     const BATCH: u64 = 8;
+    const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
+    // A CI log (stdout not a terminal) gets a line on stderr every minute: still alive, how far.
+    let heartbeat = !std::io::stdout().is_terminal();
+    let mut last_beat = std::time::Instant::now();
     let started = std::time::Instant::now();
     let bar = progress(budget.as_secs(), json, "s");
     // (scenario, protocol, strategy) -> next seed
@@ -71,6 +111,9 @@ pub(crate) fn explore(
     let mut signatures: BTreeMap<String, String> = BTreeMap::new();
     let mut attempts: BTreeMap<String, usize> = BTreeMap::new();
     let (mut runs, mut failures) = (0usize, 0usize);
+    // (scenario, protocol, strategy) -> what that cell saw; and the known signatures met.
+    let mut cells: BTreeMap<(String, String, &'static str), Cell> = BTreeMap::new();
+    let mut known_seen: BTreeMap<String, String> = BTreeMap::new();
     let mut turn = 0usize;
     while started.elapsed() < budget {
         let (pair, strat) = (turn % pairs.len(), (turn / pairs.len()) % strategies.len());
@@ -81,9 +124,10 @@ pub(crate) fn explore(
             pairs: vec![pairs[pair].clone()],
             seeds: from..from + BATCH,
             shard: (0, 1),
-            jobs,
+            jobs: parallel.jobs,
             strategy: strategies[strat],
             require: Vec::new(),
+            workers: parallel.workers.clone(),
         };
         let found: Mutex<Vec<(Outcome, tiersim_sim::schedule::Schedule<CacheOp>)>> = Mutex::new(Vec::new());
         let results = crate::explore::sweep::run(&spec, &|r, o, schedule| {
@@ -93,14 +137,18 @@ pub(crate) fn explore(
         });
         runs += results.len();
         let (s, p) = &pairs[pair];
+        let cell = cells.entry((s.name().to_string(), p.name(), strategies[strat].name())).or_default();
+        cell.runs += results.len();
         for (o, schedule) in found.into_inner().unwrap() {
             failures += 1;
+            cell.failures += 1;
             let Some(invariant) = o.invariant() else { continue };
             // Shrinking is what costs: shrink the first few failures of each (protocol,
-            // invariant) only, and none once the budget is spent.
+            // invariant) only, and once the budget is spent only the first (a kind of failure
+            // found in the last batch is still saved, never reported and dropped).
             let seen = attempts.entry(format!("{}|{invariant}", p.name())).or_insert(0usize);
             *seen += 1;
-            if *seen > 3 || started.elapsed() >= budget {
+            if *seen > 3 || (*seen > 1 && started.elapsed() >= budget) {
                 continue;
             }
             // Shrink, then name the failure by what is left of it.
@@ -110,13 +158,36 @@ pub(crate) fn explore(
             } else {
                 (schedule.clone(), o.seed, Default::default(), o.clone())
             };
-            let signature = format!("{}|{}|{}", p.name(), invariant, shape(&shrunk));
+            let signature = signature(&p.name(), &invariant, &shrunk);
+            if let Some(file) = files.known.get(&signature) {
+                cell.known += 1;
+                known_seen.insert(signature, file.clone());
+                continue;
+            }
             if signatures.contains_key(&signature) {
                 continue;
             }
-            let path =
-                save_replay(out, &**s, &p, &Outcome { seed, ..shrunk_outcome }, &shrunk, strategies[strat])?;
+            let path = save_replay(
+                files.out,
+                &**s,
+                p,
+                &Outcome { seed, ..shrunk_outcome },
+                &shrunk,
+                strategies[strat],
+            )?;
             signatures.insert(signature, path.display().to_string());
+            cell.new += 1;
+        }
+        if heartbeat && last_beat.elapsed() >= HEARTBEAT {
+            last_beat = std::time::Instant::now();
+            eprintln!(
+                "explore: {} s of {} s: {runs} runs, {failures} failing, {} new, {} known, {} cells",
+                started.elapsed().as_secs(),
+                budget.as_secs(),
+                signatures.len(),
+                known_seen.len(),
+                cells.len()
+            );
         }
         if let Some(bar) = &bar {
             bar.set_position(started.elapsed().as_secs().min(budget.as_secs()));
@@ -130,24 +201,69 @@ pub(crate) fn explore(
     if json {
         let saved: Vec<_> =
             signatures.iter().map(|(sig, path)| json!({"signature": sig, "file": path})).collect();
-        println!("{}", json!({"runs": runs, "failures": failures, "new": saved, "wall_ms": wall_ms}));
+        let known: Vec<_> =
+            known_seen.iter().map(|(sig, path)| json!({"signature": sig, "file": path})).collect();
+        let cells: Vec<_> = cells
+            .iter()
+            .map(|((s, p, strategy), c)| {
+                json!({"scenario": s, "protocol": p, "strategy": strategy, "runs": c.runs,
+                       "failures": c.failures, "new": c.new, "known": c.known})
+            })
+            .collect();
+        println!(
+            "{}",
+            json!({"runs": runs, "failures": failures, "new": saved, "known": known, "cells": cells,
+                   "wall_ms": wall_ms})
+        );
     } else {
         println!(
-            "{runs} runs, {failures} failing, {} distinct failure signatures in {wall_ms} ms:",
-            signatures.len()
+            "{:<24} {:<26} {:<9} {:>7} {:>8} {:>4} {:>6}",
+            "scenario", "protocol", "strategy", "runs", "failing", "new", "known"
+        );
+        for ((s, p, strategy), c) in &cells {
+            println!(
+                "{s:<24} {p:<26} {strategy:<9} {:>7} {:>8} {:>4} {:>6}",
+                c.runs, c.failures, c.new, c.known
+            );
+        }
+        println!(
+            "{runs} runs in {} cells, {failures} failing, {} new failure signatures, {} known, in {wall_ms} ms",
+            cells.len(),
+            signatures.len(),
+            known_seen.len()
         );
         for (sig, path) in &signatures {
-            println!("  {sig}\n    {path}");
+            println!("  new: {sig}\n    {path}");
+        }
+        for (sig, path) in &known_seen {
+            println!("  known: {sig}\n    {path}");
         }
     }
-    Ok(0)
+    Ok(if signatures.is_empty() { 0 } else { 1 })
 }
 
-/// The shape of a shrunk schedule: what kinds of operations and faults it needs, in order.
-pub(crate) fn shape(schedule: &tiersim_sim::schedule::Schedule<CacheOp>) -> String {
-    let mut ops: Vec<&tiersim_sim::schedule::TimedOp<CacheOp>> = schedule.ops.iter().collect();
-    ops.sort_by_key(|o| o.at_ns);
-    let ops: Vec<&str> = ops
+/// What one scenario × protocol × strategy cell of an exploration saw.
+#[derive(Default)]
+struct Cell {
+    runs: usize,
+    failures: usize,
+    /// Shrunk failures with a signature nobody had seen.
+    new: usize,
+    /// Shrunk failures whose signature the regression corpus already holds.
+    known: usize,
+}
+
+/// A failure's signature: the protocol, the invariant, and which kinds of operations and faults
+/// the shrunk schedule needs. Sets, not sequences: the keys, values, seed, and how many of each
+/// kind in what order are incidental to the bug, and shrinking within a budget leaves some of
+/// them behind, so one bug named by its sequence would count as several.
+pub(crate) fn signature(
+    protocol: &str,
+    invariant: &str,
+    schedule: &tiersim_sim::schedule::Schedule<CacheOp>,
+) -> String {
+    let ops: BTreeSet<&str> = schedule
+        .ops
         .iter()
         .map(|o| match o.op {
             CacheOp::Read { .. } => "read",
@@ -157,15 +273,34 @@ pub(crate) fn shape(schedule: &tiersim_sim::schedule::Schedule<CacheOp>) -> Stri
             CacheOp::Warm { .. } => "warm",
         })
         .collect();
-    let faults: Vec<String> = schedule
-        .faults
-        .iter()
-        .map(|f| {
-            serde_json::to_value(&f.fault)
-                .ok()
-                .and_then(|v| v["kind"].as_str().map(String::from))
-                .unwrap_or_default()
-        })
-        .collect();
-    format!("{}+{}", ops.join(","), faults.join(","))
+    let faults: BTreeSet<String> = schedule.faults.iter().map(|f| fault_kind(&f.fault)).collect();
+    let faults: Vec<&str> = faults.iter().map(String::as_str).collect();
+    format!("{protocol}|{invariant}|{}+{}", ops.into_iter().collect::<Vec<_>>().join(","), faults.join(","))
+}
+
+fn fault_kind(fault: &tiersim_sim::fault::Fault) -> String {
+    serde_json::to_value(fault).ok().and_then(|v| v["kind"].as_str().map(String::from)).unwrap_or_default()
+}
+
+/// The signatures of every failing replay file in `dirs`, each with the file that holds it.
+fn known_signatures(dirs: &[PathBuf]) -> Result<BTreeMap<String, String>, BadInput> {
+    let mut known = BTreeMap::new();
+    for dir in dirs {
+        let entries = std::fs::read_dir(dir)
+            .map_err(|e| BadInput(format!("{}: cannot read directory: {e}", dir.display())))?;
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let file = crate::run::load_replay(&path).map_err(|e| BadInput(e.to_string()))?;
+            if let Some(invariant) = &file.expected.invariant {
+                let protocol = tiersim_model::protocols::current_name(&file.protocol);
+                let sig = signature(protocol, invariant, &file.schedule);
+                known.entry(sig).or_insert_with(|| path.display().to_string());
+            }
+        }
+    }
+    Ok(known)
 }

@@ -65,6 +65,10 @@ pub fn main() -> ExitCode {
 /// the command, and turn its result into the process's exit code (a bad input prints one line
 /// and exits 2). A team's own binary is this call with its protocols registered.
 pub fn main_with(registry: Registry) -> ExitCode {
+    // A sweep re-executes this binary as a worker: answer its jobs, with this same registry.
+    if std::env::args().nth(1).as_deref() == Some(crate::explore::worker::WORKER_ARG) {
+        return crate::explore::worker::serve(&registry);
+    }
     // Like any Unix filter, stop quietly when the reader goes away (`tiersim run --trace | head`)
     // instead of panicking on a broken pipe.
     // SAFETY: resetting a signal disposition to its default before any thread starts.

@@ -38,13 +38,29 @@ pub struct SweepArgs {
     /// Write a replay file here for every failing seed.
     #[arg(long)]
     pub save: Option<PathBuf>,
+    /// Run the seeds in threads of this process instead of worker processes (a protocol that
+    /// aborts then ends the sweep).
+    #[arg(long)]
+    pub in_process: bool,
     #[arg(long)]
     pub json: bool,
 }
 
 impl SweepArgs {
     pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
-        let SweepArgs { scenario, all, protocol, seeds, shard, strategy, jobs, require, save, json } = self;
+        let SweepArgs {
+            scenario,
+            all,
+            protocol,
+            seeds,
+            shard,
+            strategy,
+            jobs,
+            require,
+            save,
+            in_process,
+            json,
+        } = self;
         if all && scenario.is_some() {
             return Err(BadInput("--all and --scenario exclude each other".into()));
         }
@@ -58,6 +74,7 @@ impl SweepArgs {
             jobs: parse_jobs(jobs)?,
             strategy: parse_strategy(&strategy)?,
             require: parse_require(&require)?,
+            workers: workers(in_process)?,
         };
         if let Some(dir) = &save {
             super::validate::output_dir(dir)?;

@@ -2,5 +2,7 @@
 //! in parallel, sharded; `strategy` names how a seed becomes a schedule (random, swarm, PCT,
 //! coverage-guided).
 
+pub mod coverage;
 pub mod strategy;
 pub mod sweep;
+pub mod worker;

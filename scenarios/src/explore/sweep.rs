@@ -7,21 +7,23 @@
 //! per pair and mutates it, so its seeds depend on the seeds before them: each pair runs its
 //! seeds in order on one thread (pairs still run in parallel), and every schedule it ran is
 //! returned with its result so a failure replays exactly.
+//!
+//! With `workers` set (the CLI's sweep and explore), each parallel slot runs its seeds in a
+//! worker process of its own (see `worker`): memory stays flat whatever a run leaves behind, and
+//! a protocol that aborts the process costs the seed it was running (verdict `crash`, the signal
+//! named), not the sweep. The results are the same; an outcome from a worker has no history.
 
+use crate::explore::coverage::{signature, Coverage};
 use crate::explore::strategy::Strategy;
+use crate::explore::worker::{self, Job, Slot, WorkerCmd};
 use crate::run::run_in;
 use crate::scenario::Scenario;
-use rand::seq::SliceRandom;
-use rand::Rng;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use tiersim_model::event::ModelEvent;
 use tiersim_model::node::config::CacheOp;
 use tiersim_model::outcome::{Outcome, Verdict};
 use tiersim_model::protocol::{Invariant, ProtocolFactory};
-use tiersim_sim::history::{Event, History};
-use tiersim_sim::rng::{chance, stream};
 use tiersim_sim::schedule::Schedule;
 
 /// What to sweep.
@@ -34,6 +36,9 @@ pub struct SweepSpec {
     pub jobs: usize,
     pub strategy: Strategy,
     pub require: Vec<Invariant>,
+    /// Run the seeds in worker processes started by this command; `None` runs them in threads
+    /// of this process.
+    pub workers: Option<WorkerCmd>,
 }
 
 /// One seed's result.
@@ -88,18 +93,22 @@ pub fn run(
         let next_pair = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(spec.pairs.len()) {
-                scope.spawn(|| loop {
-                    let pair = next_pair.fetch_add(1, Ordering::Relaxed);
-                    if pair >= spec.pairs.len() {
-                        break;
-                    }
-                    let mut corpus = Coverage::default();
-                    for &seed in &seeds {
-                        let (s, p) = &spec.pairs[pair];
-                        let schedule = corpus.schedule(&**s, seed);
-                        let o = run_in(&s.config(), p.clone(), seed, &schedule, &spec.require);
-                        corpus.observe(&o.history, &schedule);
-                        record(pair, &o, &schedule);
+                scope.spawn(|| {
+                    let mut runner = Runner::new(spec);
+                    loop {
+                        let pair = next_pair.fetch_add(1, Ordering::Relaxed);
+                        if pair >= spec.pairs.len() {
+                            break;
+                        }
+                        let mut corpus = Coverage::default();
+                        for &seed in &seeds {
+                            let schedule = corpus.schedule(&*spec.pairs[pair].0, seed);
+                            let batch = [(pair, seed, schedule)];
+                            runner.run(spec, &batch, true, &mut |pair, o, schedule, sig| {
+                                corpus.observe(sig.unwrap_or_default(), schedule);
+                                record(pair, o, schedule);
+                            });
+                        }
                     }
                 });
             }
@@ -107,16 +116,28 @@ pub fn run(
     } else {
         let tasks: Vec<(usize, u64)> =
             (0..spec.pairs.len()).flat_map(|pair| seeds.iter().map(move |&seed| (pair, seed))).collect();
+        // A worker gets a few seeds at a time, so it never waits on the pipe; a thread one.
+        let batch = spec.workers.as_ref().map_or(1, |w| w.batch.max(1));
         let next = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(tasks.len().max(1)) {
-                scope.spawn(|| loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&(pair, seed)) = tasks.get(i) else { break };
-                    let (s, p) = &spec.pairs[pair];
-                    let schedule = s.schedule_with(seed, spec.strategy);
-                    let o = run_in(&s.config(), p.clone(), seed, &schedule, &spec.require);
-                    record(pair, &o, &schedule);
+                scope.spawn(|| {
+                    let mut runner = Runner::new(spec);
+                    loop {
+                        let from = next.fetch_add(batch, Ordering::Relaxed);
+                        let Some(taken) = tasks.get(from..(from + batch).min(tasks.len())) else { break };
+                        if taken.is_empty() {
+                            break;
+                        }
+                        let batch: Vec<_> = taken
+                            .iter()
+                            .map(|&(pair, seed)| {
+                                (pair, seed, spec.pairs[pair].0.schedule_with(seed, spec.strategy))
+                            })
+                            .collect();
+                        runner
+                            .run(spec, &batch, false, &mut |pair, o, schedule, _| record(pair, o, schedule));
+                    }
                 });
             }
         });
@@ -126,80 +147,69 @@ pub fn run(
     results.into_iter().map(|(_, r)| r).collect()
 }
 
-/// The corpus of the coverage strategy: schedules that reached new interleaving signatures.
-#[derive(Default)]
-struct Coverage {
-    seen: BTreeSet<u64>,
-    corpus: Vec<Schedule<CacheOp>>,
+/// How one parallel slot of a sweep runs seeds: in threads of this process, or in a worker
+/// process of its own.
+enum Runner {
+    InProcess,
+    Worker(Box<Slot>),
 }
 
-impl Coverage {
-    /// A fresh schedule, or (half the time, once there is a corpus) a mutant of a kept one.
-    fn schedule(&self, scenario: &dyn Scenario, seed: u64) -> Schedule<CacheOp> {
-        let mut rng = stream(seed, "coverage");
-        if self.corpus.is_empty() || chance(&mut rng, 1, 2) {
-            return scenario.schedule(seed);
+/// What a runner reports per seed: the pair, the outcome, the schedule it ran, and (when asked
+/// for) the run's interleaving signature.
+type Each<'a> = dyn FnMut(usize, &Outcome, &Schedule<CacheOp>, Option<BTreeSet<u64>>) + 'a;
+
+impl Runner {
+    fn new(spec: &SweepSpec) -> Runner {
+        match &spec.workers {
+            Some(cmd) => Runner::Worker(Box::new(Slot::new(cmd.clone()))),
+            None => Runner::InProcess,
         }
-        let mut s = self.corpus.choose(&mut rng).unwrap().clone();
-        for _ in 0..rng.gen_range(1..4) {
-            if s.ops.is_empty() {
-                break;
-            }
-            let i = rng.gen_range(0..s.ops.len());
-            match rng.gen_range(0..3) {
-                0 if s.ops.len() > 1 => {
-                    s.ops.remove(i);
-                }
-                1 => {
-                    // Another process repeats the operation a little later: a new overlap.
-                    let mut op = s.ops[i].clone();
-                    op.process = s.ops[rng.gen_range(0..s.ops.len())].process;
-                    op.at_ns += rng.gen_range(0..20_000_000);
-                    s.ops.push(op);
-                }
-                _ => {
-                    let shift = rng.gen_range(0..40_000_000u64);
-                    let at = &mut s.ops[i].at_ns;
-                    *at = if chance(&mut rng, 1, 2) { at.saturating_sub(shift) } else { *at + shift };
-                }
-            }
-        }
-        s
     }
 
-    /// Keep `schedule` if its run reached a signature element never seen before.
-    fn observe(&mut self, history: &History<ModelEvent>, schedule: &Schedule<CacheOp>) {
-        let fresh = signature(history).into_iter().filter(|s| self.seen.insert(*s)).count();
-        if fresh > 0 {
-            self.corpus.push(schedule.clone());
+    /// Run `batch` (pair, seed, schedule) in order. `explicit`: the schedules are not the
+    /// scenario's own (coverage mutants), so a worker is sent them, and each run's signature is
+    /// reported.
+    fn run(
+        &mut self,
+        spec: &SweepSpec,
+        batch: &[(usize, u64, Schedule<CacheOp>)],
+        explicit: bool,
+        each: &mut Each<'_>,
+    ) {
+        match self {
+            Runner::InProcess => {
+                for (pair, seed, schedule) in batch {
+                    let (s, p) = &spec.pairs[*pair];
+                    let o = run_in(&s.config(), p.clone(), *seed, schedule, &spec.require);
+                    let sig = explicit.then(|| signature(&o.history));
+                    each(*pair, &o, schedule, sig);
+                }
+            }
+            Runner::Worker(slot) => {
+                let jobs: Vec<Job> = batch
+                    .iter()
+                    .map(|(pair, seed, schedule)| {
+                        let (s, p) = &spec.pairs[*pair];
+                        Job {
+                            scenario: s.name().into(),
+                            protocol: p.name(),
+                            seed: *seed,
+                            strategy: spec.strategy.name().into(),
+                            require: spec.require.iter().map(|i| i.name().to_string()).collect(),
+                            schedule: explicit.then(|| schedule.clone()),
+                            signature: explicit,
+                        }
+                    })
+                    .collect();
+                slot.run(&jobs, &mut |i, reply| {
+                    let (pair, seed, schedule) = &batch[i];
+                    let (o, sig) = match reply {
+                        Ok(done) => (done.outcome(), done.signature.map(|s| s.into_iter().collect())),
+                        Err(message) => (worker::crashed(*seed, schedule.ops.len(), message), None),
+                    };
+                    each(*pair, &o, schedule, sig);
+                });
+            }
         }
     }
-}
-
-/// The interleaving signature of a run: consecutive pairs of cache events on the same key
-/// (what kind, at which tier), hashed. Two runs that interleave fills, invalidations, expiries
-/// and reads differently have different signatures.
-pub fn signature(history: &History<ModelEvent>) -> BTreeSet<u64> {
-    use std::collections::BTreeMap;
-    let mut last: BTreeMap<String, u64> = BTreeMap::new();
-    let mut out = BTreeSet::new();
-    for e in &history.events {
-        let (key, tag) = match e {
-            Event::Internal { event, .. } => match event {
-                ModelEvent::Fill { key, tier, .. } => (key.clone(), 10 + tier.depth() as u64),
-                ModelEvent::Refuse { key, tier, .. } => (key.clone(), 20 + tier.depth() as u64),
-                ModelEvent::Remove { key, tier, cause, .. } => {
-                    (key.clone(), 30 + 4 * (*cause as u64) + tier.depth() as u64)
-                }
-                ModelEvent::Floor { key, tier, .. } => (key.clone(), 60 + tier.depth() as u64),
-                ModelEvent::Commit { key, .. } => (key.clone(), 70),
-                _ => continue,
-            },
-            Event::Client { event, .. } => (event.key.clone(), 80 + 4 * event.f as u64 + event.kind as u64),
-            Event::Fault { .. } => continue,
-        };
-        let prev = last.insert(key, tag).unwrap_or(0);
-        out.insert(prev * 1000 + tag);
-    }
-    out
 }
