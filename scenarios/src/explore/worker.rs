@@ -254,6 +254,7 @@ impl Done {
             unchecked: self.unchecked.iter().filter_map(|n| Invariant::from_name(n)).collect(),
             latency: Default::default(),
             unfinished: Vec::new(),
+            logs: Default::default(),
             history: empty_history(self.trace_hash),
         }
     }
@@ -277,6 +278,7 @@ pub fn crashed(seed: u64, ops: usize, message: String) -> Outcome {
         unchecked: Vec::new(),
         latency: Default::default(),
         unfinished: Vec::new(),
+        logs: Default::default(),
         history: empty_history(0),
     }
 }
