@@ -1,6 +1,6 @@
 //! The journey of a team testing its own protocol, from a crate outside the workspace: the crate
 //! in `tests/user-crate/` (a protocol with the stale-set bug and per-process state in a struct
-//! field, a sweep test, a five-line `tiersim` binary) is copied into a temporary directory with
+//! field, a sweep test, a five-line tiersim binary) is copied into a temporary directory with
 //! a path dependency on `tiersim` and built offline into this workspace's target directory (so
 //! nothing of tiersim is rebuilt). Its sweep test fails, saves a replay file and prints the
 //! commands; those commands, run with the team's own binary, replay the run exactly, shrink it
@@ -20,7 +20,7 @@ fn user_crate(with_cfg: bool) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tiersim-user-crate-{}-{with_cfg}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let template = root.join("tests/user-crate");
-    for file in ["src/lib.rs", "src/bin/tiersim.rs", "tests/sweep.rs"] {
+    for file in ["src/lib.rs", "src/bin/cache-sim.rs", "tests/sweep.rs"] {
         let to = dir.join(file);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
         std::fs::copy(template.join(file), &to).unwrap_or_else(|e| panic!("{file}: {e}"));
@@ -40,6 +40,11 @@ fn user_crate(with_cfg: bool) -> PathBuf {
     dir
 }
 
+/// The team's binary is called `cache-sim`, not `tiersim`: it shares this workspace's target
+/// directory, and a second `tiersim` would overwrite the workspace's own. The printed commands
+/// name it through `TIERSIM_CLI`, as a team whose binary has another name would.
+const CLI: &str = "cargo run --release --bin cache-sim --";
+
 fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Output {
     let out = Command::new(env!("CARGO"))
         .args(args)
@@ -50,6 +55,7 @@ fn cargo(dir: &Path, target: &Path, args: &[&str]) -> Output {
         .env_remove("TIERSIM_SAVE")
         .env_remove("TIERSIM_SEED")
         .env_remove("TIERSIM_SEEDS")
+        .env("TIERSIM_CLI", CLI)
         .output()
         .unwrap_or_else(|e| panic!("cargo {args:?}: {e}"));
     out
@@ -90,7 +96,7 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     };
     let run_printed = |name: &str, extra: &[&str]| -> Output {
         let words = printed(name);
-        assert_eq!(&words[..5], ["cargo", "run", "--release", "--bin", "tiersim"], "{words:?}");
+        assert_eq!(&words[..5], ["cargo", "run", "--release", "--bin", "cache-sim"], "{words:?}");
         let mut args: Vec<&str> = words[1..].iter().map(String::as_str).collect();
         args.insert(1, "--offline");
         args.insert(2, "-q");
@@ -110,7 +116,7 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     assert!(html.contains("<svg") && html.contains("our-cache"), "{html_path} is no timeline");
     // `list` and `run` know the team's protocol too.
     let list =
-        cargo(&dir, &target, &["run", "--offline", "-q", "--release", "--bin", "tiersim", "--", "list"]);
+        cargo(&dir, &target, &["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--", "list"]);
     assert!(text(&list).contains("our-cache"), "{}", text(&list));
 
     // 3. The kept regression is re-run first (no seeds at all: it still fails), and the
@@ -120,6 +126,7 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
         .current_dir(&dir)
         .env("CARGO_TARGET_DIR", &target)
         .env("TIERSIM_SEEDS", "0")
+        .env("TIERSIM_CLI", CLI)
         .output()
         .unwrap();
     assert!(text(&again).contains("fails again"), "{}", text(&again));
