@@ -267,6 +267,22 @@ fn a_bare_tiersim_an_empty_history_and_a_missing_argument_are_bad_input() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `--jobs` past what a machine can start is refused up front, not a panic at thread or process
+/// spawn halfway through a sweep; nothing is saved.
+#[test]
+fn jobs_out_of_range_is_one_line_and_nothing_is_created() {
+    let dir = temp_dir("jobs");
+    let save = dir.join("never");
+    for jobs in ["0", "257", "100000"] {
+        let out =
+            tiersim(&["sweep", "--scenario", "fill-race", "--jobs", jobs, "--save", save.to_str().unwrap()]);
+        let err = one_line_error(&out);
+        assert!(err.contains("--jobs") && err.contains("1 to 256"), "{err}");
+    }
+    assert!(!save.exists(), "a refused sweep created its save directory");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// Leaf paths of a JSON value, grouped by the part of the file they are in, so that the fuzzer
 /// mutates the configuration and the faults as often as the hundreds of operations.
 fn leaf_paths(v: &Value, path: String, out: &mut Vec<String>) {

@@ -62,9 +62,15 @@ pub(crate) fn parse_require(require: &[String]) -> Result<Vec<Invariant>, BadInp
     Ok(req)
 }
 
+/// The most `--jobs` a sweep takes: each job is a worker process (or a thread) with a
+/// simulation of its own, and past a few per core they only contend for memory.
+pub(crate) const MAX_JOBS: usize = 256;
+
 pub(crate) fn parse_jobs(jobs: Option<usize>) -> Result<usize, BadInput> {
     match jobs {
-        Some(0) => Err(BadInput("--jobs must be at least 1".into())),
+        Some(j) if j == 0 || j > MAX_JOBS => {
+            Err(BadInput(format!("--jobs {j}: expected a whole number from 1 to {MAX_JOBS}")))
+        }
         Some(j) => Ok(j),
         None => Ok(std::thread::available_parallelism().map_or(1, |n| n.get())),
     }
