@@ -2,11 +2,13 @@
 
 mod cache_aside;
 pub mod leased;
+pub mod pass_through;
 pub mod versioned;
 pub mod zoo;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
 pub use leased::Leased;
+pub use pass_through::PassThrough;
 pub use versioned::{Flaw, Layered, LayeredProtocol};
 
 use crate::protocol::ProtocolFactory;
@@ -19,6 +21,7 @@ pub fn builtin() -> Vec<ProtocolFactory> {
         ProtocolFactory::new(|| Leased),
         ProtocolFactory::new(|| CacheAside),
         ProtocolFactory::new(DoubleDelete::common),
+        ProtocolFactory::new(|| PassThrough),
     ];
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
