@@ -34,6 +34,18 @@
 //! bug, and it leaves the store unchanged. `KEEPTTL` together with `EX`/`PX` is
 //! `ERR syntax error`, as in Redis.
 //!
+//! # maxmemory
+//!
+//! Off by default ([`RedisStore::new`]: nothing is tracked, nothing evicted, so existing traces
+//! are unchanged). [`RedisStore::with_maxmemory`] bounds the keyspace and evicts as Redis's
+//! `maxmemory-policy` does, with its sampled approximation: each eviction draws
+//! `maxmemory-samples` keys (with replacement) from a seeded stream and evicts the best of
+//! them (oldest access for LRU, smallest logarithmic counter for LFU, nearest expire instant
+//! for volatile-ttl, one random key for allkeys-random). Memory is counted in keys, not bytes;
+//! LRU uses an access counter instead of Redis's 24-bit clock; there is no eviction pool
+//! carried between evictions and no LFU decay. The caller runs [`RedisStore::make_room`]
+//! before a write, as Redis does before a `denyoom` command.
+//!
 //! # Deliberate differences
 //!
 //! Values are opaque (`V`); there are no types, so there is no WRONGTYPE. [`RedisStore::keys`]
@@ -126,6 +138,8 @@ pub enum RedisError {
     },
     /// `ERR syntax error`.
     Syntax,
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    Oom,
 }
 
 impl fmt::Display for RedisError {
@@ -135,6 +149,7 @@ impl fmt::Display for RedisError {
                 write!(f, "ERR invalid expire time in '{command}' command")
             }
             RedisError::Syntax => write!(f, "ERR syntax error"),
+            RedisError::Oom => write!(f, "OOM command not allowed when used memory > 'maxmemory'."),
         }
     }
 }
@@ -150,6 +165,10 @@ fn invalid_expire(command: &str) -> RedisError {
 struct Stored<V> {
     value: V,
     expire_at_ms: Option<u64>,
+    /// The store's access tick at the last access (LRU), only kept under maxmemory.
+    accessed: u64,
+    /// Redis's logarithmic LFU counter (starts at 5), only kept under maxmemory.
+    lfu: u8,
 }
 
 impl<V> Stored<V> {
@@ -165,6 +184,38 @@ pub struct RedisStore<V: Clone> {
     entries: OrdMap<Key, Stored<V>>,
     /// (expire_at_ms, key) for every key with a TTL.
     expiries: OrdSet<(u64, Key)>,
+    /// maxmemory, when configured (off by default: then nothing is tracked or evicted).
+    eviction: Option<Eviction>,
+}
+
+/// Redis's `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    /// Refuse writes with `OOM command not allowed when used memory > 'maxmemory'.`
+    Noeviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileTtl,
+}
+
+/// `maxmemory`, measured in keys (see module docs), with its policy and `maxmemory-samples`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaxMemory {
+    pub max_keys: usize,
+    pub policy: EvictionPolicy,
+    /// Keys sampled per eviction (Redis's default is 5).
+    pub samples: usize,
+}
+
+/// maxmemory state: the limit, the seeded stream its samples come from, the access tick.
+#[derive(Clone, Debug)]
+struct Eviction {
+    config: MaxMemory,
+    rng: rand_chacha::ChaCha8Rng,
+    tick: u64,
 }
 
 impl<V: Clone> Default for RedisStore<V> {
@@ -176,7 +227,73 @@ impl<V: Clone> Default for RedisStore<V> {
 impl<V: Clone> RedisStore<V> {
     /// An empty keyspace.
     pub fn new() -> Self {
-        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new() }
+        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new(), eviction: None }
+    }
+
+    /// An empty keyspace under `maxmemory`, sampling keys from `rng` (a seeded stream: Redis
+    /// samples at random, so the run's seed must decide which keys a sample sees).
+    pub fn with_maxmemory(config: MaxMemory, rng: rand_chacha::ChaCha8Rng) -> Self {
+        assert!(config.samples > 0, "maxmemory-samples must be at least 1");
+        RedisStore { eviction: Some(Eviction { config, rng, tick: 0 }), ..Self::new() }
+    }
+
+    /// Before a write that may add a key, as Redis's `performEvictions` before a `denyoom`
+    /// command: evict until there is room for one more key, and answer the keys evicted in
+    /// order. Without maxmemory nothing happens; under `noeviction`, or a volatile policy with
+    /// no key with a TTL, a full keyspace refuses the write with OOM.
+    pub fn make_room(&mut self) -> Result<Vec<Key>, RedisError> {
+        let mut evicted = Vec::new();
+        let Some(config) = self.eviction.as_ref().map(|e| e.config) else {
+            return Ok(evicted);
+        };
+        while self.entries.len() >= config.max_keys {
+            let volatile = matches!(config.policy, EvictionPolicy::VolatileLru | EvictionPolicy::VolatileTtl);
+            let pool: Vec<Key> = if volatile {
+                self.expiries.iter().map(|(_, k)| k.clone()).collect()
+            } else {
+                self.entries.keys().cloned().collect()
+            };
+            if config.policy == EvictionPolicy::Noeviction || pool.is_empty() {
+                return Err(RedisError::Oom);
+            }
+            let ev = self.eviction.as_mut().expect("maxmemory configured");
+            let n = if config.policy == EvictionPolicy::AllkeysRandom { 1 } else { config.samples };
+            let sample: Vec<Key> =
+                (0..n).map(|_| pool[rand::Rng::gen_range(&mut ev.rng, 0..pool.len())].clone()).collect();
+            // The best candidate of the sample; ties go to the first sampled.
+            let score = |key: &Key| -> (u64, u64) {
+                let s = &self.entries[key];
+                match config.policy {
+                    EvictionPolicy::AllkeysLru | EvictionPolicy::VolatileLru => (s.accessed, 0),
+                    EvictionPolicy::AllkeysLfu => (u64::from(s.lfu), s.accessed),
+                    EvictionPolicy::VolatileTtl => (s.expire_at_ms.unwrap_or(u64::MAX), 0),
+                    EvictionPolicy::AllkeysRandom | EvictionPolicy::Noeviction => (0, 0),
+                }
+            };
+            let victim = sample.iter().min_by_key(|k| score(k)).expect("a sample is never empty").clone();
+            self.unlink(&victim);
+            evicted.push(victim);
+        }
+        self.debug_check();
+        Ok(evicted)
+    }
+
+    /// Records an access to a live key for LRU and LFU (Redis's `LFULogIncr` with
+    /// `lfu-log-factor 10`; the counter's decay over time is not modelled).
+    fn touch(&mut self, key: &str) {
+        let Some(ev) = self.eviction.as_mut() else { return };
+        ev.tick += 1;
+        let tick = ev.tick;
+        let draw: f64 = rand::Rng::gen(&mut ev.rng);
+        if let Some(s) = self.entries.get_mut(key) {
+            s.accessed = tick;
+            if s.lfu < 255 {
+                let base = f64::from(s.lfu.saturating_sub(5));
+                if draw < 1.0 / (base * 10.0 + 1.0) {
+                    s.lfu += 1;
+                }
+            }
+        }
     }
 
     /// The stored value of `key` whether or not it has expired, without touching anything (what
@@ -499,9 +616,10 @@ impl<V: Clone> RedisStore<V> {
         self.entries.is_empty()
     }
 
-    /// `FLUSHALL`: removes every key.
+    /// `FLUSHALL`: removes every key (maxmemory settings stay).
     pub fn flushall(&mut self) {
-        *self = RedisStore::new();
+        self.entries = OrdMap::new();
+        self.expiries = OrdSet::new();
     }
 
     /// The shared body of EXPIRE and PEXPIRE, after the unit conversion.
@@ -531,6 +649,9 @@ impl<V: Clone> RedisStore<V> {
             self.debug_check();
             return None;
         }
+        if self.eviction.is_some() {
+            self.touch(key);
+        }
         self.entries.get(key)
     }
 
@@ -540,7 +661,11 @@ impl<V: Clone> RedisStore<V> {
         if let Some(at) = expire_at_ms {
             self.expiries.insert((at, key.to_owned()));
         }
-        self.entries.insert(key.to_owned(), Stored { value, expire_at_ms });
+        let accessed = self.eviction.as_mut().map_or(0, |ev| {
+            ev.tick += 1;
+            ev.tick
+        });
+        self.entries.insert(key.to_owned(), Stored { value, expire_at_ms, accessed, lfu: 5 });
         self.debug_check();
     }
 
@@ -1054,6 +1179,94 @@ mod tests {
         assert_eq!(r.keys().collect::<Vec<_>>(), vec!["c"]);
         assert_eq!(r.unlink_keys(&[], 1), 0);
         r.check_indexes().unwrap();
+    }
+
+    fn evicting(policy: EvictionPolicy, max_keys: usize, samples: usize, seed: u64) -> RedisStore<i64> {
+        RedisStore::with_maxmemory(
+            MaxMemory { max_keys, policy, samples },
+            tiersim_sim::rng::stream(seed, "evict"),
+        )
+    }
+
+    /// Fill `keys` (ms TTL where given), making room first as the node does.
+    fn fill_all(r: &mut RedisStore<i64>, keys: &[(&str, Option<u64>)]) -> Vec<Key> {
+        let mut evicted = Vec::new();
+        for (k, ttl) in keys {
+            evicted.extend(r.make_room().unwrap());
+            let opts = SetOpts { expiry: ttl.map(Expiry::Px), ..SetOpts::default() };
+            r.set(k, 1, &opts, 0).unwrap();
+        }
+        evicted
+    }
+
+    #[test]
+    fn maxmemory_is_off_by_default() {
+        let mut r = RedisStore::new();
+        for i in 0..100 {
+            assert_eq!(r.make_room(), Ok(vec![]));
+            r.set(&format!("k{i}"), i, &SetOpts::default(), 0).unwrap();
+        }
+        assert_eq!(r.len(), 100);
+    }
+
+    #[test]
+    fn noeviction_refuses_writes_when_full() {
+        let mut r = evicting(EvictionPolicy::Noeviction, 2, 5, 0);
+        assert!(fill_all(&mut r, &[("a", None), ("b", None)]).is_empty());
+        let err = r.make_room().unwrap_err();
+        assert_eq!(err.to_string(), "OOM command not allowed when used memory > 'maxmemory'.");
+        assert_eq!(r.len(), 2);
+        r.del("a", 0);
+        assert_eq!(r.make_room(), Ok(vec![]), "room again below the limit");
+    }
+
+    #[test]
+    fn allkeys_lru_evicts_the_least_recently_used() {
+        let mut r = evicting(EvictionPolicy::AllkeysLru, 3, 64, 1);
+        fill_all(&mut r, &[("a", None), ("b", None), ("c", None)]);
+        r.get("a", 0);
+        r.get("c", 0);
+        // With 64 samples over 3 keys the sample holds "b", the least recently used.
+        assert_eq!(r.make_room(), Ok(vec!["b".to_string()]));
+        assert_eq!(r.keys().collect::<Vec<_>>(), vec!["a", "c"]);
+    }
+
+    #[test]
+    fn allkeys_lfu_keeps_the_frequently_read_key() {
+        let mut r = evicting(EvictionPolicy::AllkeysLfu, 2, 64, 2);
+        fill_all(&mut r, &[("hot", None), ("cold", None)]);
+        for _ in 0..50 {
+            r.get("hot", 0);
+        }
+        r.get("cold", 0);
+        assert_eq!(r.make_room(), Ok(vec!["cold".to_string()]), "LFU, not LRU: cold was read last");
+    }
+
+    #[test]
+    fn volatile_policies_only_evict_keys_with_a_ttl() {
+        let mut r = evicting(EvictionPolicy::VolatileTtl, 3, 64, 3);
+        fill_all(&mut r, &[("p", None), ("late", Some(9_000)), ("soon", Some(1_000))]);
+        assert_eq!(r.make_room(), Ok(vec!["soon".to_string()]), "nearest expiry first");
+        let mut r = evicting(EvictionPolicy::VolatileLru, 2, 64, 3);
+        fill_all(&mut r, &[("p", None), ("t", Some(9_000))]);
+        r.get("t", 0);
+        assert_eq!(r.make_room(), Ok(vec!["t".to_string()]), "the persistent key is never a victim");
+        fill_all(&mut r, &[("q", None)]);
+        assert_eq!(r.make_room(), Err(RedisError::Oom), "no volatile key left: OOM");
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn sampling_comes_from_the_seed() {
+        let victims = |seed| {
+            let mut r = evicting(EvictionPolicy::AllkeysRandom, 8, 5, seed);
+            let keys: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+            let pairs: Vec<(&str, Option<u64>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
+            fill_all(&mut r, &pairs)
+        };
+        assert_eq!(victims(7), victims(7), "same seed, same victims");
+        assert_eq!(victims(7).len(), 32);
+        assert_ne!(victims(7), victims(8), "another seed samples other keys");
     }
 
     #[test]
