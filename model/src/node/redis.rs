@@ -10,7 +10,7 @@
 use crate::event::{ModelEvent, RemoveCause, Tier};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
-use crate::state::redis::{PubSub, RedisStore, SetOpts};
+use crate::state::redis::{ExpireCond, GetExOpt, PubSub, RedisStore, SetOpts};
 use crate::state::store::Entry;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -44,6 +44,44 @@ pub enum RedisReq {
     },
     Del {
         key: String,
+    },
+    /// `SET … GET`: a plain (ungated) SET that answers the value it replaced.
+    SetGet {
+        key: String,
+        entry: Entry,
+        opts: SetOpts,
+        op: Option<u64>,
+    },
+    /// `GETDEL`.
+    GetDel {
+        key: String,
+        op: Option<u64>,
+    },
+    /// `GETEX` with its TTL option.
+    GetEx {
+        key: String,
+        opt: GetExOpt,
+        op: Option<u64>,
+    },
+    /// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT` with NX/XX/GT/LT.
+    Expire {
+        key: String,
+        arg: ExpireArg,
+        cond: Option<ExpireCond>,
+    },
+    /// `MGET` of keys on this shard.
+    MGet {
+        keys: Vec<String>,
+        op: Option<u64>,
+    },
+    /// `MSET` of keys on this shard (TTLs cleared).
+    MSet {
+        pairs: Vec<(String, Entry)>,
+        op: Option<u64>,
+    },
+    /// `UNLINK` of keys on this shard; answers how many were removed.
+    Unlink {
+        keys: Vec<String>,
     },
     Pttl {
         key: String,
@@ -107,6 +145,19 @@ pub enum RedisReq {
     },
 }
 
+/// Which EXPIRE command, with its argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpireArg {
+    /// `EXPIRE key seconds`.
+    Secs(i64),
+    /// `PEXPIRE key milliseconds`.
+    Millis(i64),
+    /// `EXPIREAT key seconds` (on the Redis node's clock).
+    AtSecs(i64),
+    /// `PEXPIREAT key milliseconds`.
+    AtMillis(i64),
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisResp {
     /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, and the generation of
@@ -120,6 +171,15 @@ pub enum RedisResp {
     Int(i64),
     Keys(Vec<String>),
     Error(String),
+    /// GETDEL, GETEX: the value (no PTTL: it was just changed or removed).
+    Value(Option<Entry>),
+    /// MGET: each key's value, in the order asked.
+    Values(Vec<Option<Entry>>),
+    /// SET … GET: the replaced value and whether the SET was stored.
+    SetGet {
+        old: Option<Entry>,
+        stored: bool,
+    },
     /// GET under leases: the entry and its PTTL (a hit), or the token of a miss that may be
     /// filled (None while write-leased or quarantined).
     LeaseEntry {
@@ -183,6 +243,22 @@ impl RedisState {
             key: key.to_string(),
             version,
             cause,
+        });
+    }
+
+    /// Record that `entry` was served to `op`.
+    fn served(&self, key: &str, e: &Entry, op: Option<u64>) {
+        self.recorder.internal(ModelEvent::Serve {
+            node: self.node.clone(),
+            tier: Tier::Redis,
+            key: key.to_string(),
+            version: e.version,
+            op,
+            now_local_ns: self.clock.now_ns(),
+            filled_at_local_ns: e.filled_at_ns,
+            tier_ttl_ns: None,
+            origin_ns: e.origin_ns,
+            tags: e.tags.iter().cloned().collect(),
         });
     }
 
@@ -304,9 +380,11 @@ impl RedisState {
         let resp = match req {
             RedisReq::Get { key, op, touch_ms, tag } => {
                 let hit = self.live(&key);
-                if let (Some(e), Some(ms)) = (&hit, touch_ms) {
-                    let _ = self.data.pexpire(&key, ms as i64, now_ms);
-                    let _ = e;
+                if let (Some(_), Some(ms)) = (&hit, touch_ms) {
+                    // A real GETEX PX: the TTL restarts in the same command as the read.
+                    if let Err(e) = self.data.getex(&key, GetExOpt::Px(ms), now_ms) {
+                        return (RedisResp::Error(e.to_string()), deliveries);
+                    }
                 }
                 let entry = hit.map(|e| {
                     let pttl = self.data.pttl(&key, now_ms);
@@ -337,6 +415,81 @@ impl RedisState {
                     self.removed(&key, old.version, RemoveCause::Delete);
                 }
                 RedisResp::Bool(removed)
+            }
+            RedisReq::SetGet { key, entry, opts, op } => {
+                let old = self.live(&key);
+                match self.fill(key, entry, opts, Gate::Plain, None, None, op) {
+                    RedisResp::Bool(stored) => RedisResp::SetGet { old, stored },
+                    err => err,
+                }
+            }
+            RedisReq::GetDel { key, op } => {
+                let got = self.live(&key);
+                if let Some(e) = &got {
+                    self.served(&key, e, op);
+                    self.data.getdel(&key, now_ms);
+                    self.removed(&key, e.version, RemoveCause::Delete);
+                }
+                RedisResp::Value(got)
+            }
+            RedisReq::GetEx { key, opt, op } => {
+                self.live(&key);
+                match self.data.getex(&key, opt, now_ms) {
+                    Ok(got) => {
+                        if let Some(e) = &got {
+                            self.served(&key, e, op);
+                            if self.data.peek(&key, now_ms).is_none() {
+                                self.removed(&key, e.version, RemoveCause::Expire);
+                            }
+                        }
+                        RedisResp::Value(got)
+                    }
+                    Err(e) => RedisResp::Error(e.to_string()),
+                }
+            }
+            RedisReq::Expire { key, arg, cond } => {
+                let old = self.live(&key);
+                let reply = match arg {
+                    ExpireArg::Secs(s) => self.data.expire_cond(&key, s, cond, now_ms),
+                    ExpireArg::Millis(ms) => self.data.pexpire_cond(&key, ms, cond, now_ms),
+                    ExpireArg::AtSecs(s) => self.data.expireat(&key, s, cond, now_ms),
+                    ExpireArg::AtMillis(ms) => self.data.pexpireat(&key, ms, cond, now_ms),
+                };
+                if let (Some(old), None) = (old, self.data.peek(&key, now_ms)) {
+                    self.removed(&key, old.version, RemoveCause::Expire);
+                }
+                match reply {
+                    Ok(b) => RedisResp::Bool(b),
+                    Err(e) => RedisResp::Error(e.to_string()),
+                }
+            }
+            RedisReq::MGet { keys, op } => RedisResp::Values(
+                keys.iter()
+                    .map(|key| {
+                        let got = self.live(key);
+                        if let Some(e) = &got {
+                            self.served(key, e, op);
+                        }
+                        got
+                    })
+                    .collect(),
+            ),
+            RedisReq::MSet { pairs, op } => {
+                for (key, entry) in pairs {
+                    self.fill(key, entry, SetOpts::default(), Gate::Plain, None, None, op);
+                }
+                RedisResp::Bool(true)
+            }
+            RedisReq::Unlink { keys } => {
+                let mut removed = 0;
+                for key in &keys {
+                    if let Some(old) = self.live(key) {
+                        self.data.del(key, now_ms);
+                        self.removed(key, old.version, RemoveCause::Delete);
+                        removed += 1;
+                    }
+                }
+                RedisResp::Int(removed)
             }
             RedisReq::Pttl { key } => {
                 self.live(&key);

@@ -6,12 +6,12 @@
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::{SystemConfig, DB_NODE};
 use crate::node::db::DbReq;
-use crate::node::redis::{RedisReq, RedisResp};
+use crate::node::redis::{ExpireArg, RedisReq, RedisResp};
 use crate::node::tier::{Fill, FillTtl, Gate, LeaseToken, TierCmd, TierReply, TierState};
 use crate::protocol::error::OpError;
 use crate::state::database::{Data, Row};
 use crate::state::invalidation::Invalidation;
-use crate::state::redis::{shard_for, SetOpts};
+use crate::state::redis::{shard_for, ExpireCond, GetExOpt, SetOpts};
 use crate::state::store::Entry;
 use std::cell::RefCell;
 use std::future::Future;
@@ -537,6 +537,94 @@ impl RedisClient<'_> {
     ) -> Result<(), OpError> {
         let req = RedisReq::ReleaseWriteLease { key: key.into(), version, gen };
         self.bool(key, req).await.map(|_| ())
+    }
+
+    /// `SET … GET`: a plain SET that answers the value it replaced (`None`: missing) and
+    /// whether it was stored (false when NX/XX was not met).
+    pub async fn set_get(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+    ) -> Result<(Option<Entry>, bool), OpError> {
+        let req = RedisReq::SetGet { key: key.into(), entry, opts, op: self.app.op };
+        match self.call(key, req).await? {
+            RedisResp::SetGet { old, stored } => Ok((old, stored)),
+            other => panic!("tiersim bug: SET GET answered {other:?}"),
+        }
+    }
+
+    /// `GETDEL`: the value, removed in the same command.
+    pub async fn getdel(&self, key: &str) -> Result<Option<Entry>, OpError> {
+        self.value(key, RedisReq::GetDel { key: key.into(), op: self.app.op }).await
+    }
+
+    /// `GETEX` with a TTL option, as one command (no window between the read and the TTL).
+    pub async fn getex(&self, key: &str, opt: GetExOpt) -> Result<Option<Entry>, OpError> {
+        self.value(key, RedisReq::GetEx { key: key.into(), opt, op: self.app.op }).await
+    }
+
+    /// `EXPIRE`/`PEXPIRE`/`EXPIREAT`/`PEXPIREAT` with an optional NX/XX/GT/LT; whether the TTL
+    /// was set (or the key deleted by an instant in the past).
+    pub async fn expire(&self, key: &str, arg: ExpireArg, cond: Option<ExpireCond>) -> Result<bool, OpError> {
+        self.bool(key, RedisReq::Expire { key: key.into(), arg, cond }).await
+    }
+
+    /// `MGET`, split by shard as a cluster client does; values in the order of `keys`.
+    pub async fn mget(&self, keys: &[&str]) -> Result<Vec<Option<Entry>>, OpError> {
+        let mut out = vec![None; keys.len()];
+        for (shard, idx) in self.by_shard(keys) {
+            let req =
+                RedisReq::MGet { keys: idx.iter().map(|&i| keys[i].to_string()).collect(), op: self.app.op };
+            match self.call_shard(shard, req).await? {
+                RedisResp::Values(vals) => {
+                    for (i, v) in idx.into_iter().zip(vals) {
+                        out[i] = v;
+                    }
+                }
+                other => panic!("tiersim bug: MGET answered {other:?}"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// `MSET`, split by shard: atomic per shard only, as in Redis Cluster.
+    pub async fn mset(&self, pairs: Vec<(String, Entry)>) -> Result<(), OpError> {
+        let keys: Vec<&str> = pairs.iter().map(|(k, _)| k.as_str()).collect();
+        for (shard, idx) in self.by_shard(&keys) {
+            let pairs = idx.iter().map(|&i| pairs[i].clone()).collect();
+            self.call_shard(shard, RedisReq::MSet { pairs, op: self.app.op }).await?;
+        }
+        Ok(())
+    }
+
+    /// `UNLINK`, split by shard: how many keys were removed.
+    pub async fn unlink(&self, keys: &[&str]) -> Result<u64, OpError> {
+        let mut removed = 0;
+        for (shard, idx) in self.by_shard(keys) {
+            let req = RedisReq::Unlink { keys: idx.iter().map(|&i| keys[i].to_string()).collect() };
+            match self.call_shard(shard, req).await? {
+                RedisResp::Int(n) => removed += n as u64,
+                other => panic!("tiersim bug: UNLINK answered {other:?}"),
+            }
+        }
+        Ok(removed)
+    }
+
+    /// The positions of `keys` grouped by shard, shards in ascending order.
+    fn by_shard(&self, keys: &[&str]) -> std::collections::BTreeMap<usize, Vec<usize>> {
+        let mut groups = std::collections::BTreeMap::<usize, Vec<usize>>::new();
+        for (i, key) in keys.iter().enumerate() {
+            groups.entry(self.shard_of(key)).or_default().push(i);
+        }
+        groups
+    }
+
+    async fn value(&self, key: &str, req: RedisReq) -> Result<Option<Entry>, OpError> {
+        match self.call(key, req).await? {
+            RedisResp::Value(v) => Ok(v),
+            other => panic!("tiersim bug: expected a value reply, got {other:?}"),
+        }
     }
 
     async fn bool(&self, key: &str, req: RedisReq) -> Result<bool, OpError> {

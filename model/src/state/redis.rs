@@ -34,6 +34,18 @@
 //! bug, and it leaves the store unchanged. `KEEPTTL` together with `EX`/`PX` is
 //! `ERR syntax error`, as in Redis.
 //!
+//! # maxmemory
+//!
+//! Off by default ([`RedisStore::new`]: nothing is tracked, nothing evicted, so existing traces
+//! are unchanged). [`RedisStore::with_maxmemory`] bounds the keyspace and evicts as Redis's
+//! `maxmemory-policy` does, with its sampled approximation: each eviction draws
+//! `maxmemory-samples` keys (with replacement) from a seeded stream and evicts the best of
+//! them (oldest access for LRU, smallest logarithmic counter for LFU, nearest expire instant
+//! for volatile-ttl, one random key for allkeys-random). Memory is counted in keys, not bytes;
+//! LRU uses an access counter instead of Redis's 24-bit clock; there is no eviction pool
+//! carried between evictions and no LFU decay. The caller runs [`RedisStore::make_room`]
+//! before a write, as Redis does before a `denyoom` command.
+//!
 //! # Deliberate differences
 //!
 //! Values are opaque (`V`); there are no types, so there is no WRONGTYPE. [`RedisStore::keys`]
@@ -73,6 +85,38 @@ pub enum SetCond {
     Xx,
 }
 
+/// The TTL option of a GETEX.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum GetExOpt {
+    /// No option: GETEX is a GET.
+    Keep,
+    /// `EX seconds`.
+    Ex(u64),
+    /// `PX milliseconds`.
+    Px(u64),
+    /// `EXAT unix-seconds` (on the node's clock).
+    ExAt(u64),
+    /// `PXAT unix-milliseconds`.
+    PxAt(u64),
+    /// `PERSIST`: remove the TTL.
+    Persist,
+}
+
+/// The condition of an EXPIRE, PEXPIRE, EXPIREAT or PEXPIREAT (Redis 7.0).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ExpireCond {
+    /// `NX`: only if the key has no TTL.
+    Nx,
+    /// `XX`: only if the key has a TTL.
+    Xx,
+    /// `GT`: only if the new instant is later than the current one (never on a key without TTL,
+    /// which counts as infinite).
+    Gt,
+    /// `LT`: only if the new instant is earlier than the current one (always on a key without
+    /// TTL).
+    Lt,
+}
+
 /// The options of a SET. The default is a plain `SET key value`, which clears any TTL.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetOpts {
@@ -94,6 +138,8 @@ pub enum RedisError {
     },
     /// `ERR syntax error`.
     Syntax,
+    /// `OOM command not allowed when used memory > 'maxmemory'.`
+    Oom,
 }
 
 impl fmt::Display for RedisError {
@@ -103,6 +149,7 @@ impl fmt::Display for RedisError {
                 write!(f, "ERR invalid expire time in '{command}' command")
             }
             RedisError::Syntax => write!(f, "ERR syntax error"),
+            RedisError::Oom => write!(f, "OOM command not allowed when used memory > 'maxmemory'."),
         }
     }
 }
@@ -118,6 +165,10 @@ fn invalid_expire(command: &str) -> RedisError {
 struct Stored<V> {
     value: V,
     expire_at_ms: Option<u64>,
+    /// The store's access tick at the last access (LRU), only kept under maxmemory.
+    accessed: u64,
+    /// Redis's logarithmic LFU counter (starts at 5), only kept under maxmemory.
+    lfu: u8,
 }
 
 impl<V> Stored<V> {
@@ -133,6 +184,38 @@ pub struct RedisStore<V: Clone> {
     entries: OrdMap<Key, Stored<V>>,
     /// (expire_at_ms, key) for every key with a TTL.
     expiries: OrdSet<(u64, Key)>,
+    /// maxmemory, when configured (off by default: then nothing is tracked or evicted).
+    eviction: Option<Eviction>,
+}
+
+/// Redis's `maxmemory-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EvictionPolicy {
+    /// Refuse writes with `OOM command not allowed when used memory > 'maxmemory'.`
+    Noeviction,
+    AllkeysLru,
+    AllkeysLfu,
+    AllkeysRandom,
+    VolatileLru,
+    VolatileTtl,
+}
+
+/// `maxmemory`, measured in keys (see module docs), with its policy and `maxmemory-samples`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MaxMemory {
+    pub max_keys: usize,
+    pub policy: EvictionPolicy,
+    /// Keys sampled per eviction (Redis's default is 5).
+    pub samples: usize,
+}
+
+/// maxmemory state: the limit, the seeded stream its samples come from, the access tick.
+#[derive(Clone, Debug)]
+struct Eviction {
+    config: MaxMemory,
+    rng: rand_chacha::ChaCha8Rng,
+    tick: u64,
 }
 
 impl<V: Clone> Default for RedisStore<V> {
@@ -144,7 +227,73 @@ impl<V: Clone> Default for RedisStore<V> {
 impl<V: Clone> RedisStore<V> {
     /// An empty keyspace.
     pub fn new() -> Self {
-        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new() }
+        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new(), eviction: None }
+    }
+
+    /// An empty keyspace under `maxmemory`, sampling keys from `rng` (a seeded stream: Redis
+    /// samples at random, so the run's seed must decide which keys a sample sees).
+    pub fn with_maxmemory(config: MaxMemory, rng: rand_chacha::ChaCha8Rng) -> Self {
+        assert!(config.samples > 0, "maxmemory-samples must be at least 1");
+        RedisStore { eviction: Some(Eviction { config, rng, tick: 0 }), ..Self::new() }
+    }
+
+    /// Before a write that may add a key, as Redis's `performEvictions` before a `denyoom`
+    /// command: evict until there is room for one more key, and answer the keys evicted in
+    /// order. Without maxmemory nothing happens; under `noeviction`, or a volatile policy with
+    /// no key with a TTL, a full keyspace refuses the write with OOM.
+    pub fn make_room(&mut self) -> Result<Vec<Key>, RedisError> {
+        let mut evicted = Vec::new();
+        let Some(config) = self.eviction.as_ref().map(|e| e.config) else {
+            return Ok(evicted);
+        };
+        while self.entries.len() >= config.max_keys {
+            let volatile = matches!(config.policy, EvictionPolicy::VolatileLru | EvictionPolicy::VolatileTtl);
+            let pool: Vec<Key> = if volatile {
+                self.expiries.iter().map(|(_, k)| k.clone()).collect()
+            } else {
+                self.entries.keys().cloned().collect()
+            };
+            if config.policy == EvictionPolicy::Noeviction || pool.is_empty() {
+                return Err(RedisError::Oom);
+            }
+            let ev = self.eviction.as_mut().expect("maxmemory configured");
+            let n = if config.policy == EvictionPolicy::AllkeysRandom { 1 } else { config.samples };
+            let sample: Vec<Key> =
+                (0..n).map(|_| pool[rand::Rng::gen_range(&mut ev.rng, 0..pool.len())].clone()).collect();
+            // The best candidate of the sample; ties go to the first sampled.
+            let score = |key: &Key| -> (u64, u64) {
+                let s = &self.entries[key];
+                match config.policy {
+                    EvictionPolicy::AllkeysLru | EvictionPolicy::VolatileLru => (s.accessed, 0),
+                    EvictionPolicy::AllkeysLfu => (u64::from(s.lfu), s.accessed),
+                    EvictionPolicy::VolatileTtl => (s.expire_at_ms.unwrap_or(u64::MAX), 0),
+                    EvictionPolicy::AllkeysRandom | EvictionPolicy::Noeviction => (0, 0),
+                }
+            };
+            let victim = sample.iter().min_by_key(|k| score(k)).expect("a sample is never empty").clone();
+            self.unlink(&victim);
+            evicted.push(victim);
+        }
+        self.debug_check();
+        Ok(evicted)
+    }
+
+    /// Records an access to a live key for LRU and LFU (Redis's `LFULogIncr` with
+    /// `lfu-log-factor 10`; the counter's decay over time is not modelled).
+    fn touch(&mut self, key: &str) {
+        let Some(ev) = self.eviction.as_mut() else { return };
+        ev.tick += 1;
+        let tick = ev.tick;
+        let draw: f64 = rand::Rng::gen(&mut ev.rng);
+        if let Some(s) = self.entries.get_mut(key) {
+            s.accessed = tick;
+            if s.lfu < 255 {
+                let base = f64::from(s.lfu.saturating_sub(5));
+                if draw < 1.0 / (base * 10.0 + 1.0) {
+                    s.lfu += 1;
+                }
+            }
+        }
     }
 
     /// The stored value of `key` whether or not it has expired, without touching anything (what
@@ -245,6 +394,199 @@ impl<V: Clone> RedisStore<V> {
         }
     }
 
+    /// `SET key value [EX s | PX ms | KEEPTTL] [NX | XX] GET`: the value the key held before
+    /// (`None`: missing or expired), and whether the new value was stored. As in Redis 7.0 the
+    /// old value is answered whether or not NX/XX let the SET through (`SET k v NX GET` on an
+    /// existing key answers its value and changes nothing). Errors as for [`RedisStore::set`].
+    pub fn set_get(
+        &mut self,
+        key: &str,
+        value: V,
+        opts: &SetOpts,
+        now_ms: u64,
+    ) -> Result<(Option<V>, bool), RedisError> {
+        if opts.keep_ttl && opts.expiry.is_some() {
+            return Err(RedisError::Syntax);
+        }
+        if let Some(expiry) = opts.expiry {
+            set_expire_at_ms(expiry, now_ms)?;
+        }
+        let old = self.live(key, now_ms).map(|s| s.value.clone());
+        let stored = self.set(key, value, opts, now_ms)?;
+        Ok((old, stored))
+    }
+
+    /// `GETDEL`: the value, which is removed; `None` if the key is missing or expired.
+    pub fn getdel(&mut self, key: &str, now_ms: u64) -> Option<V> {
+        self.live(key, now_ms)?;
+        let stored = self.unlink(key).expect("live key vanished");
+        self.debug_check();
+        Some(stored.value)
+    }
+
+    /// `GETEX key [EX s | PX ms | EXAT s | PXAT ms | PERSIST]`: the value, after changing its
+    /// TTL as `opt` says (a missing key changes nothing and answers `None`).
+    ///
+    /// As in Redis 7.0 (`getexCommand`, `getExpireMillisecondsOrReply`): the key is looked up
+    /// first, so a missing key answers nil even with a bad option (unlike SET, which validates
+    /// first; the conformance test caught this); on a live key a count of 0, a negative one
+    /// (unrepresentable in `u64` here), or an instant that overflows is
+    /// `ERR invalid expire time in 'getex' command` and changes nothing; `EXAT`/`PXAT` at or
+    /// before now delete the key and still answer its value.
+    pub fn getex(&mut self, key: &str, opt: GetExOpt, now_ms: u64) -> Result<Option<V>, RedisError> {
+        if self.live(key, now_ms).is_none() {
+            return Ok(None);
+        }
+        let when_ms = match opt {
+            GetExOpt::Keep | GetExOpt::Persist => None,
+            GetExOpt::Ex(s) => {
+                Some(set_expire_at_ms(Expiry::Ex(s), now_ms).map_err(|_| invalid_expire("getex"))?)
+            }
+            GetExOpt::Px(ms) => {
+                Some(set_expire_at_ms(Expiry::Px(ms), now_ms).map_err(|_| invalid_expire("getex"))?)
+            }
+            GetExOpt::ExAt(s) => match s.checked_mul(1000).filter(|ms| s > 0 && *ms <= MAX_EXPIRE_MS) {
+                Some(ms) => Some(ms),
+                None => return Err(invalid_expire("getex")),
+            },
+            GetExOpt::PxAt(ms) if ms > 0 && ms <= MAX_EXPIRE_MS => Some(ms),
+            GetExOpt::PxAt(_) => return Err(invalid_expire("getex")),
+        };
+        let Some(value) = self.live(key, now_ms).map(|s| s.value.clone()) else {
+            return Ok(None);
+        };
+        match (opt, when_ms) {
+            (GetExOpt::Persist, _) => {
+                self.persist(key, now_ms);
+            }
+            // Redis's checkAlreadyExpired(when): `when <= now` deletes the key.
+            (_, Some(when)) if when <= now_ms => {
+                self.unlink(key);
+            }
+            (_, Some(when)) => {
+                let value = self.unlink(key).expect("live key vanished").value;
+                self.put(key, value, Some(when));
+            }
+            (_, None) => {}
+        }
+        self.debug_check();
+        Ok(Some(value))
+    }
+
+    /// `EXPIRE key seconds [NX | XX | GT | LT]`: [`RedisStore::expire`] under a condition.
+    /// `Ok(false)` when the condition is not met (see [`ExpireCond`]).
+    pub fn expire_cond(
+        &mut self,
+        key: &str,
+        secs: i64,
+        cond: Option<ExpireCond>,
+        now_ms: u64,
+    ) -> Result<bool, RedisError> {
+        let ms = secs_to_ms(secs).ok_or_else(|| invalid_expire("expire"))?;
+        self.expire_at_generic("expire", key, ms, now_i64(now_ms), cond, now_ms)
+    }
+
+    /// `PEXPIRE key milliseconds [NX | XX | GT | LT]`.
+    pub fn pexpire_cond(
+        &mut self,
+        key: &str,
+        ms: i64,
+        cond: Option<ExpireCond>,
+        now_ms: u64,
+    ) -> Result<bool, RedisError> {
+        self.expire_at_generic("pexpire", key, ms, now_i64(now_ms), cond, now_ms)
+    }
+
+    /// `EXPIREAT key unix-seconds [NX | XX | GT | LT]`: an absolute instant on the node's
+    /// clock; one at or before now deletes the key and answers true, as EXPIRE does.
+    pub fn expireat(
+        &mut self,
+        key: &str,
+        at_secs: i64,
+        cond: Option<ExpireCond>,
+        now_ms: u64,
+    ) -> Result<bool, RedisError> {
+        let ms = secs_to_ms(at_secs).ok_or_else(|| invalid_expire("expireat"))?;
+        self.expire_at_generic("expireat", key, ms, 0, cond, now_ms)
+    }
+
+    /// `PEXPIREAT key unix-milliseconds [NX | XX | GT | LT]`.
+    pub fn pexpireat(
+        &mut self,
+        key: &str,
+        at_ms: i64,
+        cond: Option<ExpireCond>,
+        now_ms: u64,
+    ) -> Result<bool, RedisError> {
+        self.expire_at_generic("pexpireat", key, at_ms, 0, cond, now_ms)
+    }
+
+    /// `MGET`: each key's value in order (`None`: missing or expired, which removes it).
+    pub fn mget(&mut self, keys: &[&str], now_ms: u64) -> Vec<Option<V>> {
+        keys.iter().map(|key| self.get(key, now_ms)).collect()
+    }
+
+    /// `MSET`: stores every pair in order (a later duplicate wins), clearing their TTLs, as a
+    /// plain SET does. Redis answers `OK` always.
+    pub fn mset(&mut self, pairs: Vec<(Key, V)>, now_ms: u64) {
+        for (key, value) in pairs {
+            self.set(&key, value, &SetOpts::default(), now_ms).expect("a plain SET cannot fail");
+        }
+    }
+
+    /// `UNLINK` (and multi-key `DEL`): the number of live keys removed; a key named twice
+    /// counts once.
+    pub fn unlink_keys(&mut self, keys: &[&str], now_ms: u64) -> usize {
+        keys.iter().filter(|key| self.del(key, now_ms)).count()
+    }
+
+    /// `PEXPIRETIME`-like: the absolute expire instant of a live key without touching it (for
+    /// comparing keyspaces; `None`: missing, expired or persistent).
+    pub fn peek_expire_at_ms(&self, key: &str, now_ms: u64) -> Option<u64> {
+        self.entries.get(key).filter(|s| !s.is_expired(now_ms)).and_then(|s| s.expire_at_ms)
+    }
+
+    /// The body of every EXPIRE form (Redis's `expireGenericCommand`): `when = ms + base_ms`
+    /// checked for overflow before the key is looked up, then the condition, then delete if
+    /// `when <= now` or set the TTL.
+    fn expire_at_generic(
+        &mut self,
+        command: &str,
+        key: &str,
+        ms: i64,
+        base_ms: i64,
+        cond: Option<ExpireCond>,
+        now_ms: u64,
+    ) -> Result<bool, RedisError> {
+        // Redis checks `when > LLONG_MAX - basetime` only; a large negative count is accepted.
+        let when = ms.checked_add(base_ms).ok_or_else(|| invalid_expire(command))?;
+        let Some(current) = self.live(key, now_ms).map(|s| s.expire_at_ms) else {
+            return Ok(false);
+        };
+        let current = current.map(|at| i64::try_from(at).expect("expire instants are at most i64::MAX"));
+        let met = match cond {
+            None => true,
+            Some(ExpireCond::Nx) => current.is_none(),
+            Some(ExpireCond::Xx) => current.is_some(),
+            // A key without a TTL counts as an infinite TTL: GT always fails on it.
+            Some(ExpireCond::Gt) => current.is_some_and(|c| when > c),
+            // ...and LT always passes.
+            Some(ExpireCond::Lt) => current.is_none_or(|c| when < c),
+        };
+        if !met {
+            return Ok(false);
+        }
+        if when <= now_i64(now_ms) {
+            self.unlink(key);
+        } else {
+            let when = u64::try_from(when).expect("a positive instant fits u64");
+            let value = self.unlink(key).expect("live key vanished").value;
+            self.put(key, value, Some(when));
+        }
+        self.debug_check();
+        Ok(true)
+    }
+
     /// Active expiry: removes every key expired at `now_ms` (expire instant `< now_ms`) and
     /// returns them in key order. Unlike Redis's random sampling it is complete; see module docs.
     pub fn active_expire(&mut self, now_ms: u64) -> Vec<Key> {
@@ -274,9 +616,10 @@ impl<V: Clone> RedisStore<V> {
         self.entries.is_empty()
     }
 
-    /// `FLUSHALL`: removes every key.
+    /// `FLUSHALL`: removes every key (maxmemory settings stay).
     pub fn flushall(&mut self) {
-        *self = RedisStore::new();
+        self.entries = OrdMap::new();
+        self.expiries = OrdSet::new();
     }
 
     /// The shared body of EXPIRE and PEXPIRE, after the unit conversion.
@@ -306,6 +649,9 @@ impl<V: Clone> RedisStore<V> {
             self.debug_check();
             return None;
         }
+        if self.eviction.is_some() {
+            self.touch(key);
+        }
         self.entries.get(key)
     }
 
@@ -315,7 +661,11 @@ impl<V: Clone> RedisStore<V> {
         if let Some(at) = expire_at_ms {
             self.expiries.insert((at, key.to_owned()));
         }
-        self.entries.insert(key.to_owned(), Stored { value, expire_at_ms });
+        let accessed = self.eviction.as_mut().map_or(0, |ev| {
+            ev.tick += 1;
+            ev.tick
+        });
+        self.entries.insert(key.to_owned(), Stored { value, expire_at_ms, accessed, lfu: 5 });
         self.debug_check();
     }
 
@@ -353,6 +703,11 @@ fn set_expire_at_ms(expiry: Expiry, now_ms: u64) -> Result<u64, RedisError> {
         _ => return Err(invalid_expire("set")),
     };
     now_ms.checked_add(ms).filter(|at| *at <= MAX_EXPIRE_MS).ok_or_else(|| invalid_expire("set"))
+}
+
+/// Seconds to milliseconds, or `None` where Redis's `LLONG_MAX / 1000` check fails.
+fn secs_to_ms(secs: i64) -> Option<i64> {
+    (i64::MIN / 1000..=i64::MAX / 1000).contains(&secs).then(|| secs * 1000)
 }
 
 /// The node's clock as Redis's signed millisecond count.
@@ -666,6 +1021,252 @@ mod tests {
         assert!(r.is_empty());
         assert_eq!(r.get("j", 0), None);
         assert_eq!(snapshot.len(), 2);
+    }
+
+    #[test]
+    fn set_get_answers_the_old_value_whether_or_not_it_stores() {
+        let mut r = RedisStore::new();
+        assert_eq!(r.set_get("k", 1, &SetOpts::default(), 0), Ok((None, true)), "nil on a missing key");
+        assert_eq!(r.set_get("k", 2, &px(100), 0), Ok((Some(1), true)));
+        assert_eq!(r.pttl("k", 0), 100, "the new SET's PX applies");
+        // NX GET on an existing key: its value, and nothing changes (Redis 7.0).
+        assert_eq!(r.set_get("k", 3, &cond(SetCond::Nx), 10), Ok((Some(2), false)));
+        assert_eq!(r.get("k", 10), Some(2));
+        assert_eq!(r.pttl("k", 10), 90);
+        // XX GET on a missing key: nil, not stored.
+        assert_eq!(r.set_get("m", 3, &cond(SetCond::Xx), 10), Ok((None, false)));
+        assert_eq!(r.get("m", 10), None);
+        // An expired key reads as missing.
+        assert_eq!(r.set_get("k", 4, &SetOpts::default(), 101), Ok((None, true)));
+        assert_eq!(r.pttl("k", 101), -1, "plain SET GET clears the TTL");
+        // Errors come before the read, and change nothing.
+        assert_eq!(r.set_get("k", 5, &px(0), 200), Err(invalid_expire("set")));
+        let both = SetOpts { expiry: Some(Expiry::Ex(1)), keep_ttl: true, cond: None };
+        assert_eq!(r.set_get("k", 5, &both, 200), Err(RedisError::Syntax));
+        assert_eq!(r.get("k", 200), Some(4));
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn getdel_reads_and_removes() {
+        let mut r = RedisStore::new();
+        assert_eq!(r.getdel("k", 0), None);
+        r.set("k", 1, &px(10), 0).unwrap();
+        assert_eq!(r.getdel("k", 10), Some(1), "alive at its expire instant");
+        assert_eq!(r.get("k", 10), None);
+        assert!(r.active_expire(100).is_empty(), "GETDEL left the TTL indexed");
+        r.set("k", 1, &px(10), 0).unwrap();
+        assert_eq!(r.getdel("k", 11), None, "expired: nil");
+        assert!(r.is_empty());
+    }
+
+    #[test]
+    fn getex_options() {
+        let mut r = RedisStore::new();
+        assert_eq!(r.getex("k", GetExOpt::Ex(1), 0), Ok(None), "missing key: nil");
+        assert!(r.is_empty(), "and no key is created");
+        r.set("k", 1, &SetOpts::default(), 0).unwrap();
+        assert_eq!(r.getex("k", GetExOpt::Keep, 0), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 0), -1, "no option leaves the TTL");
+        assert_eq!(r.getex("k", GetExOpt::Ex(2), 100), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 100), 2_000);
+        assert_eq!(r.getex("k", GetExOpt::Px(50), 200), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 200), 50);
+        assert_eq!(r.getex("k", GetExOpt::PxAt(1_000), 200), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 200), 800);
+        assert_eq!(r.getex("k", GetExOpt::ExAt(3), 200), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 200), 2_800);
+        assert_eq!(r.getex("k", GetExOpt::Persist, 200), Ok(Some(1)));
+        assert_eq!(r.pttl("k", 200), -1);
+        // An absolute instant at now deletes the key and still answers its value.
+        assert_eq!(r.getex("k", GetExOpt::PxAt(200), 200), Ok(Some(1)));
+        assert_eq!(r.get("k", 200), None);
+        r.set("k", 1, &SetOpts::default(), 0).unwrap();
+        assert_eq!(r.getex("k", GetExOpt::PxAt(201), 200), Ok(Some(1)), "one ms ahead keeps it");
+        assert_eq!(r.pttl("k", 200), 1);
+        // Zero and overflow are errors on a live key and change nothing; a missing key answers
+        // nil first (redis-server 7.0 looks the key up before it parses the time).
+        for opt in [
+            GetExOpt::Ex(0),
+            GetExOpt::Px(0),
+            GetExOpt::ExAt(0),
+            GetExOpt::PxAt(0),
+            GetExOpt::Ex(MAX_EXPIRE_MS / 1000 + 1),
+            GetExOpt::Px(MAX_EXPIRE_MS),
+            GetExOpt::PxAt(MAX_EXPIRE_MS + 1),
+        ] {
+            let err = r.getex("k", opt, 200).unwrap_err();
+            assert_eq!(err.to_string(), "ERR invalid expire time in 'getex' command", "{opt:?}");
+            assert_eq!(r.getex("missing", opt, 200), Ok(None), "{opt:?}");
+        }
+        assert_eq!(r.pttl("k", 200), 1);
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn expire_conditions_nx_xx_gt_lt() {
+        let mut r = RedisStore::new();
+        r.set("p", 1, &SetOpts::default(), 0).unwrap();
+        r.set("t", 1, &px(1_000), 0).unwrap();
+        // NX: only without a TTL.
+        assert_eq!(r.pexpire_cond("t", 500, Some(ExpireCond::Nx), 0), Ok(false));
+        assert_eq!(r.pttl("t", 0), 1_000);
+        // XX: only with a TTL.
+        assert_eq!(r.pexpire_cond("p", 500, Some(ExpireCond::Xx), 0), Ok(false));
+        assert_eq!(r.pttl("p", 0), -1);
+        assert_eq!(r.pexpire_cond("t", 500, Some(ExpireCond::Xx), 0), Ok(true));
+        assert_eq!(r.pttl("t", 0), 500);
+        // GT: never on a persistent key (infinite TTL), only to a later instant.
+        assert_eq!(r.expire_cond("p", 100, Some(ExpireCond::Gt), 0), Ok(false));
+        assert_eq!(r.pexpire_cond("t", 500, Some(ExpireCond::Gt), 0), Ok(false), "equal is not greater");
+        assert_eq!(r.pexpire_cond("t", 400, Some(ExpireCond::Gt), 0), Ok(false));
+        assert_eq!(r.pexpire_cond("t", 501, Some(ExpireCond::Gt), 0), Ok(true));
+        assert_eq!(r.pttl("t", 0), 501);
+        // LT: always on a persistent key, only to an earlier instant.
+        assert_eq!(r.pexpire_cond("t", 501, Some(ExpireCond::Lt), 0), Ok(false), "equal is not less");
+        assert_eq!(r.pexpire_cond("t", 300, Some(ExpireCond::Lt), 0), Ok(true));
+        assert_eq!(r.pttl("t", 0), 300);
+        assert_eq!(r.expire_cond("p", 100, Some(ExpireCond::Lt), 0), Ok(true));
+        assert_eq!(r.pttl("p", 0), 100_000);
+        // LT with an instant in the past deletes and answers true; NX on a missing key is false.
+        assert_eq!(r.pexpire_cond("t", -1, Some(ExpireCond::Lt), 0), Ok(true));
+        assert!(!r.exists("t", 0));
+        assert_eq!(r.pexpire_cond("t", 10, Some(ExpireCond::Nx), 0), Ok(false));
+        // Overflow is an error before the key or the condition is looked at.
+        assert_eq!(
+            r.expire_cond("p", i64::MAX / 1000 + 1, Some(ExpireCond::Nx), 0),
+            Err(invalid_expire("expire"))
+        );
+        assert_eq!(r.pexpire_cond("p", i64::MAX, None, 1), Err(invalid_expire("pexpire")));
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn expireat_and_pexpireat_are_absolute() {
+        let mut r = RedisStore::new();
+        assert_eq!(r.expireat("k", 10, None, 0), Ok(false), "missing key");
+        r.set("k", 1, &SetOpts::default(), 5_000).unwrap();
+        assert_eq!(r.expireat("k", 10, None, 5_000), Ok(true));
+        assert_eq!(r.pttl("k", 5_000), 5_000);
+        assert_eq!(r.pexpireat("k", 7_000, Some(ExpireCond::Lt), 5_000), Ok(true));
+        assert_eq!(r.pttl("k", 5_000), 2_000);
+        assert_eq!(r.pexpireat("k", 8_000, Some(ExpireCond::Lt), 5_000), Ok(false));
+        // The expire instant itself is alive; PEXPIREAT at now deletes (when <= now).
+        assert_eq!(r.pexpireat("k", 5_001, None, 5_000), Ok(true));
+        assert_eq!(r.get("k", 5_001), Some(1));
+        assert_eq!(r.pexpireat("k", 5_001, None, 5_001), Ok(true));
+        assert!(!r.exists("k", 5_001));
+        r.set("k", 1, &SetOpts::default(), 5_000).unwrap();
+        assert_eq!(r.expireat("k", 0, None, 5_000), Ok(true), "the epoch is in the past");
+        assert!(r.is_empty());
+        assert_eq!(r.expireat("k", i64::MAX, None, 0), Err(invalid_expire("expireat")));
+        assert_eq!(r.pexpireat("k", i64::MAX, None, 0), Ok(false), "i64::MAX ms is representable");
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn mget_mset_unlink() {
+        let mut r = RedisStore::new();
+        r.set("a", 1, &px(10), 0).unwrap();
+        r.mset(vec![("b".into(), 2), ("c".into(), 3), ("b".into(), 4)], 0);
+        assert_eq!(r.mget(&["a", "b", "c", "d"], 0), vec![Some(1), Some(4), Some(3), None]);
+        assert_eq!(r.mget(&["a"], 11), vec![None], "expired");
+        assert_eq!(r.len(), 2, "MGET expired it lazily");
+        r.set("a", 1, &px(10), 0).unwrap();
+        r.mset(vec![("a".into(), 5)], 1);
+        assert_eq!(r.pttl("a", 1), -1, "MSET clears TTLs");
+        assert_eq!(r.unlink_keys(&["a", "a", "zz", "b"], 1), 2, "a duplicate counts once");
+        assert_eq!(r.keys().collect::<Vec<_>>(), vec!["c"]);
+        assert_eq!(r.unlink_keys(&[], 1), 0);
+        r.check_indexes().unwrap();
+    }
+
+    fn evicting(policy: EvictionPolicy, max_keys: usize, samples: usize, seed: u64) -> RedisStore<i64> {
+        RedisStore::with_maxmemory(
+            MaxMemory { max_keys, policy, samples },
+            tiersim_sim::rng::stream(seed, "evict"),
+        )
+    }
+
+    /// Fill `keys` (ms TTL where given), making room first as the node does.
+    fn fill_all(r: &mut RedisStore<i64>, keys: &[(&str, Option<u64>)]) -> Vec<Key> {
+        let mut evicted = Vec::new();
+        for (k, ttl) in keys {
+            evicted.extend(r.make_room().unwrap());
+            let opts = SetOpts { expiry: ttl.map(Expiry::Px), ..SetOpts::default() };
+            r.set(k, 1, &opts, 0).unwrap();
+        }
+        evicted
+    }
+
+    #[test]
+    fn maxmemory_is_off_by_default() {
+        let mut r = RedisStore::new();
+        for i in 0..100 {
+            assert_eq!(r.make_room(), Ok(vec![]));
+            r.set(&format!("k{i}"), i, &SetOpts::default(), 0).unwrap();
+        }
+        assert_eq!(r.len(), 100);
+    }
+
+    #[test]
+    fn noeviction_refuses_writes_when_full() {
+        let mut r = evicting(EvictionPolicy::Noeviction, 2, 5, 0);
+        assert!(fill_all(&mut r, &[("a", None), ("b", None)]).is_empty());
+        let err = r.make_room().unwrap_err();
+        assert_eq!(err.to_string(), "OOM command not allowed when used memory > 'maxmemory'.");
+        assert_eq!(r.len(), 2);
+        r.del("a", 0);
+        assert_eq!(r.make_room(), Ok(vec![]), "room again below the limit");
+    }
+
+    #[test]
+    fn allkeys_lru_evicts_the_least_recently_used() {
+        let mut r = evicting(EvictionPolicy::AllkeysLru, 3, 64, 1);
+        fill_all(&mut r, &[("a", None), ("b", None), ("c", None)]);
+        r.get("a", 0);
+        r.get("c", 0);
+        // With 64 samples over 3 keys the sample holds "b", the least recently used.
+        assert_eq!(r.make_room(), Ok(vec!["b".to_string()]));
+        assert_eq!(r.keys().collect::<Vec<_>>(), vec!["a", "c"]);
+    }
+
+    #[test]
+    fn allkeys_lfu_keeps_the_frequently_read_key() {
+        let mut r = evicting(EvictionPolicy::AllkeysLfu, 2, 64, 2);
+        fill_all(&mut r, &[("hot", None), ("cold", None)]);
+        for _ in 0..50 {
+            r.get("hot", 0);
+        }
+        r.get("cold", 0);
+        assert_eq!(r.make_room(), Ok(vec!["cold".to_string()]), "LFU, not LRU: cold was read last");
+    }
+
+    #[test]
+    fn volatile_policies_only_evict_keys_with_a_ttl() {
+        let mut r = evicting(EvictionPolicy::VolatileTtl, 3, 64, 3);
+        fill_all(&mut r, &[("p", None), ("late", Some(9_000)), ("soon", Some(1_000))]);
+        assert_eq!(r.make_room(), Ok(vec!["soon".to_string()]), "nearest expiry first");
+        let mut r = evicting(EvictionPolicy::VolatileLru, 2, 64, 3);
+        fill_all(&mut r, &[("p", None), ("t", Some(9_000))]);
+        r.get("t", 0);
+        assert_eq!(r.make_room(), Ok(vec!["t".to_string()]), "the persistent key is never a victim");
+        fill_all(&mut r, &[("q", None)]);
+        assert_eq!(r.make_room(), Err(RedisError::Oom), "no volatile key left: OOM");
+        r.check_indexes().unwrap();
+    }
+
+    #[test]
+    fn sampling_comes_from_the_seed() {
+        let victims = |seed| {
+            let mut r = evicting(EvictionPolicy::AllkeysRandom, 8, 5, seed);
+            let keys: Vec<String> = (0..40).map(|i| format!("k{i:02}")).collect();
+            let pairs: Vec<(&str, Option<u64>)> = keys.iter().map(|k| (k.as_str(), None)).collect();
+            fill_all(&mut r, &pairs)
+        };
+        assert_eq!(victims(7), victims(7), "same seed, same victims");
+        assert_eq!(victims(7).len(), 32);
+        assert_ne!(victims(7), victims(8), "another seed samples other keys");
     }
 
     #[test]
