@@ -647,6 +647,38 @@ fn dfs(
         last = node;
     }
 
+    // Indeterminate operations with the same effect are interchangeable once the search has
+    // passed their invocations: none of them has a completion to respect, so which of them took
+    // effect does not matter, only how many. The remembered set marks, for each such class, the
+    // earliest-invoked ones as many times as the class has been used (its members are invoked
+    // in list order, and the used ones are always among those already passed), so states that
+    // differ only in which member was used are one state. Without this, a history with many
+    // timed-out writes explores every subset of them.
+    let mut class_of: Vec<usize> = vec![NIL; n];
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    {
+        let mut indeterminate: Vec<usize> = (0..n).filter(|&i| ops[i].complete_ns.is_none()).collect();
+        indeterminate.sort_by_key(|&i| (ops[i].invoke_ns, i));
+        let mut effects: Vec<Effect> = Vec::new();
+        for i in indeterminate {
+            let c = match effects.iter().position(|&e| e == ops[i].effect) {
+                Some(c) => c,
+                None => {
+                    effects.push(ops[i].effect);
+                    members.push(Vec::new());
+                    effects.len() - 1
+                }
+            };
+            class_of[i] = c;
+            members[c].push(i);
+        }
+    }
+    let mut used: Vec<usize> = vec![0; members.len()];
+    // The bit that stands for operation `i` when it is linearized next (or was last).
+    let canonical = |i: usize, used: &[usize]| match class_of[i] {
+        NIL => i,
+        c => members[c][used[c]],
+    };
     let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix64(i ^ 0x1234_5678)).collect();
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
@@ -699,12 +731,13 @@ fn dfs(
                         && (new_state == state
                             || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
                 }) {
-                    bits[i / 64] |= 1 << (i % 64);
+                    let b = canonical(i, &used);
+                    bits[b / 64] |= 1 << (b % 64);
                     // The state includes whether the last operation was indeterminate, because
                     // the pruning above depends on it.
                     let last_indeterminate = ops[i].complete_ns.is_none();
                     let fp = bits_fp
-                        ^ zobrist[i]
+                        ^ zobrist[b]
                         ^ state_fingerprint(new_state)
                         ^ if last_indeterminate { 0x0F0F_0F0F_0F0F_0F0F } else { 0 };
                     if memo.insert(fp, &bits, (new_state, last_indeterminate)) {
@@ -718,7 +751,10 @@ fn dfs(
                                 memo.len()
                             ));
                         }
-                        bits_fp ^= zobrist[i];
+                        bits_fp ^= zobrist[b];
+                        if class_of[i] != NIL {
+                            used[class_of[i]] += 1;
+                        }
                         stack.push((i, state));
                         state = new_state;
                         // Lift the operation's events out of the list.
@@ -736,7 +772,7 @@ fn dfs(
                         cur = next[head];
                         continue;
                     }
-                    bits[i / 64] &= !(1 << (i % 64));
+                    bits[b / 64] &= !(1 << (b % 64));
                 }
                 cur = next[cur];
             } else {
@@ -745,8 +781,12 @@ fn dfs(
                 let Some((i, old_state)) = stack.pop() else {
                     break;
                 };
-                bits[i / 64] &= !(1 << (i % 64));
-                bits_fp ^= zobrist[i];
+                if class_of[i] != NIL {
+                    used[class_of[i]] -= 1;
+                }
+                let b = canonical(i, &used);
+                bits[b / 64] &= !(1 << (b % 64));
+                bits_fp ^= zobrist[b];
                 state = old_state;
                 // Put its events back, in the reverse order of lifting.
                 for node in [ret_node[i], call_node[i]] {
