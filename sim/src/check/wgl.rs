@@ -1034,6 +1034,24 @@ fn key_min_delta_ns(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> Op
         lo = g + 1;
         x = g.saturating_mul(2).max(g + 1);
     };
+    // The answer is often the gallop's last step itself, and the failing probes just below a
+    // working Δ are the costliest (the wider the reads, the more states a failure must
+    // exhaust), so try the largest gap below it first: if that fails, no bisection is needed.
+    let gap_below = |x: u64| -> Option<u64> {
+        reads
+            .iter()
+            .filter_map(|&r| {
+                let k = completions.partition_point(|&c| c.saturating_add(x) <= r);
+                completions.get(k).filter(|&&c| c < r).map(|&c| r - c)
+            })
+            .max()
+    };
+    if let Some(g) = gap_below(best).filter(|&g| g >= lo) {
+        if !works(g, values)? {
+            return Some(best);
+        }
+        best = g;
+    }
     // Bisect [lo, best): the answer is the smallest gap there that works, or best.
     let mut up = best;
     while lo < up {
