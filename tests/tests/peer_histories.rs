@@ -228,7 +228,127 @@ fn check_paths_reads_a_directory_of_histories() {
     );
     let clean = out.json["files"].as_array().unwrap().iter().find(|f| f["ok"] == true).expect("a clean file");
     assert!(clean["witness"]["r"]["ops"].as_u64().unwrap() > 0, "{clean}");
+    // Every file's Δ, pinned: the Δ search is tuned for speed, and a faster search that
+    // answers differently is a wrong one.
+    let files = out.json["files"].as_array().unwrap();
+    assert_eq!(files.len(), ETCD_MIN_DELTA_NS.len());
+    let wrong: Vec<String> = files
+        .iter()
+        .zip(ETCD_MIN_DELTA_NS)
+        .filter(|(f, (name, delta_ns))| {
+            !f["file"].as_str().unwrap().ends_with(&format!("{name}.jsonl")) || f["min_delta_ns"] != *delta_ns
+        })
+        .map(|(f, (name, delta_ns))| format!("{name}: expected Δ {delta_ns} ns, got {}", f["min_delta_ns"]))
+        .collect();
+    assert!(wrong.is_empty(), "Δ differs:\n{}", wrong.join("\n"));
 }
+
+/// The smallest Δ (ns) of each etcd history, as the first Δ search (one full search per probe)
+/// computed them; 0 for the 23 linearizable ones.
+const ETCD_MIN_DELTA_NS: [(&str, u64); 102] = [
+    ("etcd_000", 10000),
+    ("etcd_001", 6000),
+    ("etcd_002", 0),
+    ("etcd_003", 33000),
+    ("etcd_004", 13000),
+    ("etcd_005", 0),
+    ("etcd_006", 63000),
+    ("etcd_007", 0),
+    ("etcd_008", 15000),
+    ("etcd_009", 8000),
+    ("etcd_010", 10000),
+    ("etcd_011", 21000),
+    ("etcd_012", 8000),
+    ("etcd_013", 5000),
+    ("etcd_014", 1000),
+    ("etcd_015", 3000),
+    ("etcd_016", 1000),
+    ("etcd_017", 4000),
+    ("etcd_018", 0),
+    ("etcd_019", 23000),
+    ("etcd_020", 8000),
+    ("etcd_021", 14000),
+    ("etcd_022", 17000),
+    ("etcd_023", 3000),
+    ("etcd_024", 2000),
+    ("etcd_025", 0),
+    ("etcd_026", 5000),
+    ("etcd_027", 19000),
+    ("etcd_028", 6000),
+    ("etcd_029", 14000),
+    ("etcd_030", 16000),
+    ("etcd_031", 0),
+    ("etcd_032", 5000),
+    ("etcd_033", 4000),
+    ("etcd_034", 7000),
+    ("etcd_035", 4000),
+    ("etcd_036", 6000),
+    ("etcd_037", 9000),
+    ("etcd_038", 0),
+    ("etcd_039", 15000),
+    ("etcd_040", 10000),
+    ("etcd_041", 19000),
+    ("etcd_042", 10000),
+    ("etcd_043", 9000),
+    ("etcd_044", 17000),
+    ("etcd_045", 0),
+    ("etcd_046", 10000),
+    ("etcd_047", 10000),
+    ("etcd_048", 0),
+    ("etcd_049", 0),
+    ("etcd_050", 1000),
+    ("etcd_051", 0),
+    ("etcd_052", 11000),
+    ("etcd_053", 0),
+    ("etcd_054", 17000),
+    ("etcd_055", 30000),
+    ("etcd_056", 0),
+    ("etcd_057", 1000),
+    ("etcd_058", 9000),
+    ("etcd_059", 12000),
+    ("etcd_060", 1000),
+    ("etcd_061", 5000),
+    ("etcd_062", 5000),
+    ("etcd_063", 2000),
+    ("etcd_064", 29000),
+    ("etcd_065", 45000),
+    ("etcd_066", 3000),
+    ("etcd_067", 0),
+    ("etcd_068", 25000),
+    ("etcd_069", 28000),
+    ("etcd_070", 10000),
+    ("etcd_071", 12000),
+    ("etcd_072", 18000),
+    ("etcd_073", 3000),
+    ("etcd_074", 33000),
+    ("etcd_075", 0),
+    ("etcd_076", 0),
+    ("etcd_077", 22000),
+    ("etcd_078", 15000),
+    ("etcd_079", 10000),
+    ("etcd_080", 0),
+    ("etcd_081", 15000),
+    ("etcd_082", 5000),
+    ("etcd_083", 7000),
+    ("etcd_084", 29000),
+    ("etcd_085", 1000),
+    ("etcd_086", 26000),
+    ("etcd_087", 0),
+    ("etcd_088", 19000),
+    ("etcd_089", 12000),
+    ("etcd_090", 21000),
+    ("etcd_091", 1000),
+    ("etcd_092", 0),
+    ("etcd_093", 27000),
+    ("etcd_094", 6000),
+    ("etcd_096", 5000),
+    ("etcd_097", 32000),
+    ("etcd_098", 0),
+    ("etcd_099", 7000),
+    ("etcd_100", 0),
+    ("etcd_101", 0),
+    ("etcd_102", 0),
+];
 
 /// Empty input is bad input (exit 2 in the CLI), never "linearizable, 0 ops".
 #[test]

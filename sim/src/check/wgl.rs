@@ -647,6 +647,38 @@ fn dfs(
         last = node;
     }
 
+    // Indeterminate operations with the same effect are interchangeable once the search has
+    // passed their invocations: none of them has a completion to respect, so which of them took
+    // effect does not matter, only how many. The remembered set marks, for each such class, the
+    // earliest-invoked ones as many times as the class has been used (its members are invoked
+    // in list order, and the used ones are always among those already passed), so states that
+    // differ only in which member was used are one state. Without this, a history with many
+    // timed-out writes explores every subset of them.
+    let mut class_of: Vec<usize> = vec![NIL; n];
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    {
+        let mut indeterminate: Vec<usize> = (0..n).filter(|&i| ops[i].complete_ns.is_none()).collect();
+        indeterminate.sort_by_key(|&i| (ops[i].invoke_ns, i));
+        let mut effects: Vec<Effect> = Vec::new();
+        for i in indeterminate {
+            let c = match effects.iter().position(|&e| e == ops[i].effect) {
+                Some(c) => c,
+                None => {
+                    effects.push(ops[i].effect);
+                    members.push(Vec::new());
+                    effects.len() - 1
+                }
+            };
+            class_of[i] = c;
+            members[c].push(i);
+        }
+    }
+    let mut used: Vec<usize> = vec![0; members.len()];
+    // The bit that stands for operation `i` when it is linearized next (or was last).
+    let canonical = |i: usize, used: &[usize]| match class_of[i] {
+        NIL => i,
+        c => members[c][used[c]],
+    };
     let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix64(i ^ 0x1234_5678)).collect();
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
@@ -699,12 +731,13 @@ fn dfs(
                         && (new_state == state
                             || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
                 }) {
-                    bits[i / 64] |= 1 << (i % 64);
+                    let b = canonical(i, &used);
+                    bits[b / 64] |= 1 << (b % 64);
                     // The state includes whether the last operation was indeterminate, because
                     // the pruning above depends on it.
                     let last_indeterminate = ops[i].complete_ns.is_none();
                     let fp = bits_fp
-                        ^ zobrist[i]
+                        ^ zobrist[b]
                         ^ state_fingerprint(new_state)
                         ^ if last_indeterminate { 0x0F0F_0F0F_0F0F_0F0F } else { 0 };
                     if memo.insert(fp, &bits, (new_state, last_indeterminate)) {
@@ -718,7 +751,10 @@ fn dfs(
                                 memo.len()
                             ));
                         }
-                        bits_fp ^= zobrist[i];
+                        bits_fp ^= zobrist[b];
+                        if class_of[i] != NIL {
+                            used[class_of[i]] += 1;
+                        }
                         stack.push((i, state));
                         state = new_state;
                         // Lift the operation's events out of the list.
@@ -736,7 +772,7 @@ fn dfs(
                         cur = next[head];
                         continue;
                     }
-                    bits[i / 64] &= !(1 << (i % 64));
+                    bits[b / 64] &= !(1 << (b % 64));
                 }
                 cur = next[cur];
             } else {
@@ -745,8 +781,12 @@ fn dfs(
                 let Some((i, old_state)) = stack.pop() else {
                     break;
                 };
-                bits[i / 64] &= !(1 << (i % 64));
-                bits_fp ^= zobrist[i];
+                if class_of[i] != NIL {
+                    used[class_of[i]] -= 1;
+                }
+                let b = canonical(i, &used);
+                bits[b / 64] &= !(1 << (b % 64));
+                bits_fp ^= zobrist[b];
                 state = old_state;
                 // Put its events back, in the reverse order of lifting.
                 for node in [ret_node[i], call_node[i]] {
@@ -994,6 +1034,24 @@ fn key_min_delta_ns(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> Op
         lo = g + 1;
         x = g.saturating_mul(2).max(g + 1);
     };
+    // The answer is often the gallop's last step itself, and the failing probes just below a
+    // working Δ are the costliest (the wider the reads, the more states a failure must
+    // exhaust), so try the largest gap below it first: if that fails, no bisection is needed.
+    let gap_below = |x: u64| -> Option<u64> {
+        reads
+            .iter()
+            .filter_map(|&r| {
+                let k = completions.partition_point(|&c| c.saturating_add(x) <= r);
+                completions.get(k).filter(|&&c| c < r).map(|&c| r - c)
+            })
+            .max()
+    };
+    if let Some(g) = gap_below(best).filter(|&g| g >= lo) {
+        if !works(g, values)? {
+            return Some(best);
+        }
+        best = g;
+    }
     // Bisect [lo, best): the answer is the smallest gap there that works, or best.
     let mut up = best;
     while lo < up {
@@ -1136,6 +1194,25 @@ mod tests {
         assert_eq!(keys, vec!["a", "b"]);
         assert!(matches!(report.results[0].verdict, KeyVerdict::NotLinearizable { .. }));
         assert_eq!(report.results[1].verdict, KeyVerdict::Linearizable);
+    }
+
+    /// Timed-out writes of the same value are interchangeable: the search counts how many of
+    /// each were used instead of remembering which. Here 15 timed-out writes of 2 and 15 of 3
+    /// feed 20 alternating reads; remembering which writes were used would need millions of
+    /// states (C(15, 10)² to exhaust the failing case), counting needs a few thousand.
+    #[test]
+    fn interchangeable_timed_out_writes_are_counted_not_enumerated() {
+        let history = |last: Option<i64>| {
+            let mut h = vec![w(0, 1, 0, 1)];
+            h.extend((0..30).map(|i| w_info(10 + i, 2 + (i % 2) as i64, 2 + i)));
+            h.extend((0..20).map(|j| r(1, Some(2 + (j % 2) as i64), 100 + 2 * j, 101 + 2 * j)));
+            h.push(r(1, last, 200, 201));
+            h
+        };
+        let budget = Budget { max_states: 100_000, max_wall: None };
+        assert_eq!(check_ops(&history(Some(3)), &budget).ok(), Some(true));
+        // 4 was never written: every way of placing the 30 writes must be ruled out.
+        assert_eq!(check_ops(&history(Some(4)), &budget).ok(), Some(false));
     }
 
     #[test]
