@@ -53,6 +53,9 @@ pub struct Outcome {
     /// Sim-time latency percentiles of invalidation, cascade and warming (the `slo` figures),
     /// reported whether or not `slo` is judged.
     pub latency: Latencies,
+    /// What the run measures besides its verdict: consistency in nines, cost, convergence and
+    /// warming (`check::figures`), computed after the run from its history.
+    pub figures: crate::check::figures::Figures,
     /// Operations that did not complete ok or fail (`check::unfinished`), on every run.
     pub unfinished: Vec<crate::check::unfinished::Unfinished>,
     /// What protocol code logged through `tracing`, in sim time and by node (not in the trace).
@@ -109,6 +112,10 @@ pub fn run_and_judge(
         max_staleness_ns: judgement.max_staleness_ns,
         unchecked: judgement.unchecked,
         latency: judgement.latency,
+        figures: crate::check::figures::figures(
+            &history,
+            crate::check::figures::Counters { db_reads: record.db_reads, messages: record.finished.messages },
+        ),
         unfinished: judgement.unfinished,
         logs: record.finished.logs,
         history,

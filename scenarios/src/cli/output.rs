@@ -60,7 +60,11 @@ pub(crate) fn outcome_json(
             "invalidation": percentiles(&o.latency.invalidation),
             "cascade": percentiles(&o.latency.cascade),
             "warming": percentiles(&o.latency.warming),
+            "convergence": percentiles(&o.figures.convergence),
         },
+        "unconverged_commits": o.figures.unconverged,
+        "cost": o.figures.cost.json(),
+        "consistency": o.figures.consistency.json(),
         "reproduce": reg.reproduce(s.name(), &p.name(), o.seed),
     })
 }

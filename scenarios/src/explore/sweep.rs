@@ -50,6 +50,8 @@ pub struct SeedResult {
     pub ops: usize,
     pub messages: u64,
     pub sim_ns: u64,
+    /// What the run measured besides its verdict (a sweep row aggregates them).
+    pub figures: tiersim_model::check::figures::Figures,
 }
 
 /// The seeds of the spec's range that belong to its shard.
@@ -79,6 +81,7 @@ pub fn run(
             ops: o.ops,
             messages: o.messages,
             sim_ns: o.sim_ns,
+            figures: o.figures.clone(),
         };
         on_result(&r, o, schedule);
         results.lock().unwrap().push((pair, r));
