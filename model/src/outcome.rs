@@ -76,6 +76,18 @@ impl Outcome {
     }
 }
 
+/// The keys of each warm batch of `schedule`, by batch name (the first batch of a name wins,
+/// as names are unique in generated schedules).
+fn warm_batches(schedule: &Schedule<CacheOp>) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for op in &schedule.ops {
+        if let CacheOp::Warm { batch, keys } = &op.op {
+            out.entry(batch.clone()).or_insert_with(|| keys.clone());
+        }
+    }
+    out
+}
+
 /// Run `schedule` against `protocol` and judge the protocol's claims plus `require`.
 pub fn run_and_judge(
     seed: u64,
@@ -115,6 +127,7 @@ pub fn run_and_judge(
         figures: crate::check::figures::figures(
             &history,
             crate::check::figures::Counters { db_reads: record.db_reads, messages: record.finished.messages },
+            &warm_batches(schedule),
         ),
         unfinished: judgement.unfinished,
         logs: record.finished.logs,

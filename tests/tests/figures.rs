@@ -71,3 +71,16 @@ fn cost_figures_add_up_to_the_runs_own_counts() {
     let o = run_seed(&*s, protocol("cache-aside"), 3, &[]);
     assert_eq!(o.figures.cost.hit_ratio(Tier::L1), Some(0.0));
 }
+
+#[test]
+fn warming_at_the_seeds_scale_counts_every_key_of_every_batch() {
+    for (name, batch) in [("warming-50", 50), ("warming-200", 200)] {
+        let o = run_seed(&*scenario(name), protocol("versioned"), 1, &[]);
+        assert_eq!(o.verdict, Verdict::Pass, "{name}: {:?}", o.violations.first());
+        let w = &o.figures.warming;
+        assert!(w.batches > 0, "{name} warms");
+        assert_eq!(w.keys, w.batches * batch, "{name}: each batch names {batch} keys");
+        assert!(w.warmed > 0 && w.warmed <= w.keys, "{name}: {w:?}");
+        assert!(o.latency.warming.is_some(), "{name}: warm-batch latency is measured");
+    }
+}

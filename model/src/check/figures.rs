@@ -166,6 +166,70 @@ pub struct Figures {
     pub convergence: Option<Percentiles>,
     /// Commits after which some tier still held an older live entry when the run ended.
     pub unconverged: u64,
+    pub warming: Warming,
+}
+
+/// How well warm batches warmed: a key of a batch is warmed when, at the instant the batch
+/// completed ok, the Redis tier (the shared tier every app reads through, which every
+/// protocol's warm fills) held a live entry of it at the database's current version. Keys of a
+/// batch that never completed ok count as not warmed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Warming {
+    pub batches: u64,
+    pub keys: u64,
+    pub warmed: u64,
+}
+
+impl Warming {
+    /// `None` without a warm batch.
+    pub fn success_ratio(&self) -> Option<f64> {
+        (self.keys > 0).then(|| self.warmed as f64 / self.keys as f64)
+    }
+
+    pub fn add(&mut self, other: &Warming) {
+        self.batches += other.batches;
+        self.keys += other.keys;
+        self.warmed += other.warmed;
+    }
+}
+
+/// The warming figure of one run; `batches` names each warm op's keys (by its batch name, as
+/// the schedule gave it).
+pub fn warming(
+    history: &History<ModelEvent>,
+    ops: &BTreeMap<u64, OpRecord>,
+    batches: &BTreeMap<String, Vec<String>>,
+) -> Warming {
+    let log = commit_log(history);
+    // Completion instant -> the batches that completed ok then.
+    let mut done: BTreeMap<u64, Vec<&str>> = BTreeMap::new();
+    let mut out = Warming::default();
+    for r in ops.values().filter(|r| r.f == OpFn::Warm) {
+        let keys = batches.get(&r.key).map_or(0, |k| k.len() as u64);
+        out.batches += 1;
+        out.keys += keys;
+        if r.outcome == Some(EventType::Ok) {
+            done.entry(r.complete_ns.expect("an ok op has a completion")).or_default().push(&r.key);
+        }
+    }
+    let mut replay = Replay::new(history);
+    for (at, names) in done {
+        while replay.next_time_ns().is_some_and(|t| t <= at) {
+            replay.step();
+        }
+        for key in names.iter().flat_map(|n| &batches[*n]) {
+            let current = log
+                .get(key)
+                .and_then(|vs| vs.iter().rev().find(|(_, c)| c.at_ns <= at))
+                .map_or(0, |(v, _)| *v);
+            let warm = replay
+                .contents
+                .holders(key)
+                .any(|(_, h)| h.tier == Tier::Redis && h.version == current && h.live_at(at));
+            out.warmed += u64::from(warm);
+        }
+    }
+    out
 }
 
 /// What the runner counted outside the history.
@@ -178,7 +242,11 @@ pub struct Counters {
 }
 
 /// Measure `history` (see the module docs).
-pub fn figures(history: &History<ModelEvent>, counters: Counters) -> Figures {
+pub fn figures(
+    history: &History<ModelEvent>,
+    counters: Counters,
+    batches: &BTreeMap<String, Vec<String>>,
+) -> Figures {
     let ops = crate::check::op_records(history);
     let (convergence, unconverged) = convergence(history);
     Figures {
@@ -186,6 +254,7 @@ pub fn figures(history: &History<ModelEvent>, counters: Counters) -> Figures {
         cost: cost(history, &ops, counters),
         convergence: Percentiles::of(convergence),
         unconverged,
+        warming: warming(history, &ops, batches),
     }
 }
 

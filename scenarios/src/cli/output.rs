@@ -64,6 +64,13 @@ pub(crate) fn outcome_json(
         },
         "unconverged_commits": o.figures.unconverged,
         "cost": o.figures.cost.json(),
+        "warming": {
+            "batches": o.figures.warming.batches,
+            "keys": o.figures.warming.keys,
+            "warmed": o.figures.warming.warmed,
+            "success_ratio": o.figures.warming.success_ratio(),
+            "latency_ns": percentiles(&o.latency.warming),
+        },
         "consistency": o.figures.consistency.json(),
         "reproduce": reg.reproduce(s.name(), &p.name(), o.seed),
     })

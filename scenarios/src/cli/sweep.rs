@@ -100,6 +100,17 @@ fn aggregate_cost(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Va
     j
 }
 
+/// A row's warming: keys warmed over keys in every batch of its runs; the worst run's p99.
+fn aggregate_warming(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Value {
+    let mut w = tiersim_model::check::figures::Warming::default();
+    for r in runs {
+        w.add(&r.figures.warming);
+    }
+    let p99_max = runs.iter().filter_map(|r| r.warming_p99_ns).max();
+    json!({"batches": w.batches, "keys": w.keys, "warmed": w.warmed, "success_ratio": w.success_ratio(),
+           "latency_ns": {"p99_max": p99_max}})
+}
+
 pub(crate) fn sweep(
     reg: &Registry,
     spec: &crate::explore::sweep::SweepSpec,
@@ -188,7 +199,8 @@ pub(crate) fn sweep(
                 let runs: Vec<_> = results.iter().filter(|r| r.scenario == *s && r.protocol == *p).collect();
                 json!({"scenario": s, "protocol": p, "seeds_run": n, "failures": fails.len(),
                        "first_failure": fails.first().map(|f| fail_json(f)), "zoo_caught": caught(s, p, fails),
-                       "consistency": aggregate_consistency(&runs).json(), "cost": aggregate_cost(&runs)})
+                       "consistency": aggregate_consistency(&runs).json(), "cost": aggregate_cost(&runs),
+                       "warming": aggregate_warming(&runs)})
             })
             .collect();
         let failures_json: Vec<_> = failures.iter().map(|f| fail_json(f)).collect();
