@@ -53,6 +53,9 @@ pub struct Outcome {
     /// Sim-time latency percentiles of invalidation, cascade and warming (the `slo` figures),
     /// reported whether or not `slo` is judged.
     pub latency: Latencies,
+    /// What the run measures besides its verdict: consistency in nines, cost, convergence and
+    /// warming (`check::figures`), computed after the run from its history.
+    pub figures: crate::check::figures::Figures,
     /// Operations that did not complete ok or fail (`check::unfinished`), on every run.
     pub unfinished: Vec<crate::check::unfinished::Unfinished>,
     /// What protocol code logged through `tracing`, in sim time and by node (not in the trace).
@@ -71,6 +74,18 @@ impl Outcome {
             Verdict::Liveness => Some(Invariant::Live.name().into()),
         }
     }
+}
+
+/// The keys of each warm batch of `schedule`, by batch name (the first batch of a name wins,
+/// as names are unique in generated schedules).
+fn warm_batches(schedule: &Schedule<CacheOp>) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::new();
+    for op in &schedule.ops {
+        if let CacheOp::Warm { batch, keys } = &op.op {
+            out.entry(batch.clone()).or_insert_with(|| keys.clone());
+        }
+    }
+    out
 }
 
 /// Run `schedule` against `protocol` and judge the protocol's claims plus `require`.
@@ -109,6 +124,11 @@ pub fn run_and_judge(
         max_staleness_ns: judgement.max_staleness_ns,
         unchecked: judgement.unchecked,
         latency: judgement.latency,
+        figures: crate::check::figures::figures(
+            &history,
+            crate::check::figures::Counters { db_reads: record.db_reads, messages: record.finished.messages },
+            &warm_batches(schedule),
+        ),
         unfinished: judgement.unfinished,
         logs: record.finished.logs,
         history,

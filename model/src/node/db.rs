@@ -63,7 +63,10 @@ pub async fn serve(
         let queues = queues.clone();
         async move {
             Some(match req {
-                DbReq::Read { key } => served(db.row(&key)),
+                DbReq::Read { key } => {
+                    db.read_counter().fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    served(db.row(&key))
+                }
                 DbReq::Write { key, value, op } => {
                     let row = db.commit(&key, value, op, &recorder);
                     for q in &queues {
@@ -79,12 +82,21 @@ pub async fn serve(
 
 /// A read replica: applies the change stream after a lag, serves (possibly stale) reads.
 /// Its data is in memory: a restart empties it until the stream refills it.
-pub async fn serve_replica(net: Net, recorder: Recorder<ModelEvent>, lag: std::time::Duration) {
+/// `reads` counts the reads it answers (the database's cost figure).
+pub async fn serve_replica(
+    net: Net,
+    recorder: Recorder<ModelEvent>,
+    lag: std::time::Duration,
+    reads: std::sync::Arc<std::sync::atomic::AtomicU64>,
+) {
     let rows: std::rc::Rc<std::cell::RefCell<BTreeMap<String, Row>>> = Default::default();
     let r = rows.clone();
     net.serve(move |req: DbReq, _from| {
         let row = match req {
-            DbReq::Read { key } => served(r.borrow().get(&key).copied().unwrap_or_default()),
+            DbReq::Read { key } => {
+                reads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                served(r.borrow().get(&key).copied().unwrap_or_default())
+            }
             DbReq::Write { .. } => panic!("tiersim bug: a write sent to a read replica"),
         };
         async move { Some(row) }

@@ -59,9 +59,21 @@ pub enum CdcMode {
 #[derive(Clone, Debug, Default)]
 pub struct Database {
     rows: Arc<Mutex<BTreeMap<String, Row>>>,
+    /// Reads answered by the database and its replicas: a cost figure, never in the trace.
+    reads: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Database {
+    /// The counter of reads answered (the primary's and every replica's).
+    pub fn read_counter(&self) -> Arc<std::sync::atomic::AtomicU64> {
+        self.reads.clone()
+    }
+
+    /// Reads answered so far.
+    pub fn reads(&self) -> u64 {
+        self.reads.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub fn row(&self, key: &str) -> Row {
         self.rows.lock().unwrap().get(key).copied().unwrap_or_default()
     }

@@ -38,6 +38,8 @@ pub struct FinalState {
 /// A finished run before judgement.
 pub struct RunRecord {
     pub finished: Finished<FinalState>,
+    /// Reads the database and its replicas answered (a cost figure, not in the trace).
+    pub db_reads: u64,
     pub history: History<ModelEvent>,
 }
 
@@ -53,11 +55,13 @@ pub fn run(
     let config = config.clone();
     let run_cfg = config.run.clone();
     let schedule = Arc::new(schedule.clone());
+    let database = Database::default();
+    let db_reads = database.read_counter();
     let finished = runtime::run(seed, &run_cfg, move |mut world| async move {
         let topo = config.topology.clone();
         let rpc = Duration::from_millis(config.rpc_timeout_ms);
 
-        let db = Database::default();
+        let db = database;
         let mut subscribers: Vec<String> = (0..topo.regions).map(replica_node).collect();
         subscribers.push(CDC_NODE.to_string());
         let (d, r, mode) = (db.clone(), rec.clone(), config.cdc);
@@ -67,10 +71,10 @@ pub fn run(
         });
         let lag = Duration::from_millis(config.replica_lag_ms);
         for region in 0..topo.regions {
-            let r = rec.clone();
+            let (r, reads) = (rec.clone(), db.read_counter());
             world.add_node(&replica_node(region), move |ctx, name| {
-                let r = r.clone();
-                async move { db::serve_replica(Net::bind(&ctx, &name).await, r, lag).await }
+                let (r, reads) = (r.clone(), reads.clone());
+                async move { db::serve_replica(Net::bind(&ctx, &name).await, r, lag, reads).await }
             });
         }
         let mut redis = BTreeMap::new();
@@ -176,7 +180,8 @@ pub fn run(
         }
         FinalState { at_ns, db: db.rows(), tiers: held }
     });
-    RunRecord { finished, history: recorder.take() }
+    let db_reads = db_reads.load(std::sync::atomic::Ordering::Relaxed);
+    RunRecord { finished, db_reads, history: recorder.take() }
 }
 
 async fn sleep_until(at_ns: u64) {

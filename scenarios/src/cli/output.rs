@@ -60,7 +60,18 @@ pub(crate) fn outcome_json(
             "invalidation": percentiles(&o.latency.invalidation),
             "cascade": percentiles(&o.latency.cascade),
             "warming": percentiles(&o.latency.warming),
+            "convergence": percentiles(&o.figures.convergence),
         },
+        "unconverged_commits": o.figures.unconverged,
+        "cost": o.figures.cost.json(),
+        "warming": {
+            "batches": o.figures.warming.batches,
+            "keys": o.figures.warming.keys,
+            "warmed": o.figures.warming.warmed,
+            "success_ratio": o.figures.warming.success_ratio(),
+            "latency_ns": percentiles(&o.latency.warming),
+        },
+        "consistency": o.figures.consistency.json(),
         "reproduce": reg.reproduce(s.name(), &p.name(), o.seed),
     })
 }

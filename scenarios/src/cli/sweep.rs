@@ -84,6 +84,50 @@ impl SweepArgs {
     }
 }
 
+/// The consistency counts of a row's runs, summed: the row's nines are those of all its reads
+/// and entries together (not an average of per-run nines).
+fn aggregate_consistency(
+    runs: &[&crate::explore::sweep::SeedResult],
+) -> tiersim_model::check::figures::Consistency {
+    let mut c = tiersim_model::check::figures::Consistency::default();
+    for r in runs {
+        c.add(&r.figures.consistency);
+    }
+    c
+}
+
+/// A row's cost: counts summed over its runs (so ratios are over all its reads and ops); a
+/// run keeps only its percentiles, so latencies are the worst run's p50 and p99, in ns.
+fn aggregate_cost(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Value {
+    let mut c = tiersim_model::check::figures::Cost::default();
+    for r in runs {
+        c.add(&r.figures.cost);
+    }
+    let worst = |pick: &dyn Fn(
+        &tiersim_model::check::figures::Cost,
+    ) -> &Option<tiersim_model::check::cache::Percentiles>| {
+        let ps: Vec<_> = runs.iter().filter_map(|r| pick(&r.figures.cost).as_ref()).collect();
+        (!ps.is_empty()).then(|| {
+            json!({"p50_max": ps.iter().map(|p| p.p50_ns).max(), "p99_max": ps.iter().map(|p| p.p99_ns).max()})
+        })
+    };
+    let mut j = c.json();
+    j["read_latency_ns"] = json!(worst(&|c| &c.read_latency));
+    j["write_latency_ns"] = json!(worst(&|c| &c.write_latency));
+    j
+}
+
+/// A row's warming: keys warmed over keys in every batch of its runs; the worst run's p99.
+fn aggregate_warming(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Value {
+    let mut w = tiersim_model::check::figures::Warming::default();
+    for r in runs {
+        w.add(&r.figures.warming);
+    }
+    let p99_max = runs.iter().filter_map(|r| r.warming_p99_ns).max();
+    json!({"batches": w.batches, "keys": w.keys, "warmed": w.warmed, "success_ratio": w.success_ratio(),
+           "latency_ns": {"p99_max": p99_max}})
+}
+
 pub(crate) fn sweep(
     reg: &Registry,
     spec: &crate::explore::sweep::SweepSpec,
@@ -169,8 +213,11 @@ pub(crate) fn sweep(
         let rows_json: Vec<_> = rows
             .iter()
             .map(|(s, p, n, fails)| {
+                let runs: Vec<_> = results.iter().filter(|r| r.scenario == *s && r.protocol == *p).collect();
                 json!({"scenario": s, "protocol": p, "seeds_run": n, "failures": fails.len(),
-                       "first_failure": fails.first().map(|f| fail_json(f)), "zoo_caught": caught(s, p, fails)})
+                       "first_failure": fails.first().map(|f| fail_json(f)), "zoo_caught": caught(s, p, fails),
+                       "consistency": aggregate_consistency(&runs).json(), "cost": aggregate_cost(&runs),
+                       "warming": aggregate_warming(&runs)})
             })
             .collect();
         let failures_json: Vec<_> = failures.iter().map(|f| fail_json(f)).collect();

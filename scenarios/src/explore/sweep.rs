@@ -55,6 +55,10 @@ pub struct SeedResult {
     pub ops: usize,
     pub messages: u64,
     pub sim_ns: u64,
+    /// What the run measured besides its verdict (a sweep row aggregates them).
+    pub figures: tiersim_model::check::figures::Figures,
+    /// The run's warm-batch latency p99, if it warmed.
+    pub warming_p99_ns: Option<u64>,
 }
 
 /// The seeds of the spec's range that belong to its shard.
@@ -84,6 +88,8 @@ pub fn run(
             ops: o.ops,
             messages: o.messages,
             sim_ns: o.sim_ns,
+            figures: o.figures.clone(),
+            warming_p99_ns: o.latency.warming.as_ref().map(|p| p.p99_ns),
         };
         on_result(&r, o, schedule);
         results.lock().unwrap().push((pair, r));

@@ -135,6 +135,7 @@ mod tests {
             max_staleness_ns: 0,
             unchecked: Vec::new(),
             latency: Default::default(),
+            figures: Default::default(),
             unfinished: Vec::new(),
             logs: Default::default(),
             history: tiersim_sim::history::History { events, digests: Vec::new(), trace_hash: 0xabc },
