@@ -45,7 +45,19 @@ fn versioned_reports_infinite_nines_beyond_its_staleness_bound_and_counts_agree_
         }
         // The run passes `converged`: every commit converged before the run ended.
         assert_eq!(o.figures.unconverged, 0, "seed {seed}");
-        assert!(o.figures.convergence.is_some(), "seed {seed}: writes commit, so convergence is measured");
+        let conv = o.figures.convergence.as_ref().expect("writes commit, so convergence is measured");
+        // Convergence and stale entries describe the same tier contents: a run whose entries were
+        // stale past 10 ms cannot have converged at once after every commit, and no commit takes
+        // longer to converge than its stalest entry stayed stale.
+        let entries = &o.figures.consistency.entries;
+        assert_eq!(
+            conv.p99_ns > 0 || conv.slowest.latency_ns > 0,
+            entries.stale > 0,
+            "seed {seed}: {conv:?} {entries:?}"
+        );
+        if entries.stale_over[0] > 0 {
+            assert!(conv.slowest.latency_ns > 10_000_000, "seed {seed}: {conv:?} {entries:?}");
+        }
     }
 }
 

@@ -589,7 +589,7 @@ pub fn check_tag_complete(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpR
 }
 
 /// One latency sample: what it measured and from when.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Sample {
     /// The key (or the warm batch's name).
     pub key: String,
@@ -598,7 +598,7 @@ pub struct Sample {
 }
 
 /// Nearest-rank percentiles of one latency distribution, with its slowest sample.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Percentiles {
     pub samples: usize,
     pub p50_ns: u64,

@@ -21,7 +21,7 @@
 //!   JSON prints infinity as the string `"inf"`, and `null` only when there was nothing to count
 //!   (no read, or no entry).
 
-use crate::check::cache::{commit_log, CommitLog, Held, Percentiles, Replay, Sample};
+use crate::check::cache::{commit_log, CommitLog, Percentiles, Replay, Sample};
 use crate::check::OpRecord;
 use crate::event::{ModelEvent, Tier};
 use serde::Serialize;
@@ -32,7 +32,7 @@ use tiersim_sim::history::{Event, EventType, History, OpFn};
 pub const THRESHOLDS_MS: [u64; 5] = [10, 100, 1_000, 10_000, 60_000];
 
 /// Inconsistent items of one population, overall and by staleness threshold.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Inconsistency {
     /// Items counted (ok reads, or tier entries).
     pub total: u64,
@@ -114,7 +114,7 @@ impl Nines {
 }
 
 /// Consistency in nines: reads and tier entries.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Consistency {
     pub reads: Inconsistency,
     pub entries: Inconsistency,
@@ -158,7 +158,7 @@ impl Consistency {
 }
 
 /// Every figure of one run.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Figures {
     pub consistency: Consistency,
     pub cost: Cost,
@@ -173,7 +173,7 @@ pub struct Figures {
 /// completed ok, the Redis tier (the shared tier every app reads through, which every
 /// protocol's warm fills) held a live entry of it at the database's current version. Keys of a
 /// batch that never completed ok count as not warmed.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Warming {
     pub batches: u64,
     pub keys: u64,
@@ -260,7 +260,7 @@ pub fn figures(
 
 /// What consistency costs: where reads were answered, the database load, the messages, and the
 /// client latencies.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Cost {
     /// Per tier: (ok reads the tier answered, ok reads that reached it). A read reaches a tier
     /// when no tier nearer the app answered it; it is answered by the nearest tier that served
@@ -386,40 +386,90 @@ pub fn cost(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>, counte
     }
 }
 
-/// Convergence ("consistency check" of the seed): for each commit of v at c(v), the first
-/// instant at or after c(v), once every event of that instant is applied, when no tier holds a
-/// live entry of the key below v. An entry that expires silently counts until its expiry, so
-/// a key whose last stale entry expired between two events converged at that expiry. Returns
-/// the samples and the commits that had not converged when the run ended.
-pub fn convergence(history: &History<ModelEvent>) -> (Vec<Sample>, u64) {
-    let mut replay = Replay::new(history);
-    // key -> pending commits (version, commit instant), ascending.
-    let mut pending: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
-    let mut samples = Vec::new();
-    while let Some(e) = replay.step() {
-        if let Event::Internal { time_ns, event: ModelEvent::Commit { key, version, .. } } = e {
-            pending.entry(key.clone()).or_default().push((*version, *time_ns));
-        }
-        let t = e.time_ns();
-        if replay.next_time_ns() == Some(t) {
-            continue; // look once every event of this instant is applied
-        }
-        for (key, commits) in pending.iter_mut() {
-            commits.retain(|(v, c)| {
-                let stale: Vec<&Held> =
-                    replay.contents.holders(key).map(|(_, h)| h).filter(|h| h.version < *v).collect();
-                if stale.iter().any(|h| h.live_at(t)) {
-                    return true;
+/// One tier entry's life: `version` of `key` held at one node from its fill until it was
+/// replaced, removed, expired, its node restarted, or the run ended (`live_at_end`).
+struct EntryLife {
+    key: String,
+    version: u64,
+    filled_ns: u64,
+    /// Global instant it stopped being served: removal or expiry, whichever came first.
+    end_ns: u64,
+    live_at_end: bool,
+}
+
+/// Every tier entry's life in the run, in the order the lives ended.
+fn entry_lives(history: &History<ModelEvent>) -> Vec<EntryLife> {
+    let end_ns = history.events.last().map_or(0, |e| e.time_ns());
+    let mut open: BTreeMap<(String, String), (u64, u64, Option<u64>)> = BTreeMap::new();
+    let mut lives = Vec::new();
+    let mut close =
+        |key: &str, (version, filled_ns, expires): (u64, u64, Option<u64>), at_ns: u64, at_end: bool| {
+            let end = expires.map_or(at_ns, |e| e.min(at_ns));
+            let live_at_end = at_end && expires.is_none_or(|e| e > at_ns);
+            lives.push(EntryLife { key: key.to_string(), version, filled_ns, end_ns: end, live_at_end });
+        };
+    for e in &history.events {
+        let Event::Internal { time_ns, event } = e else { continue };
+        match event {
+            ModelEvent::Fill { node, key, version, expires_at_ns, .. } => {
+                let entry = (*version, *time_ns, *expires_at_ns);
+                if let Some(old) = open.insert((node.clone(), key.clone()), entry) {
+                    close(key, old, *time_ns, false);
                 }
-                // Converged: now, or when the last stale entry expired, if that came later.
-                let at = stale.iter().filter_map(|h| h.expires_at_ns).fold(*c, u64::max).min(t);
-                samples.push(Sample { key: key.clone(), start_ns: *c, latency_ns: at - c });
-                false
-            });
+            }
+            ModelEvent::Remove { node, key, .. } => {
+                if let Some(old) = open.remove(&(node.clone(), key.clone())) {
+                    close(key, old, *time_ns, false);
+                }
+            }
+            ModelEvent::Start { node } => {
+                let gone: Vec<(String, String)> = open.keys().filter(|(n, _)| n == node).cloned().collect();
+                for k in gone {
+                    let old = open.remove(&k).expect("just listed");
+                    close(&k.1, old, *time_ns, false);
+                }
+            }
+            _ => {}
         }
-        pending.retain(|_, c| !c.is_empty());
     }
-    let unconverged = pending.values().map(|c| c.len() as u64).sum();
+    for ((_, key), entry) in std::mem::take(&mut open) {
+        close(&key, entry, end_ns, true);
+    }
+    lives
+}
+
+/// Convergence ("consistency check" of the seed): for each commit of v at c(v), how long after
+/// c(v) some tier still served an entry of the key below v — until the last such entry was
+/// removed or expired, stale fills that landed after the commit included (0 when none was
+/// served after c(v)). Returns the samples and the commits some tier still served an older
+/// version of when the run ended (they never converged).
+pub fn convergence(history: &History<ModelEvent>) -> (Vec<Sample>, u64) {
+    // key -> (version, end, live at end) of every entry life, by version.
+    let mut lives: BTreeMap<String, Vec<(u64, u64, bool)>> = BTreeMap::new();
+    for l in entry_lives(history) {
+        lives.entry(l.key).or_default().push((l.version, l.end_ns, l.live_at_end));
+    }
+    let (mut samples, mut unconverged) = (Vec::new(), 0);
+    for (key, commits) in commit_log(history) {
+        let mut held = lives.remove(&key).unwrap_or_default();
+        held.sort_unstable();
+        // For commits in version order, the latest end (and whether any is still live) over
+        // the entries below each version: a running maximum over `held`.
+        let (mut i, mut latest_end, mut any_live) = (0, 0u64, false);
+        for (version, commit) in commits {
+            while i < held.len() && held[i].0 < version {
+                latest_end = latest_end.max(held[i].1);
+                any_live |= held[i].2;
+                i += 1;
+            }
+            if any_live {
+                unconverged += 1;
+            } else {
+                let at = commit.at_ns;
+                samples.push(Sample { key: key.clone(), start_ns: at, latency_ns: latest_end.max(at) - at });
+            }
+        }
+    }
     (samples, unconverged)
 }
 
@@ -441,43 +491,14 @@ pub fn consistency(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>)
             superseded_at(&log, &r.key, version).filter(|at| *at <= r.invoke_ns).map(|at| r.invoke_ns - at);
         out.reads.count(staleness);
     }
-    // Entries: (node, key) -> (version, filled at, global expiry), closed when they end.
-    let end_ns = history.events.last().map_or(0, |e| e.time_ns());
-    let mut open: BTreeMap<(String, String), (u64, u64, Option<u64>)> = BTreeMap::new();
-    let mut close = |key: &str, (version, filled_ns, expires): (u64, u64, Option<u64>), at_ns: u64| {
-        let end = expires.map_or(at_ns, |e| e.min(at_ns));
-        let staleness = superseded_at(&log, key, version)
-            .map(|s| s.max(filled_ns))
-            .filter(|from| *from < end)
-            .map(|from| end - from);
+    // Entries: each life of a tier entry, stale from when it was superseded (or filled, if
+    // later) until it stopped being served.
+    for l in entry_lives(history) {
+        let staleness = superseded_at(&log, &l.key, l.version)
+            .map(|s| s.max(l.filled_ns))
+            .filter(|from| *from < l.end_ns)
+            .map(|from| l.end_ns - from);
         out.entries.count(staleness);
-    };
-    for e in &history.events {
-        let Event::Internal { time_ns, event } = e else { continue };
-        match event {
-            ModelEvent::Fill { node, key, version, expires_at_ns, .. } => {
-                let entry = (*version, *time_ns, *expires_at_ns);
-                if let Some(old) = open.insert((node.clone(), key.clone()), entry) {
-                    close(key, old, *time_ns);
-                }
-            }
-            ModelEvent::Remove { node, key, .. } => {
-                if let Some(old) = open.remove(&(node.clone(), key.clone())) {
-                    close(key, old, *time_ns);
-                }
-            }
-            ModelEvent::Start { node } => {
-                let gone: Vec<(String, String)> = open.keys().filter(|(n, _)| n == node).cloned().collect();
-                for k in gone {
-                    let old = open.remove(&k).expect("just listed");
-                    close(&k.1, old, *time_ns);
-                }
-            }
-            _ => {}
-        }
-    }
-    for ((_, key), entry) in std::mem::take(&mut open) {
-        close(&key, entry, end_ns);
     }
     out
 }

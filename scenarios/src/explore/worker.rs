@@ -126,6 +126,8 @@ pub struct Done {
     pub max_staleness_ns: u64,
     pub unchecked: Vec<String>,
     pub signature: Option<Vec<u64>>,
+    /// The run's consistency, cost, convergence and warming figures, which sweep rows add up.
+    pub figures: tiersim_model::check::figures::Figures,
 }
 
 /// A worker's answer to one job.
@@ -211,6 +213,7 @@ fn run_job(registry: &Registry, job: &Job) -> Reply {
         max_staleness_ns: o.max_staleness_ns,
         unchecked: o.unchecked.iter().map(|i| i.name().to_string()).collect(),
         signature: job.signature.then(|| signature(&o.history).into_iter().collect()),
+        figures: o.figures.clone(),
     }))
 }
 
@@ -255,6 +258,7 @@ impl Done {
             latency: Default::default(),
             unfinished: Vec::new(),
             logs: Default::default(),
+            figures: self.figures.clone(),
             history: empty_history(self.trace_hash),
         }
     }
@@ -279,6 +283,7 @@ pub fn crashed(seed: u64, ops: usize, message: String) -> Outcome {
         latency: Default::default(),
         unfinished: Vec::new(),
         logs: Default::default(),
+        figures: Default::default(),
         history: empty_history(0),
     }
 }
