@@ -154,7 +154,8 @@ pub(crate) fn explore(
             // Shrink, then name the failure by what is left of it.
             let config = s.config();
             let (shrunk, seed, _, shrunk_outcome) = if o.verdict == Verdict::Fail {
-                crate::shrink::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, 60)
+                let max_runs = shrink_runs(budget.saturating_sub(started.elapsed()), started.elapsed(), runs);
+                crate::shrink::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, max_runs)
             } else {
                 (schedule.clone(), o.seed, Default::default(), o.clone())
             };
@@ -256,7 +257,10 @@ struct Cell {
 /// A failure's signature: the protocol, the invariant, and which kinds of operations and faults
 /// the shrunk schedule needs. Sets, not sequences: the keys, values, seed, and how many of each
 /// kind in what order are incidental to the bug, and shrinking within a budget leaves some of
-/// them behind, so one bug named by its sequence would count as several.
+/// them behind, so one bug named by its sequence would count as several. A write and a delete
+/// are one kind, `commit`: each commits the key's next version and invalidates the old one, and
+/// a race that needs one reproduces with the other (a full shrink of invalidate-before-commit
+/// ends at `delete,read` from some seeds and `read,write` from others).
 pub(crate) fn signature(
     protocol: &str,
     invariant: &str,
@@ -267,8 +271,7 @@ pub(crate) fn signature(
         .iter()
         .map(|o| match o.op {
             CacheOp::Read { .. } => "read",
-            CacheOp::Write { .. } => "write",
-            CacheOp::Delete { .. } => "delete",
+            CacheOp::Write { .. } | CacheOp::Delete { .. } => "commit",
             CacheOp::InvalidateTag { .. } => "invalidate_tag",
             CacheOp::Warm { .. } => "warm",
         })
@@ -303,4 +306,34 @@ fn known_signatures(dirs: &[PathBuf]) -> Result<BTreeMap<String, String>, BadInp
         }
     }
     Ok(known)
+}
+
+/// How many candidate runs shrinking one failure may take: as many as `tiersim shrink` takes
+/// (a full shrink, so one bug gets one shape and one signature), fewer when what is left of the
+/// budget, at the pace runs went so far, would not pay for them — but never fewer than a
+/// quick pass, so a failure found in the last batch is still saved small.
+fn shrink_runs(left: std::time::Duration, spent: std::time::Duration, runs_so_far: usize) -> usize {
+    const FULL: usize = 2000;
+    const QUICK: usize = 60;
+    let per_run = spent.as_secs_f64() / runs_so_far.max(1) as f64;
+    // Spend at most half of what is left on one shrink.
+    let affordable = if per_run > 0.0 { (left.as_secs_f64() / 2.0 / per_run) as usize } else { FULL };
+    affordable.clamp(QUICK, FULL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shrink_runs;
+    use std::time::Duration;
+
+    #[test]
+    fn the_budget_decides_how_long_a_shrink_may_take() {
+        let s = Duration::from_secs;
+        // 1,000 runs in 10 s: 10 ms a run. 8 hours left pays for a full shrink.
+        assert_eq!(shrink_runs(s(8 * 3600), s(10), 1000), 2000);
+        // 4 s left: half of it is 200 runs.
+        assert_eq!(shrink_runs(s(4), s(10), 1000), 200);
+        // Nothing left: a quick pass still.
+        assert_eq!(shrink_runs(s(0), s(10), 1000), 60);
+    }
 }
