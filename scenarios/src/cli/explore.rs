@@ -323,7 +323,7 @@ fn shrink_runs(left: std::time::Duration, spent: std::time::Duration, runs_so_fa
 
 #[cfg(test)]
 mod tests {
-    use super::shrink_runs;
+    use crate::cli::explore::shrink_runs;
     use std::time::Duration;
 
     #[test]
