@@ -276,3 +276,67 @@ fn explore_runs_within_its_budget_and_saves_shrunk_failures() {
     one_line_error(&tiersim(&["explore", "--budget", "soon", "--out", dir.to_str().unwrap()]));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A narrowed sweep says what was expected of its protocol and whether it happened, and keeps
+/// exit 1 on any failing seed; its row lists every invariant that failed, not just the first.
+#[test]
+fn sweep_summarises_expectations_and_narrow_sweeps_exit_1_on_any_failure() {
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "fill-race",
+        "--protocol",
+        "cache-aside",
+        "--seeds",
+        "0..3",
+        "--json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let j = json(&out);
+    assert_eq!(j["exit_on"], "any-failure");
+    let s = &j["summary"][0];
+    assert_eq!((s["protocol"].as_str(), s["role"].as_str()), (Some("cache-aside"), Some("baseline")));
+    assert_eq!(s["as_expected"], true, "{s}");
+    assert_eq!(j["unexpected"], 0);
+    let row = &j["rows"][0];
+    let invariants: Vec<&str> =
+        row["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap()).collect();
+    assert!(invariants.contains(&"invalidation-barrier"), "{invariants:?}");
+    let mut every: Vec<String> = j["failures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|f| f["invariants"].as_array().unwrap().iter().map(|i| i.as_str().unwrap().to_string()))
+        .collect();
+    every.sort();
+    every.dedup();
+    assert_eq!(invariants, every, "the row names every invariant its seeds failed");
+
+    // A zoo entry not caught in too few seeds is named as unexpected.
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "tag-invalidation",
+        "--protocol",
+        "same-tick-invalidate-all",
+        "--seeds",
+        "0..2",
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("NOT caught in 2 seeds") && text.contains("UNEXPECTED"), "{text}");
+    assert!(!text.contains("shard"), "no shard was set: {text}");
+}
+
+/// `--trace` names the key of every database and tier event.
+#[test]
+fn trace_lines_name_the_key() {
+    let out =
+        tiersim(&["run", "--scenario", "fill-race", "--protocol", "cache-aside", "--seed", "0", "--trace"]);
+    let text = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    let commits: Vec<&str> = text.lines().filter(|l| l.contains(" db ") && l.contains("commit ")).collect();
+    assert!(!commits.is_empty(), "{text}");
+    for l in commits {
+        let after = l.split("commit ").nth(1).unwrap();
+        assert!(after.starts_with('k') && after.split(' ').nth(1).is_some_and(|v| v.starts_with('v')), "{l}");
+    }
+}

@@ -11,7 +11,7 @@ pub use leased::Leased;
 pub use pass_through::PassThrough;
 pub use versioned::{Flaw, Layered, LayeredProtocol};
 
-use crate::protocol::ProtocolFactory;
+use crate::protocol::{Invariant, ProtocolFactory};
 
 /// Every built-in protocol, in the order `tiersim list` shows them: the correct one, the
 /// common ones, then the zoo.
@@ -26,6 +26,37 @@ pub fn builtin() -> Vec<ProtocolFactory> {
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
 }
+
+/// The built-in protocols whose claims hold: a sweep of every scenario expects them clean, and a
+/// failing seed of one of them is a bug in the protocol or in tiersim.
+pub const CORRECT: [&str; 3] = ["versioned", "leased", "pass-through"];
+
+/// A common protocol that breaks its claims in a documented way, and where a sweep shows it.
+#[derive(Clone, Copy, Debug)]
+pub struct Baseline {
+    pub name: &'static str,
+    /// The scenario and the invariant that expose it, if a built-in scenario does.
+    pub exposed_by: Option<(&'static str, Invariant)>,
+    /// Why, in a few words.
+    pub note: &'static str,
+}
+
+/// The baselines: what most teams ship (see `cache_aside`'s module docs).
+pub const BASELINES: [Baseline; 2] = [
+    Baseline {
+        name: "cache-aside",
+        exposed_by: Some(("fill-race", Invariant::InvalidationBarrier)),
+        note: "the stale set: a reader's SET lands after the writer's DEL",
+    },
+    // Its write is acknowledged only after the second delete, so the stale set needs a fill
+    // slower than its 500 ms sleep; no built-in scenario is that slow (0 failing seeds of
+    // 0..200 in every scenario), and `short-double-delete` is the zoo entry that shows it.
+    Baseline {
+        name: "double-delete",
+        exposed_by: None,
+        note: "fails only when a fill outlasts its 500 ms sleep (see short-double-delete)",
+    },
+];
 
 /// Protocol names that changed, old to new: `cache_aside` and `double_delete` became
 /// `cache-aside` and `double-delete` when every name took hyphens. Replay files written before

@@ -87,10 +87,31 @@ pub(crate) fn parse_shard(text: Option<&str>) -> Result<(u64, u64), BadInput> {
     Ok((i, n))
 }
 
-pub(crate) fn parse_strategy(name: &str) -> Result<crate::explore::strategy::Strategy, BadInput> {
-    crate::explore::strategy::Strategy::from_name(name).ok_or_else(|| {
-        BadInput(format!("--strategy: unknown strategy {name:?} (known: random, swarm, pct, coverage)"))
-    })
+/// `--strategy`, as clap lists it in `--help` and checks it: each is an
+/// [`explore::strategy::Strategy`](crate::explore::strategy::Strategy).
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum StrategyArg {
+    /// The scenario's own mix of operations and faults, drawn from the seed.
+    Random,
+    /// Each seed also switches whole fault and operation kinds on or off.
+    Swarm,
+    /// A few change points where one node is frozen for a while (ordering bugs).
+    Pct,
+    /// Mutate schedules that reached a new interleaving of cache events (seeds depend on
+    /// earlier seeds).
+    Coverage,
+}
+
+impl From<StrategyArg> for crate::explore::strategy::Strategy {
+    fn from(s: StrategyArg) -> Self {
+        use crate::explore::strategy::Strategy;
+        match s {
+            StrategyArg::Random => Strategy::Random,
+            StrategyArg::Swarm => Strategy::Swarm,
+            StrategyArg::Pct => Strategy::Pct,
+            StrategyArg::Coverage => Strategy::Coverage,
+        }
+    }
 }
 
 /// The longest `--budget`: one year (longer ones are typos, and would overflow if multiplied out).

@@ -8,6 +8,7 @@ pub struct BenchArgs {
     /// Smaller counts: a smoke test of every section in seconds.
     #[arg(long)]
     pub quick: bool,
+    /// Print the whole report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
 }

@@ -13,16 +13,17 @@ pub struct CheckArgs {
     /// History files (JSON lines or Jepsen EDN) or directories of them (*.jsonl, *.edn).
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
-    /// Search states per stretch of a key before the answer is `unknown`. Default 2,000,000.
+    /// Search states per stretch of a key before the answer is `unknown`.
     #[arg(long, default_value_t = 2_000_000)]
     pub max_states: u64,
     /// Wall-clock limit for the whole call (e.g. 500ms, 10s, 2m); undecided keys are `unknown`,
     /// with how far their search got.
     #[arg(long)]
     pub timeout: Option<String>,
-    /// Files checked at a time (for one file: keys at a time). Default 1.
+    /// Files checked at a time (for one file: keys at a time).
     #[arg(long, default_value_t = 1)]
     pub jobs: usize,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }

@@ -30,16 +30,20 @@ pub struct ExploreArgs {
     /// Where new failures are saved.
     #[arg(long)]
     pub out: PathBuf,
+    /// One scenario only [default: rotate through every scenario]
     #[arg(long)]
     pub scenario: Option<String>,
+    /// One protocol only [default: rotate through every protocol]
     #[arg(long)]
     pub protocol: Option<String>,
-    /// One strategy only (default: rotate through all).
-    #[arg(long)]
-    pub strategy: Option<String>,
-    /// The first seed of every (scenario, protocol, strategy) rotation. Default 0.
+    /// One strategy only [default: rotate through all]
+    #[arg(long, value_enum)]
+    pub strategy: Option<StrategyArg>,
+    /// The first seed of every (scenario, protocol, strategy) rotation.
     #[arg(long, default_value_t = 0)]
     pub start: u64,
+    /// Seeds run at once, each in a worker process (or a thread with --in-process)
+    /// [default: the number of cores]
     #[arg(long)]
     pub jobs: Option<usize>,
     /// Run the seeds in threads of this process instead of worker processes.
@@ -49,6 +53,7 @@ pub struct ExploreArgs {
     /// `seeds/` when it exists.
     #[arg(long = "known")]
     pub known: Vec<PathBuf>,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }
@@ -59,7 +64,7 @@ impl ExploreArgs {
             self;
         let budget = parse_duration(&budget)?;
         let strategies = match strategy {
-            Some(s) => vec![parse_strategy(&s)?],
+            Some(s) => vec![s.into()],
             None => crate::explore::strategy::Strategy::ALL.to_vec(),
         };
         // Every argument is checked before the output directory is created.

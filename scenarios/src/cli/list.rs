@@ -8,6 +8,7 @@ use tiersim_model::protocol::{Invariant, ProtocolFactory};
 
 #[derive(clap::Args)]
 pub struct ListArgs {
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }

@@ -9,7 +9,9 @@ use tiersim_sim::replay::hash_hex;
 
 #[derive(clap::Args)]
 pub struct ReplayArgs {
+    /// The replay file to re-run.
     pub file: PathBuf,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }

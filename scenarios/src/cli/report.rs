@@ -8,9 +8,12 @@ use tiersim_sim::replay::hash_hex;
 
 #[derive(clap::Args)]
 pub struct ReportArgs {
+    /// The replay file to render.
     pub file: PathBuf,
+    /// Where to write the HTML page (one self-contained file).
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }

@@ -10,17 +10,20 @@ use std::path::PathBuf;
 
 #[derive(clap::Args)]
 pub struct RunArgs {
+    /// The scenario to run (`tiersim list` shows them).
     #[arg(long)]
     pub scenario: String,
+    /// The protocol under test (`tiersim list` shows them).
     #[arg(long)]
     pub protocol: String,
+    /// The run's seed: it derives the schedule, the faults and every random knob.
     #[arg(long)]
     pub seed: u64,
-    /// How the seed becomes a schedule: random | swarm | pct (a sweep's failing seed is
-    /// reproduced with the sweep's strategy; coverage seeds are reproduced from their replay file).
-    #[arg(long, default_value = "random")]
-    pub strategy: String,
-    /// Check this invariant too, beyond the protocol's claims (repeatable).
+    /// How the seed becomes a schedule (a sweep's failing seed is reproduced with the sweep's
+    /// strategy; coverage seeds are reproduced from their replay file).
+    #[arg(long, value_enum, default_value_t = StrategyArg::Random)]
+    pub strategy: StrategyArg,
+    /// Check this invariant too, beyond the protocol's claims (repeatable; `tiersim list` names them).
     #[arg(long = "require")]
     pub require: Vec<String>,
     /// Write the run's replay file into this directory (whatever the verdict).
@@ -32,6 +35,7 @@ pub struct RunArgs {
     /// Print the run's log, one event a line stamped with sim time (to stderr with --json).
     #[arg(long)]
     pub trace: bool,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }
@@ -40,7 +44,7 @@ impl RunArgs {
     pub fn execute(self, reg: &Registry) -> Result<u8, BadInput> {
         let RunArgs { scenario, protocol, seed, strategy, require, save, history, trace, json } = self;
         let (s, p, req) = resolve(reg, &scenario, &protocol, &require)?;
-        let strategy = parse_strategy(&strategy)?;
+        let strategy: crate::explore::strategy::Strategy = strategy.into();
         let Some(reproduce) =
             reproduce_command_with(&reg.command_line(), s.name(), &p.name(), seed, strategy)
         else {

@@ -9,16 +9,18 @@ use tiersim_sim::replay::{hash_hex, Expected, ReplayFile};
 
 #[derive(clap::Args)]
 pub struct ShrinkArgs {
+    /// The failing replay file to shrink.
     pub file: PathBuf,
     /// Where to write the shrunk replay file.
     #[arg(short = 'o', long = "out")]
     pub out: PathBuf,
-    /// Most candidate runs to try. Default 2000.
+    /// Most candidate runs to try.
     #[arg(long, default_value_t = 2000)]
     pub max_runs: usize,
     /// Keep this invariant failing (default: the file's expected invariant).
     #[arg(long)]
     pub invariant: Option<String>,
+    /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
 }

@@ -43,35 +43,35 @@ pub(super) fn describe(e: &Event<ModelEvent>, ops: &BTreeMap<u64, &Op>) -> (Stri
             (place, what, read_version)
         }
         Event::Internal { event, .. } => match event {
-            ModelEvent::Commit { version, value, op, .. } => (
+            ModelEvent::Commit { key, version, value, op } => (
                 "db".into(),
                 format!(
-                    "commit v{version} ({}) for op {op}",
+                    "commit {key} v{version} ({}) for op {op}",
                     value.map_or("delete".to_string(), |v| format!("value {v}"))
                 ),
                 None,
             ),
-            ModelEvent::Replicate { node, version, .. } => {
-                (node.clone(), format!("replica applied v{version}"), None)
+            ModelEvent::Replicate { node, key, version } => {
+                (node.clone(), format!("replica applied {key} v{version}"), None)
             }
-            ModelEvent::Fill { node, tier, version, origin_ns, op, .. } => (
+            ModelEvent::Fill { node, tier, key, version, origin_ns, op, .. } => (
                 format!("{node}/{tier}"),
                 format!(
-                    "fill v{version}{} (data read from the database at {})",
+                    "fill {key} v{version}{} (data read from the database at {})",
                     op.map_or(String::new(), |o| format!(" for op {o}")),
                     ms(*origin_ns)
                 ),
                 Some(*version),
             ),
-            ModelEvent::Refuse { node, tier, version, floor_version, .. } => (
+            ModelEvent::Refuse { node, tier, key, version, floor_version } => (
                 format!("{node}/{tier}"),
-                format!("refused a fill of v{version} (floor v{floor_version})"),
+                format!("refused a fill of {key} v{version} (floor v{floor_version})"),
                 None,
             ),
-            ModelEvent::Remove { node, tier, version, cause, .. } => (
+            ModelEvent::Remove { node, tier, key, version, cause } => (
                 format!("{node}/{tier}"),
                 format!(
-                    "remove v{version} ({})",
+                    "remove {key} v{version} ({})",
                     match cause {
                         RemoveCause::Invalidate => "invalidate",
                         RemoveCause::Delete => "delete",
@@ -82,12 +82,14 @@ pub(super) fn describe(e: &Event<ModelEvent>, ops: &BTreeMap<u64, &Op>) -> (Stri
                 ),
                 None,
             ),
-            ModelEvent::Floor { node, tier, version, .. } => {
-                (format!("{node}/{tier}"), format!("floor raised to v{version} (invalidation arrived)"), None)
-            }
-            ModelEvent::Serve { node, tier, version, op, .. } => (
+            ModelEvent::Floor { node, tier, key, version } => (
                 format!("{node}/{tier}"),
-                format!("served v{version}{}", op.map_or(String::new(), |o| format!(" to op {o}"))),
+                format!("{key} floor raised to v{version} (invalidation arrived)"),
+                None,
+            ),
+            ModelEvent::Serve { node, tier, key, version, op, .. } => (
+                format!("{node}/{tier}"),
+                format!("served {key} v{version}{}", op.map_or(String::new(), |o| format!(" to op {o}"))),
                 Some(*version),
             ),
             ModelEvent::TagInvalidate { node, tier, tag } => {

@@ -1,0 +1,186 @@
+//! What a sweep of everything expects of each protocol, and whether it happened.
+//!
+//! A sweep of every scenario against every built-in protocol is expected to fail: the bug zoo
+//! and the baselines are there to be caught. Its exit code therefore says whether the sweep
+//! showed what tiersim documents, not whether it found failures: a zoo entry must be caught by
+//! its named invariant in its exposing scenario, a baseline likewise by the race its module
+//! documents, and a correct protocol (or a team's own, which tiersim knows nothing about) must
+//! stay clean. A crash is never expected. A sweep narrowed by `--scenario` or `--protocol` asks
+//! a sharper question, and any failure in it exits 1.
+
+use crate::explore::sweep::SeedResult;
+use serde_json::json;
+use tiersim_model::outcome::Verdict;
+use tiersim_model::protocol::Invariant;
+use tiersim_model::protocols::{zoo, BASELINES, CORRECT};
+
+/// What tiersim says about a protocol.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Its claims hold: clean everywhere.
+    Correct,
+    /// Its claims break in a documented race, which this scenario and invariant expose.
+    Baseline { scenario: &'static str, invariant: Invariant },
+    /// Its claims break only in conditions no built-in scenario provokes: any verdict but a
+    /// crash is as documented.
+    Unexposed { note: &'static str },
+    /// A bug-zoo entry, exposed by this scenario and invariant.
+    Zoo { scenario: &'static str, invariant: Invariant },
+    /// A protocol tiersim does not ship: expected to keep its claims.
+    Own,
+}
+
+impl Role {
+    pub(crate) fn of(protocol: &str) -> Role {
+        if let Some(e) = zoo::entry(protocol) {
+            return Role::Zoo { scenario: e.scenario, invariant: e.invariant };
+        }
+        if let Some(b) = BASELINES.iter().find(|b| b.name == protocol) {
+            return match b.exposed_by {
+                Some((scenario, invariant)) => Role::Baseline { scenario, invariant },
+                None => Role::Unexposed { note: b.note },
+            };
+        }
+        if CORRECT.contains(&protocol) {
+            Role::Correct
+        } else {
+            Role::Own
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Role::Correct => "correct",
+            Role::Baseline { .. } | Role::Unexposed { .. } => "baseline",
+            Role::Zoo { .. } => "zoo",
+            Role::Own => "own",
+        }
+    }
+}
+
+/// One protocol's line of the summary.
+pub(crate) struct Judgement {
+    pub protocol: String,
+    pub role: Role,
+    pub expected: String,
+    pub happened: String,
+    pub as_expected: bool,
+}
+
+impl Judgement {
+    pub(crate) fn role_name(&self) -> &'static str {
+        self.role.name()
+    }
+
+    pub(crate) fn json(&self) -> serde_json::Value {
+        json!({"protocol": self.protocol, "role": self.role.name(), "expected": self.expected,
+               "happened": self.happened, "as_expected": self.as_expected})
+    }
+}
+
+/// A sweep row: its scenario, protocol, seeds run and failing seeds.
+pub(crate) type Row<'a> = (&'a str, String, usize, Vec<&'a SeedResult>);
+
+/// Judge every protocol of `rows`, in the order they were swept.
+pub(crate) fn judge(rows: &[Row<'_>]) -> Vec<Judgement> {
+    let mut protocols: Vec<&str> = Vec::new();
+    for (_, p, _, _) in rows {
+        if !protocols.contains(&p.as_str()) {
+            protocols.push(p);
+        }
+    }
+    protocols.into_iter().map(|p| judge_one(p, rows.iter().filter(|r| r.1 == p).collect())).collect()
+}
+
+fn judge_one(protocol: &str, rows: Vec<&Row<'_>>) -> Judgement {
+    let role = Role::of(protocol);
+    let failing: Vec<&Row<'_>> = rows.iter().copied().filter(|r| !r.3.is_empty()).collect();
+    let crashes: Vec<&SeedResult> =
+        rows.iter().flat_map(|r| r.3.iter().copied()).filter(|f| f.verdict == Verdict::Crash).collect();
+    // "fails in 2 of 19 scenarios: fill-race (3 seeds), slow-fills (1 seed)"
+    let failing_text = || {
+        let names: Vec<String> = failing
+            .iter()
+            .map(|r| format!("{} ({} seed{})", r.0, r.3.len(), if r.3.len() == 1 { "" } else { "s" }))
+            .collect();
+        format!("fails in {} of {} scenarios: {}", failing.len(), rows.len(), names.join(", "))
+    };
+    let (expected, mut happened, mut as_expected) = match role {
+        Role::Correct | Role::Own => {
+            let expected = "clean in every scenario".to_string();
+            if failing.is_empty() {
+                (expected, format!("clean in {} scenarios", rows.len()), true)
+            } else {
+                (expected, failing_text(), false)
+            }
+        }
+        Role::Unexposed { note } => {
+            let happened = if failing.is_empty() {
+                format!("clean in {} scenarios", rows.len())
+            } else {
+                failing_text()
+            };
+            (note.to_string(), happened, true)
+        }
+        Role::Baseline { scenario, invariant } | Role::Zoo { scenario, invariant } => {
+            let expected = format!("caught by {invariant} in {scenario}");
+            match rows.iter().find(|r| r.0 == scenario) {
+                None => (expected, format!("{scenario} was not swept"), true),
+                Some(row) => match row.3.iter().find(|f| caught_by(f, invariant)) {
+                    Some(f) => (expected, format!("caught at seed {} of {}", f.seed, row.2), true),
+                    None => {
+                        let others = if row.3.is_empty() {
+                            String::new()
+                        } else {
+                            let mut invs: Vec<String> =
+                                row.3.iter().flat_map(|f| failed_invariants(f)).collect();
+                            invs.sort();
+                            invs.dedup();
+                            format!(" (it failed {} instead)", invs.join(", "))
+                        };
+                        (expected, format!("NOT caught in {} seeds{others}", row.2), false)
+                    }
+                },
+            }
+        }
+    };
+    if !crashes.is_empty() {
+        happened.push_str(&format!(
+            "; crashed at {} seed{} (first: {} seed {})",
+            crashes.len(),
+            if crashes.len() == 1 { "" } else { "s" },
+            crashes[0].scenario,
+            crashes[0].seed
+        ));
+        as_expected = false;
+    }
+    Judgement { protocol: protocol.to_string(), role, expected, happened, as_expected }
+}
+
+/// The (scenario, protocol) rows that should catch their protocol but have not yet: the rows a
+/// default sweep of everything runs further.
+pub(crate) fn uncaught<'r>(rows: &'r [Row<'_>]) -> Vec<(&'r str, &'r str)> {
+    rows.iter()
+        .filter(|(s, p, _, fails)| match Role::of(p) {
+            Role::Baseline { scenario, invariant } | Role::Zoo { scenario, invariant } => {
+                scenario == *s && !fails.iter().any(|f| caught_by(f, invariant))
+            }
+            _ => false,
+        })
+        .map(|(s, p, _, _)| (*s, p.as_str()))
+        .collect()
+}
+
+/// Whether failure `f` is `invariant`'s.
+fn caught_by(f: &SeedResult, invariant: Invariant) -> bool {
+    failed_invariants(f).iter().any(|i| i == invariant.name())
+}
+
+/// Every invariant a failing seed violated (its first one, if the run named only that).
+pub(crate) fn failed_invariants(f: &SeedResult) -> Vec<String> {
+    if f.invariants.is_empty() {
+        f.invariant.iter().cloned().collect()
+    } else {
+        f.invariants.clone()
+    }
+}
