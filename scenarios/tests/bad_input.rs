@@ -412,3 +412,115 @@ proptest! {
         }
     }
 }
+
+/// A small valid history (sequential writes and reads on two keys) as JSON lines or EDN, the
+/// two formats `check` reads.
+fn history_lines(edn: bool, n: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut t = 0u64;
+    for i in 0..n {
+        let (process, key) = (i % 3, if i % 2 == 0 { "k0" } else { "k1" });
+        let (f, value) = if i % 3 == 0 { ("write", format!("{}", i)) } else { ("read", "null".to_string()) };
+        for kind in ["invoke", "ok"] {
+            t += 1_000;
+            let ok_read = kind == "ok" && f == "read";
+            let v = if ok_read { "null".to_string() } else { value.clone() };
+            lines.push(if edn {
+                let (f, v) = (if f == "read" { ":read" } else { ":write" }, if v == "null" { "nil".into() } else { v });
+                format!("{{:process {process}, :type :{kind}, :f {f}, :key \"{key}\", :value {v}, :time {t}}}")
+            } else {
+                format!(r#"{{"process": {process}, "type": "{kind}", "f": "{f}", "key": "{key}", "value": {v}, "time": {t}}}"#)
+            });
+        }
+    }
+    lines
+}
+
+/// One mutation of a history: drop, duplicate or swap lines, cut a line short, or put a junk
+/// token where a value, a time or a process stands.
+fn mutate(mut lines: Vec<String>, kind: usize, a: usize, b: usize, junk: &str) -> Vec<String> {
+    let n = lines.len();
+    let (a, b) = (a % n.max(1), b % n.max(1));
+    match kind {
+        0 => {
+            lines.remove(a);
+        }
+        1 => {
+            let l = lines[a].clone();
+            lines.insert(b, l);
+        }
+        2 => lines.swap(a, b),
+        3 => {
+            let cut = lines[a].len() / 2;
+            lines[a].truncate(cut);
+        }
+        _ => {
+            // Replace the first number after a field separator with the junk token.
+            let line = &lines[a];
+            if let Some(at) = line.find(|c: char| c.is_ascii_digit()) {
+                let end = line[at..].find(|c: char| !c.is_ascii_digit()).map_or(line.len(), |e| at + e);
+                lines[a] = format!("{}{junk}{}", &line[..at], &line[end..]);
+            }
+        }
+    }
+    lines
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 150, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// Mutated histories, in both formats, are bad input in one line or checked to a verdict:
+    /// never a panic.
+    #[test]
+    fn mutated_histories_are_refused_in_one_line_or_checked(
+        edn in any::<bool>(),
+        n in 1usize..12,
+        mutations in proptest::collection::vec((0usize..5, any::<usize>(), any::<usize>(),
+            prop::sample::select(vec!["-1", "18446744073709551616", "\"x\"", "nil", "1e400", "[]", "{}", ""])), 1..3),
+    ) {
+        let mut lines = history_lines(edn, n);
+        for (kind, a, b, junk) in mutations {
+            lines = mutate(lines, kind, a, b, junk);
+        }
+        let dir = temp_dir(&format!("hist-{}", std::thread::current().name().unwrap_or("t").len()));
+        let path = dir.join(if edn { "h.edn" } else { "h.jsonl" });
+        std::fs::write(&path, lines.join("\n")).unwrap();
+        let opts = tiersim_sim::check::command::CheckOptions {
+            max_states: 20_000,
+            timeout: Some(std::time::Duration::from_secs(5)),
+            jobs: 1,
+            max_witness: 10,
+        };
+        let result = std::panic::catch_unwind(|| tiersim_sim::check::command::check_paths(&[path.clone()], &opts));
+        let _ = std::fs::remove_dir_all(&dir);
+        match result {
+            Err(_) => prop_assert!(false, "check panicked on:\n{}", lines.join("\n")),
+            Ok(Err(msg)) => prop_assert!(!msg.trim().is_empty() && !msg.contains('\n'), "one line: {msg:?}"),
+            Ok(Ok(out)) => prop_assert!(out.exit_code <= 1, "{:?}", out.json),
+        }
+    }
+}
+
+/// The fuzzer's two outcomes both happen: an unmutated history is checked, a cut line refused.
+#[test]
+fn the_history_fuzzer_reaches_both_a_verdict_and_a_refusal() {
+    let dir = temp_dir("hist-both");
+    let opts = tiersim_sim::check::command::CheckOptions {
+        max_states: 20_000,
+        timeout: None,
+        jobs: 1,
+        max_witness: 10,
+    };
+    for edn in [false, true] {
+        let path = dir.join(if edn { "h.edn" } else { "h.jsonl" });
+        std::fs::write(&path, history_lines(edn, 6).join("\n")).unwrap();
+        let out = tiersim_sim::check::command::check_paths(&[path.clone()], &opts);
+        assert!(out.is_ok(), "a valid history is checked: {out:?}");
+        std::fs::write(&path, mutate(history_lines(edn, 6), 3, 2, 0, "").join("\n")).unwrap();
+        let err = tiersim_sim::check::command::check_paths(&[path.clone()], &opts).expect_err("a cut line");
+        // JSON lines name the cut line; EDN may span lines, so its reader names where it ran out.
+        let named = if edn { "line " } else { "line 3" };
+        assert!(!err.contains('\n') && err.contains(named), "{err}");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
