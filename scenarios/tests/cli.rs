@@ -340,3 +340,66 @@ fn trace_lines_name_the_key() {
         assert!(after.starts_with('k') && after.split(' ').nth(1).is_some_and(|v| v.starts_with('v')), "{l}");
     }
 }
+
+/// `sweep --junit FILE`: one test case per scenario × protocol, a failing seed as a failure
+/// with its reproduce line, a clean row as a passing case; a path that cannot be written is
+/// refused before the sweep runs, and nothing is created.
+#[test]
+fn sweep_writes_junit_xml_with_failures_and_their_reproduce_lines() {
+    let dir = temp_dir("junit");
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("sweep.xml");
+    let f = file.to_str().unwrap();
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "fill-race",
+        "--protocol",
+        "cache-aside",
+        "--seeds",
+        "0..10",
+        "--junit",
+        f,
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let xml = std::fs::read_to_string(&file).unwrap();
+    assert!(xml.starts_with("<?xml"), "{xml}");
+    assert!(xml.contains(r#"<testcase classname="fill-race" name="cache-aside">"#), "{xml}");
+    assert!(
+        xml.contains("<failure message=\"")
+            && xml.contains("run --scenario fill-race --protocol cache-aside --seed"),
+        "{xml}"
+    );
+    assert!(xml.contains(r#"tests="1" failures="1""#), "{xml}");
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "fill-race",
+        "--protocol",
+        "versioned",
+        "--seeds",
+        "0..5",
+        "--junit",
+        f,
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let xml = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        xml.contains(r#"<testcase classname="fill-race" name="versioned"/>"#) && !xml.contains("<failure"),
+        "{xml}"
+    );
+    let missing = dir.join("no-such-dir").join("x.xml");
+    let out = tiersim(&[
+        "sweep",
+        "--scenario",
+        "fill-race",
+        "--seeds",
+        "0..2",
+        "--junit",
+        missing.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert_eq!(String::from_utf8_lossy(&out.stderr).trim_end().lines().count(), 1, "{out:?}");
+    assert!(!missing.parent().unwrap().exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

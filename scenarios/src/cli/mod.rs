@@ -9,6 +9,7 @@ mod bench;
 mod check;
 mod expect;
 mod explore;
+mod junit;
 mod list;
 mod output;
 mod replay;

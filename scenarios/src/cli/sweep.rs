@@ -55,6 +55,10 @@ pub struct SweepArgs {
     /// aborts then ends the sweep).
     #[arg(long)]
     pub in_process: bool,
+    /// Also write the sweep as JUnit XML here: one test case per scenario × protocol, failing on
+    /// the same rule as the exit code, each failing seed with its reproduce line.
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
     /// Print one JSON object on stdout instead of text (logs go to stderr).
     #[arg(long)]
     pub json: bool,
@@ -73,6 +77,7 @@ impl SweepArgs {
             require,
             save,
             in_process,
+            junit,
             json,
         } = self;
         if all && scenario.is_some() {
@@ -93,12 +98,15 @@ impl SweepArgs {
             require: parse_require(&require)?,
             workers: workers(in_process)?,
         };
+        if let Some(file) = &junit {
+            super::validate::output_file(file)?;
+        }
         if let Some(dir) = &save {
             super::validate::output_dir(dir)?;
             prepare_dir(dir)?;
         }
         let extend = (everything && seeds.is_none()).then_some(EXPOSING_SEEDS_END);
-        sweep(reg, &spec, save.as_deref(), json, everything, extend)
+        sweep(reg, &spec, save.as_deref(), junit.as_deref(), json, everything, extend)
     }
 }
 
@@ -173,6 +181,7 @@ pub(crate) fn sweep(
     reg: &Registry,
     spec: &crate::explore::sweep::SweepSpec,
     save: Option<&Path>,
+    junit: Option<&Path>,
     json: bool,
     everything: bool,
     extend: Option<u64>,
@@ -268,6 +277,10 @@ pub(crate) fn sweep(
     };
     let judgements = super::expect::judge(&rows);
     let unexpected = judgements.iter().filter(|j| !j.as_expected).count();
+    if let Some(file) = junit {
+        let xml = super::junit::xml(&rows, &judgements, everything, wall_ms, &reproduce);
+        tiersim_sim::files::write_atomically(file, &xml)?;
+    }
     if json {
         let fail_json = |f: &crate::explore::sweep::SeedResult| {
             json!({"scenario": f.scenario, "protocol": f.protocol, "seed": f.seed, "verdict": f.verdict.name(),
