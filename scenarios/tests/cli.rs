@@ -403,3 +403,25 @@ fn sweep_writes_junit_xml_with_failures_and_their_reproduce_lines() {
     assert!(!missing.parent().unwrap().exists());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// The README's example failure is what the command prints today (its lines appear, in order,
+/// in the output of the command its last line names).
+#[test]
+fn the_readme_example_failure_is_what_the_command_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let after =
+        readme.split("A failure prints the exact command:").nth(1).expect("the README shows a failure");
+    let block: Vec<&str> =
+        after.split("```").nth(1).expect("in a code block").lines().filter(|l| !l.is_empty()).collect();
+    let command =
+        block.last().unwrap().strip_prefix("reproduce: cargo tiersim ").expect("ends with its command");
+    let args: Vec<&str> = command.split_whitespace().collect();
+    let out = String::from_utf8_lossy(&tiersim(&args).stdout).to_string();
+    let mut lines = out.lines();
+    for expected in &block {
+        assert!(
+            lines.any(|l| l == *expected),
+            "README line {expected:?} not printed (in order) by `{command}`:\n{out}"
+        );
+    }
+}
