@@ -160,10 +160,8 @@ fn malformed_histories_are_rejected_naming_the_line() {
 
     // Pairing errors name the completion's line.
     let orphan = format!("{good}\n{}\n{}", event(1, "ok", "write", "1", 10), event(3, "ok", "read", "1", 20));
-    assert_eq!(
-        parse_ops(&orphan).unwrap_err().to_string(),
-        "line 3: ok for process 3 with no pending invoke"
-    );
+    let e = parse_ops(&orphan).unwrap_err().to_string();
+    assert!(e.starts_with("line 3: ok for process 3 before any invoke of its"), "{e}");
 }
 
 fn kv_dir() -> PathBuf {

@@ -423,7 +423,11 @@ fn build_ops_numbered(events: &[(usize, &ClientEvent)], values: &ValueTable) -> 
         let Some((invoke_line, invoke)) = pending.remove(&event.process) else {
             return Err(err(
                 line,
-                format!("{} for process {} with no pending invoke", type_name(event.kind), event.process),
+                format!(
+                    "{} for process {} before any invoke of its: every completion must follow its process's invoke (a completion listed before its invoke, or an invoke missing)",
+                    type_name(event.kind),
+                    event.process
+                ),
             ));
         };
         if invoke.f != event.f {
@@ -617,7 +621,7 @@ mod tests {
         ]
         .join("\n");
         let e = parse_ops(&orphan).unwrap_err();
-        assert_eq!(e.to_string(), "line 3: ok for process 3 with no pending invoke");
+        assert!(e.to_string().starts_with("line 3: ok for process 3 before any invoke of its"), "{e}");
 
         let double = [line(1, "invoke", "read", "k", "null", 0), line(1, "invoke", "read", "k", "null", 10)]
             .join("\n");
