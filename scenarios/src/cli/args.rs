@@ -121,22 +121,22 @@ fn too_long(text: &str) -> BadInput {
     BadInput(format!("--budget {text:?}: longer than the allowed 8760h (one year)"))
 }
 
+/// A budget such as `20s`, `10m`, `8h` or `1h 30m` (humantime's grammar), from one second to
+/// one year.
 pub(crate) fn parse_duration(text: &str) -> Result<std::time::Duration, BadInput> {
-    let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m or 8h"));
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| too_long(text))?;
-    let secs = match unit {
-        "s" => Some(n),
-        "m" => n.checked_mul(60),
-        "h" => n.checked_mul(3600),
-        _ => return Err(bad()),
+    let bad = || BadInput(format!("--budget {text:?}: expected a duration such as 20s, 10m, 8h or 1h 30m"));
+    let d = match humantime::parse_duration(text) {
+        Ok(d) => d,
+        Err(humantime::DurationError::NumberOverflow) => return Err(too_long(text)),
+        Err(_) => return Err(bad()),
     };
-    let secs = secs.filter(|s| *s <= MAX_BUDGET_SECS).ok_or_else(|| too_long(text))?;
-    if secs == 0 {
+    if d.as_secs() > MAX_BUDGET_SECS {
+        return Err(too_long(text));
+    }
+    if d < std::time::Duration::from_secs(1) {
         return Err(bad());
     }
-    Ok(std::time::Duration::from_secs(secs))
+    Ok(d)
 }
 
 pub(crate) fn parse_range(text: &str) -> Result<(u64, u64), BadInput> {
@@ -160,4 +160,23 @@ pub(crate) fn workers(in_process: bool) -> Result<Option<crate::explore::worker:
     crate::explore::worker::WorkerCmd::current_exe()
         .map(Some)
         .map_err(|e| BadInput(format!("cannot find this executable to start workers: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::args::parse_duration;
+    use std::time::Duration;
+
+    #[test]
+    fn budgets_read_as_humantime_writes_them_from_a_second_to_a_year() {
+        assert_eq!(parse_duration("8h").unwrap(), Duration::from_secs(8 * 3600));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert_eq!(parse_duration("20s").unwrap(), Duration::from_secs(20));
+        for bad in ["soon", "", "0s", "500ms", "-1h"] {
+            assert!(parse_duration(bad).unwrap_err().0.contains("expected a duration"), "{bad}");
+        }
+        for huge in ["3381903080180084463m", "400days", "18446744073709551616s"] {
+            assert!(parse_duration(huge).unwrap_err().0.contains("one year"), "{huge}");
+        }
+    }
 }
