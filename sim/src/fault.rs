@@ -105,7 +105,7 @@ impl Fault {
                 if skew_ns.unsigned_abs() > MAX_SIM_NS {
                     return Err(format!("skew_ns is {skew_ns}; allowed -{MAX_SIM_NS}..={MAX_SIM_NS}"));
                 }
-                if drift_ppm.abs() > MAX_DRIFT_PPM {
+                if drift_ppm.unsigned_abs() > MAX_DRIFT_PPM.unsigned_abs() {
                     return Err(format!(
                         "drift_ppm is {drift_ppm}; allowed -{MAX_DRIFT_PPM}..={MAX_DRIFT_PPM}"
                     ));
@@ -189,5 +189,17 @@ mod tests {
             at(50, Fault::ClockSkew { node: "z".into(), skew_ns: 5, drift_ppm: 0 }),
         ];
         assert_eq!(unhealed(&plan), vec![Fault::Restart { node: "z".into() }, Fault::LossEnd]);
+    }
+
+    /// The fuzzer's find: `i64::MIN` has no absolute value, and taking one panicked.
+    #[test]
+    fn extreme_skews_and_drifts_are_refused_not_a_panic() {
+        let any_node = |_: &str| true;
+        for (skew_ns, drift_ppm) in [(0, i64::MIN), (i64::MIN, 0), (0, i64::MAX), (i64::MAX, 0)] {
+            let fault = Fault::ClockSkew { node: "z".into(), skew_ns, drift_ppm };
+            assert!(fault.validate(&any_node).is_err(), "{fault:?}");
+        }
+        let fine = Fault::ClockSkew { node: "z".into(), skew_ns: -5, drift_ppm: -MAX_DRIFT_PPM };
+        assert!(fine.validate(&any_node).is_ok());
     }
 }
