@@ -425,3 +425,18 @@ fn the_readme_example_failure_is_what_the_command_prints() {
         );
     }
 }
+
+/// `--help` names the binary's scenarios and protocols (the registry's, so a team's binary
+/// lists its own).
+#[test]
+fn help_lists_the_scenarios_and_protocols_to_choose_from() {
+    for sub in ["run", "sweep", "explore"] {
+        let out = tiersim(&[sub, "--help"]);
+        assert_eq!(out.status.code(), Some(0));
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("fill-race") && help.contains("pass-through") && help.contains("stale-set"),
+            "{sub}: {help}"
+        );
+    }
+}

@@ -83,7 +83,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    let cli = match Cli::try_parse() {
+    let cli = match parse(&registry) {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
@@ -132,4 +132,30 @@ pub fn main_with(registry: Registry) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Parse the arguments with `--help` naming this binary's scenarios and protocols: the registry
+/// decides them, so the choices are added to the help text here (the names themselves are
+/// checked by `args`, which names the choices when it refuses one).
+fn parse(registry: &Registry) -> Result<Cli, clap::Error> {
+    use clap::{CommandFactory, FromArgMatches};
+    let scenarios: Vec<&str> = registry.scenarios().iter().map(|s| s.name()).collect();
+    let protocols: Vec<String> = registry.protocols().iter().map(|p| p.name()).collect();
+    let scenario_help = format!("One of: {}", scenarios.join(", "));
+    let protocol_help = format!("One of: {}", protocols.join(", "));
+    let mut command = Cli::command();
+    for sub in ["run", "sweep", "explore"] {
+        command = command.mut_subcommand(sub, |c| {
+            c.mut_arg("scenario", |a| {
+                let short = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.long_help(format!("{short}\n{scenario_help}"))
+            })
+            .mut_arg("protocol", |a| {
+                let short = a.get_help().map(|h| h.to_string()).unwrap_or_default();
+                a.long_help(format!("{short}\n{protocol_help}"))
+            })
+        });
+    }
+    let matches = command.try_get_matches()?;
+    Cli::from_arg_matches(&matches)
 }
