@@ -235,7 +235,7 @@ where
     record_panic_locations();
     let log = RunLog::default();
     let run_log = log.clone();
-    let thread = std::thread::Builder::new().name(format!("tiersim-seed-{seed}")).spawn(move || {
+    let thread = spawn_retrying(format!("tiersim-seed-{seed}"), move || {
         let mut mcfg = madsim::Config::default();
         mcfg.net.send_latency = Duration::from_nanos(cfg.latency_min_ns)
             ..Duration::from_nanos(cfg.latency_max_ns.max(cfg.latency_min_ns + 1));
@@ -271,7 +271,7 @@ where
             }
         })
     });
-    let joined = thread.expect("spawn a simulation thread").join();
+    let joined = thread.join();
     let result = match joined {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(msg)) => Err(classify(msg)),
@@ -282,6 +282,36 @@ where
         sim_ns: sim_ns.load(Ordering::Relaxed),
         messages: messages.load(Ordering::Relaxed),
         logs: log.take(),
+    }
+}
+
+/// Start `work` on a fresh thread (a run never reuses one: see the module docs), waiting and
+/// trying again for a while when the system has no thread to give — the thread or memory limit
+/// of a busy machine under many `--jobs` — instead of failing the sweep on the first refusal.
+fn spawn_retrying<R: Send + 'static>(
+    name: String,
+    work: impl FnOnce() -> R + Send + 'static,
+) -> std::thread::JoinHandle<R> {
+    const TRIES: u32 = 12;
+    let slot = Arc::new(std::sync::Mutex::new(Some(work)));
+    let mut wait = Duration::from_millis(5);
+    let mut tries = 0;
+    loop {
+        let s = slot.clone();
+        let spawned = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || (s.lock().unwrap().take().expect("a run's work is taken once"))());
+        match spawned {
+            Ok(handle) => return handle,
+            Err(e) if tries + 1 >= TRIES => panic!(
+                "cannot start a simulation thread after {TRIES} tries over a few seconds: {e} (the machine is out of threads or memory: run fewer --jobs)"
+            ),
+            Err(_) => {
+                tries += 1;
+                std::thread::sleep(wait);
+                wait = (wait * 2).min(Duration::from_millis(500));
+            }
+        }
     }
 }
 
