@@ -758,49 +758,6 @@ pub fn fault_windows(history: &History<ModelEvent>) -> Vec<(u64, u64)> {
     windows
 }
 
-/// `live` (see the module docs).
-pub fn check_live(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -> Vec<Violation> {
-    let end_ns = history.events.last().map_or(0, |e| e.time_ns());
-    let mut info_at: BTreeMap<u64, u64> = BTreeMap::new();
-    for e in &history.events {
-        if let Event::Client { op, event, .. } = e {
-            if event.kind == EventType::Info {
-                info_at.insert(*op, event.time_ns);
-            }
-        }
-    }
-    let windows = fault_windows(history);
-    let mut out = Vec::new();
-    for r in ops.values() {
-        let ended = match r.outcome {
-            Some(EventType::Ok) | Some(EventType::Fail) => continue,
-            Some(_) => info_at.get(&r.op).copied().unwrap_or(end_ns),
-            None => end_ns,
-        };
-        if windows.iter().any(|(from, to)| *from <= ended && *to >= r.invoke_ns) {
-            continue;
-        }
-        let how = if r.outcome.is_some() {
-            format!("ended info at t={}", secs(ended))
-        } else {
-            "never completed".to_string()
-        };
-        out.push(Violation {
-            invariant: Invariant::Live.name().into(),
-            key: r.key.clone(),
-            time_ns: r.invoke_ns,
-            message: format!(
-                "{} op {} by p{} began at t={} and {how}, with no fault in force",
-                r.f.name(),
-                r.op,
-                r.process,
-                secs(r.invoke_ns)
-            ),
-        });
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,7 +73,7 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
             Invariant::TtlBound => j.violations.extend(cache_checks::check_ttl_bound(history)),
             Invariant::TagComplete => j.violations.extend(cache_checks::check_tag_complete(history, &ops)),
             Invariant::Slo => j.violations.extend(cache_checks::check_slo(&j.latency)),
-            Invariant::Live => j.violations.extend(cache_checks::check_live(history, &ops)),
+            Invariant::Live => j.violations.extend(crate::check::unfinished::check_live(history, &ops)),
             Invariant::ValueIntegrity => j.violations.extend(integrity::check_value_integrity(history, &ops)),
         }
     }

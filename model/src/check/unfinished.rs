@@ -5,8 +5,9 @@
 //! `live` uses): `live` judges those with no fault in force, when claimed; the rest are reported.
 
 use crate::check::cache::fault_windows;
-use crate::check::OpRecord;
+use crate::check::{secs, OpRecord, Violation};
 use crate::event::ModelEvent;
+use crate::protocol::Invariant;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use tiersim_sim::history::{Event, EventType, History};
@@ -68,6 +69,33 @@ pub fn unfinished(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) 
         });
     }
     out
+}
+
+/// `live` (see `check::cache`'s module docs): every unfinished operation no fault explains is a
+/// violation — judged on the same list every run reports, so the two never disagree.
+pub fn check_live(history: &History<ModelEvent>, ops: &BTreeMap<u64, OpRecord>) -> Vec<Violation> {
+    unfinished(history, ops)
+        .into_iter()
+        .filter(|u| !u.under_fault)
+        .map(|u| {
+            let how = match u.ended_ns {
+                Some(t) => format!("ended info at t={}", secs(t)),
+                None => "never completed".to_string(),
+            };
+            Violation {
+                invariant: Invariant::Live.name().into(),
+                key: u.key.clone(),
+                time_ns: u.invoke_ns,
+                message: format!(
+                    "{} op {} by p{} began at t={} and {how}, with no fault in force",
+                    u.f,
+                    u.op,
+                    u.process,
+                    secs(u.invoke_ns)
+                ),
+            }
+        })
+        .collect()
 }
 
 /// One line for output: "3 ops did not complete: 2 indeterminate (1 under a fault), 1 never completed".
