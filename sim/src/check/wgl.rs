@@ -265,6 +265,11 @@ enum Effect {
 }
 
 impl Effect {
+    /// Whether the operation only observes the register (it never changes it).
+    fn observes_only(self) -> bool {
+        matches!(self, Effect::Read(_) | Effect::CasFails(_))
+    }
+
     /// The register after this operation, or `None` if it cannot take effect on `state`.
     fn apply(self, state: Option<i64>, values: &mut ValueTable) -> Option<Option<i64>> {
         match self {
@@ -685,7 +690,8 @@ fn dfs(
     let mut memo = Memo::new(words);
     let max_states = limits.max_states.min(u64::from(NO_STATE - 1));
     let must_total = ops.iter().filter(|o| o.complete_ns.is_some()).count();
-    let mut stack: Vec<(usize, Option<i64>)> = Vec::new();
+    // (operation, register before it, whether it was forced): see `fresh` below.
+    let mut stack: Vec<(usize, Option<i64>, bool)> = Vec::new();
     let mut steps: u64 = 0;
 
     for &start in starts {
@@ -695,18 +701,26 @@ fn dfs(
         let mut state = start;
         let mut must_remaining = must_total;
         let mut cur = next[head];
-        loop {
+        // Whether the search has just reached a new configuration. An observer (a read, or a
+        // failed cas) that may take effect in it is then linearized at once, and nothing else
+        // is tried there: it leaves the register as it is, every operation that completed
+        // before its invoke is already linearized (the walk has passed its invocation), so any
+        // linearization from here that places it later stays one with it moved here. Only
+        // when none may is each candidate tried in turn; backtracking over a forced observer
+        // goes straight on to the choice before it.
+        let mut fresh = true;
+        'search: loop {
             if must_remaining == 0 {
                 if !reached[first..].iter().any(|r| r.end == state) {
                     let order_at = orders.len();
-                    orders.extend(stack.iter().map(|&(i, _)| i as u32));
+                    orders.extend(stack.iter().map(|&(i, _, _)| i as u32));
                     reached.push(Reached { end: state, start, order_at, order_len: stack.len() });
                 }
                 if !enumerate {
                     return Ok(());
                 }
                 // Everything is linearized (a stretch followed by a cut has no indeterminate
-                // operations), so the list is empty and the branch below backtracks.
+                // operations), so the list is empty and the search backtracks below.
             }
             steps += 1;
             if steps & 0xFFF == 0 && limits.out_of_time() {
@@ -716,8 +730,24 @@ fn dfs(
                     memo.len()
                 ));
             }
-            if cur != NIL && !is_return[cur] {
-                let i = op_of[cur];
+            let mut candidate = None;
+            let mut forced = false;
+            if std::mem::take(&mut fresh) {
+                let mut node = next[head];
+                while node != NIL && !is_return[node] {
+                    let i = op_of[node];
+                    if ops[i].effect.observes_only() && ops[i].effect.apply(state, values).is_some() {
+                        candidate = Some(i);
+                        forced = true;
+                        break;
+                    }
+                    node = next[node];
+                }
+            }
+            if candidate.is_none() && cur != NIL && !is_return[cur] {
+                candidate = Some(op_of[cur]);
+            }
+            if let Some(i) = candidate {
                 if let Some(new_state) = ops[i].effect.apply(state, values).filter(|&new_state| {
                     // Two prunings for indeterminate operations, which may also never take
                     // effect: one that leaves the register as it is changes nothing, and a
@@ -726,7 +756,7 @@ fn dfs(
                     // by leaving the earlier one out.
                     let indeterminate = ops[i].complete_ns.is_none();
                     let after_indeterminate =
-                        stack.last().is_some_and(|&(j, _)| ops[j].complete_ns.is_none());
+                        stack.last().is_some_and(|&(j, _, _)| ops[j].complete_ns.is_none());
                     !(indeterminate
                         && (new_state == state
                             || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
@@ -755,7 +785,7 @@ fn dfs(
                         if class_of[i] != NIL {
                             used[class_of[i]] += 1;
                         }
-                        stack.push((i, state));
+                        stack.push((i, state, forced));
                         state = new_state;
                         // Lift the operation's events out of the list.
                         for node in [call_node[i], ret_node[i]] {
@@ -770,16 +800,24 @@ fn dfs(
                             must_remaining -= 1;
                         }
                         cur = next[head];
+                        fresh = true;
                         continue;
                     }
                     bits[b / 64] &= !(1 << (b % 64));
                 }
-                cur = next[cur];
-            } else {
-                // A completed operation that is not yet linearized (or the end of the list):
-                // undo the latest linearization and try the next candidate after it.
-                let Some((i, old_state)) = stack.pop() else {
-                    break;
+                if !forced {
+                    cur = next[cur];
+                    continue;
+                }
+                // A forced observer leads to a configuration already explored, so this one
+                // has nothing new either: backtrack.
+            }
+            // A completed operation that is not yet linearized (or the end of the list): undo
+            // the latest choice (and the observers forced after it) and try the next candidate
+            // after it.
+            loop {
+                let Some((i, old_state, was_forced)) = stack.pop() else {
+                    break 'search;
                 };
                 if class_of[i] != NIL {
                     used[class_of[i]] -= 1;
@@ -801,6 +839,9 @@ fn dfs(
                     must_remaining += 1;
                 }
                 cur = next[call_node[i]];
+                if !was_forced {
+                    break;
+                }
             }
         }
     }
