@@ -357,7 +357,9 @@ fn search_ops(ops: &[&Op], cut_ns: Option<u64>, read_shift_ns: u64) -> Result<Ve
 enum Search {
     /// With a linearization: indices into the search operations, in order.
     Linearizable(Vec<usize>),
-    NotLinearizable,
+    /// With, when the search knows it, the earliest event time at which a prefix of the
+    /// operations fails: the latest completion any reachable configuration got stuck at.
+    NotLinearizable(Option<u64>),
     GaveUp(String),
 }
 /// A hasher for keys that are already well-mixed 64-bit fingerprints.
@@ -474,7 +476,7 @@ fn try_zones(ops: &[SearchOp]) -> Option<Search> {
     }
     match zones::check(&z)? {
         Zones::Linearizable(order) => Some(Search::Linearizable(order)),
-        Zones::NotLinearizable => Some(Search::NotLinearizable),
+        Zones::NotLinearizable => Some(Search::NotLinearizable(None)),
     }
 }
 
@@ -514,6 +516,7 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
     let mut orders_at: Vec<usize> = vec![0; count + 1];
     let mut orders: Vec<u32> = Vec::new();
     let mut stretch_ops: Vec<SearchOp> = Vec::new();
+    let mut stuck_ns = 0u64;
     let mut s = 0;
     let mut rounds = 0u64;
     while s < count {
@@ -531,6 +534,7 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
         if single[s] {
             // One operation alone: apply it to every value the register may hold.
             let op = ops[by_invoke[bounds[s]]];
+            stuck_ns = op.complete_ns.unwrap_or(op.invoke_ns).max(op.invoke_ns);
             for &start in &starts_of[s] {
                 if op.complete_ns.is_none() {
                     // Indeterminate, so in the last stretch: it may simply never take effect.
@@ -547,9 +551,16 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
         } else {
             stretch_ops.clear();
             stretch_ops.extend(by_invoke[bounds[s]..bounds[s + 1]].iter().map(|&i| ops[i]));
-            if let Err(why) =
-                dfs(&stretch_ops, &starts_of[s], all[s], limits, values, &mut reached, &mut orders)
-            {
+            if let Err(why) = dfs(
+                &stretch_ops,
+                &starts_of[s],
+                all[s],
+                limits,
+                values,
+                &mut reached,
+                &mut orders,
+                &mut stuck_ns,
+            ) {
                 return Search::GaveUp(format!(
                     "{why}; the first {} of {n} operations are linearizable (the search was in \
                      a stretch of {} concurrent operations)",
@@ -561,7 +572,7 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
         if reached.len() == first {
             // Stuck: widen the latest stretch that gave only one of its end values.
             match (0..s).rev().find(|&k| !all[k]) {
-                None => return Search::NotLinearizable,
+                None => return Search::NotLinearizable(Some(stuck_ns)),
                 Some(k) => {
                     all[k] = true;
                     s = k;
@@ -608,7 +619,12 @@ fn show_duration(d: Option<Duration>) -> String {
 
 /// Lowe's just-in-time linearization search over one stretch, from each value in `starts`.
 /// Records each distinct end value reached (with its start and order) in `reached`: all of
-/// them when `enumerate`, else the first. Errors say why the search gave up.
+/// them when `enumerate`, else the first. `stuck_ns` is set to the latest completion time at
+/// which a configuration could not go on (the first completion in the list of an operation
+/// not yet linearized): when nothing is reached, the prefix of the stretch up to that time is
+/// the shortest that fails, because every configuration of a shorter one got past it. Errors
+/// say why the search gave up.
+#[allow(clippy::too_many_arguments)]
 fn dfs(
     ops: &[SearchOp],
     starts: &[Option<i64>],
@@ -617,7 +633,9 @@ fn dfs(
     values: &mut ValueTable,
     reached: &mut Vec<Reached>,
     orders: &mut Vec<u32>,
+    stuck_ns: &mut u64,
 ) -> Result<(), String> {
+    *stuck_ns = 0;
     let first = reached.len();
     let n = ops.len();
     // The events, in time order; at equal times invocations come first, because an operation
@@ -811,6 +829,8 @@ fn dfs(
                 }
                 // A forced observer leads to a configuration already explored, so this one
                 // has nothing new either: backtrack.
+            } else if cur != NIL {
+                *stuck_ns = (*stuck_ns).max(events[cur].0);
             }
             // A completed operation that is not yet linearized (or the end of the list): undo
             // the latest choice (and the observers forced after it) and try the next candidate
@@ -860,13 +880,18 @@ fn check_key(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> (KeyVerdi
             (KeyVerdict::Linearizable, order.into_iter().map(|i| full[i].source).collect(), Vec::new())
         }
         Search::GaveUp(reason) => (KeyVerdict::Unknown { reason }, Vec::new(), Vec::new()),
-        Search::NotLinearizable => explain(ops, limits, values),
+        Search::NotLinearizable(stuck_ns) => explain(ops, limits, values, stuck_ns),
     }
 }
 
 /// Finds the shortest non-linearizable prefix and builds the window and message, the
 /// partial linearization (of the longest linearizable prefix) and the unplaceable operations.
-fn explain(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> (KeyVerdict, Vec<usize>, Vec<usize>) {
+fn explain(
+    ops: &[&Op],
+    limits: &Limits,
+    values: &mut ValueTable,
+    stuck_ns: Option<u64>,
+) -> (KeyVerdict, Vec<usize>, Vec<usize>) {
     // Cut points: every event time. Cutting at the last one is the whole history, which is
     // known to fail; a longer prefix only adds constraints, so failure is monotone in the cut.
     let mut times: Vec<u64> = Vec::new();
@@ -880,10 +905,23 @@ fn explain(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> (KeyVerdict
     times.dedup();
     let fails_at = |cut_ns: u64, values: &mut ValueTable| {
         search_ops(ops, Some(cut_ns), 0)
-            .map(|s| search(&s, limits, values) == Search::NotLinearizable)
+            .map(|s| matches!(search(&s, limits, values), Search::NotLinearizable(_)))
             .unwrap_or(false)
     };
     let (mut lo, mut hi) = (0, times.len().saturating_sub(1));
+    // The full search says where it got stuck, and the prefix up to there fails: when the one
+    // just shorter passes, that is the answer without bisecting (and bisecting below it
+    // otherwise).
+    if let Some(at) = stuck_ns.and_then(|t| times.binary_search(&t).ok()).filter(|&at| at <= hi) {
+        hi = at;
+        if at > 0 {
+            if fails_at(times[at - 1], values) {
+                hi = at - 1;
+            } else {
+                lo = at;
+            }
+        }
+    }
     while lo < hi {
         let mid = lo + (hi - lo) / 2;
         if fails_at(times[mid], values) {
@@ -1015,7 +1053,7 @@ fn key_min_delta_ns(ops: &[&Op], limits: &Limits, values: &mut ValueTable) -> Op
             let s = search_ops(ops, cut, shift_ns).ok()?;
             match search(&s, limits, values) {
                 Search::Linearizable(_) => {}
-                Search::NotLinearizable => return Some(false),
+                Search::NotLinearizable(_) => return Some(false),
                 Search::GaveUp(_) => return None,
             }
         }
@@ -1467,6 +1505,20 @@ mod tests {
                 let key = report.violations().next().unwrap();
                 prop_assert!(valid_order(&ops, &key.witness), "{:?}", key);
                 prop_assert!(!key.unplaced.is_empty());
+            }
+        }
+
+        /// Where the full search got stuck is where bisecting the prefixes finds the
+        /// shortest failing one: the explanation with the hint is the one without it.
+        #[test]
+        fn stuck_point_is_the_shortest_failing_prefix(ops in proptest::collection::vec(arb_op(), 0..9)) {
+            let refs: Vec<&Op> = ops.iter().collect();
+            let limits = Limits::new(&Budget::default());
+            let mut values = ValueTable::integers();
+            let full = search_ops(&refs, None, 0).unwrap();
+            if let Search::NotLinearizable(stuck_ns) = search(&full, &limits, &mut values) {
+                let hinted = explain(&refs, &limits, &mut values, stuck_ns);
+                prop_assert_eq!(hinted, explain(&refs, &limits, &mut values, None));
             }
         }
 
