@@ -1,7 +1,7 @@
 //! The verdict of one run and the figures reported with it.
 
 use crate::check::cache::Latencies;
-use crate::check::{judge::judge, Violation};
+use crate::check::{judge::judge_with_batches, Violation};
 use crate::event::ModelEvent;
 use crate::node::config::{CacheOp, SystemConfig};
 use crate::protocol::{Invariant, ProtocolFactory};
@@ -106,7 +106,8 @@ pub fn run_and_judge(
         Err(Abort::Crash(m)) => (Verdict::Crash, Some(m), None, last_event_ns),
         Err(Abort::Liveness(m)) => (Verdict::Liveness, Some(m), None, last_event_ns),
     };
-    let judgement = judge(&history, final_state.as_ref(), &claims);
+    let batches = warm_batches(schedule);
+    let judgement = judge_with_batches(&history, final_state.as_ref(), &claims, &batches);
     let verdict =
         if verdict == Verdict::Pass && !judgement.violations.is_empty() { Verdict::Fail } else { verdict };
     let ops = history.client_events().filter(|e| e.kind == tiersim_sim::history::EventType::Invoke).count();
@@ -127,7 +128,7 @@ pub fn run_and_judge(
         figures: crate::check::figures::figures(
             &history,
             crate::check::figures::Counters { db_reads: record.db_reads, messages: record.finished.messages },
-            &warm_batches(schedule),
+            &batches,
         ),
         unfinished: judgement.unfinished,
         logs: record.finished.logs,

@@ -3,7 +3,7 @@
 //! or fails on the twin, is caught here before a sweep trusts it.
 
 use std::collections::BTreeMap;
-use tiersim_model::check::judge::{judge, Judgement};
+use tiersim_model::check::judge::{judge_with_batches, Judgement};
 use tiersim_model::event::{ModelEvent, RemoveCause, Tier};
 use tiersim_model::protocol::{Claims, Invariant};
 use tiersim_sim::fault::Fault;
@@ -91,8 +91,13 @@ impl Builder {
     }
 
     fn judge(self, inv: Invariant) -> Judgement {
+        self.judge_with_batches(inv, &BTreeMap::new())
+    }
+
+    /// `judge`, with warm batches by name (what a run takes from its schedule).
+    fn judge_with_batches(self, inv: Invariant, batches: &BTreeMap<String, Vec<String>>) -> Judgement {
         let history = History { events: self.events, digests: Vec::new(), trace_hash: 0 };
-        judge(&history, None, &Claims::new([inv]))
+        judge_with_batches(&history, None, &Claims::new([inv]), batches)
     }
 }
 
@@ -366,6 +371,88 @@ fn slo_measures_the_cascade_to_the_last_floor_raised() {
     let j = cascade(100);
     assert_holds(&j);
     assert_eq!(j.latency.cascade.unwrap().p99_ns, 100 * MS);
+}
+
+/// v1 committed at 0 ms and filled into L2; v2 committed at 100 ms; L2 drops v1 at
+/// `removed_ms` (never: it stays live to the end of the run, past 300 ms).
+fn converging(removed_ms: Option<u64>) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 5, 0, "k", Some(1), 1);
+    b.fill(6, "l2-0", Tier::L2, "k", 1);
+    b.commit(100, 110, 0, "k", Some(2), 2);
+    if let Some(t) = removed_ms {
+        let cause = RemoveCause::Invalidate;
+        b.internal(
+            t,
+            ModelEvent::Remove { node: "l2-0".into(), tier: Tier::L2, key: "k".into(), version: 1, cause },
+        );
+    }
+    b.read(300, 301, 1, "k", Some(2), 2);
+    b
+}
+
+#[test]
+fn slo_bounds_convergence_p99_at_30_ms() {
+    assert_broken(&converging(Some(131)).judge(Invariant::Slo), Invariant::Slo);
+    assert_holds(&converging(Some(130)).judge(Invariant::Slo));
+    // A commit that never converged is slower than any bound.
+    let j = converging(None).judge(Invariant::Slo);
+    assert_broken(&j, Invariant::Slo);
+    assert!(j.violations[0].message.contains("never converged"), "{}", j.violations[0].message);
+}
+
+#[test]
+fn slo_excuses_a_sample_a_network_fault_overlapped_but_not_clock_skew() {
+    let with = |fault: Fault, heal: Option<Fault>| {
+        let mut b = converging(Some(131));
+        b.events.push(Event::Fault { time_ns: 120 * MS, fault });
+        if let Some(h) = heal {
+            b.events.push(Event::Fault { time_ns: 125 * MS, fault: h });
+        }
+        b.events.sort_by_key(|e| e.time_ns()); // faults in their place in time
+        b.judge(Invariant::Slo)
+    };
+    assert_holds(&with(Fault::LossStart { per_mille: 100 }, Some(Fault::LossEnd)));
+    let skew = Fault::ClockSkew { node: "l2-0".into(), skew_ns: 5_000_000, drift_ppm: 0 };
+    assert_broken(&with(skew, None), Invariant::Slo);
+    // A fault healed before the sample began excuses nothing.
+    let mut b = converging(Some(131));
+    b.events.push(Event::Fault { time_ns: 50 * MS, fault: Fault::LossStart { per_mille: 100 } });
+    b.events.push(Event::Fault { time_ns: 60 * MS, fault: Fault::LossEnd });
+    b.events.sort_by_key(|e| e.time_ns());
+    assert_broken(&b.judge(Invariant::Slo), Invariant::Slo);
+}
+
+/// One batch of 20 keys, each committed at 0 ms; the batch's warm is invoked at 2 ms and
+/// completes at `ok_ms`; Redis holds the current version of the first `warmed` keys by then.
+fn warmed(warmed: usize, ok_ms: u64) -> (Builder, BTreeMap<String, Vec<String>>) {
+    let keys: Vec<String> = (0..20).map(|i| format!("k{i}")).collect();
+    let mut b = Builder::with_nodes();
+    for k in &keys {
+        b.commit(0, 1, 0, k, Some(1), 1);
+    }
+    let op = b.invoke(2, 1, OpFn::Warm, "batch-0", None);
+    for k in &keys[..warmed] {
+        b.fill(3, "redis-0", Tier::Redis, k, 1);
+    }
+    b.client(ok_ms, op, EventType::Ok, None, None);
+    (b, BTreeMap::from([("batch-0".to_string(), keys)]))
+}
+
+#[test]
+fn slo_wants_95_percent_of_warm_keys_warmed_within_200_ms() {
+    let judge = |(b, batches): (Builder, BTreeMap<String, Vec<String>>)| {
+        b.judge_with_batches(Invariant::Slo, &batches)
+    };
+    assert_holds(&judge(warmed(19, 150)));
+    let j = judge(warmed(18, 150));
+    assert_broken(&j, Invariant::Slo);
+    assert!(j.violations[0].message.contains("18 of 20 keys"), "{}", j.violations[0].message);
+    // Every key warmed, but the batch took longer than 200 ms: none was warmed in time.
+    assert_holds(&judge(warmed(20, 202)));
+    let j = judge(warmed(20, 203));
+    assert_broken(&j, Invariant::Slo);
+    assert!(j.violations.iter().any(|v| v.message.contains("0 of 20 keys")), "{:#?}", j.violations);
 }
 
 // ---- live ------------------------------------------------------------------------------------

@@ -43,6 +43,17 @@ pub struct Judgement {
 
 /// Check `claims` (every claimed invariant must have a checker: see `Invariant::is_checked`).
 pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, claims: &Claims) -> Judgement {
+    judge_with_batches(history, final_state, claims, &BTreeMap::new())
+}
+
+/// `judge`, with the keys of each warm batch by name (from the schedule), which `slo`'s share of
+/// keys warmed in time needs.
+pub fn judge_with_batches(
+    history: &History<ModelEvent>,
+    final_state: Option<&FinalState>,
+    claims: &Claims,
+    batches: &BTreeMap<String, Vec<String>>,
+) -> Judgement {
     let ops = op_records(history);
     let commits = commits(history);
     let mut j = Judgement::default();
@@ -72,7 +83,7 @@ pub fn judge(history: &History<ModelEvent>, final_state: Option<&FinalState>, cl
             Invariant::TierOrder => j.violations.extend(cache_checks::check_tier_order(history)),
             Invariant::TtlBound => j.violations.extend(cache_checks::check_ttl_bound(history)),
             Invariant::TagComplete => j.violations.extend(cache_checks::check_tag_complete(history, &ops)),
-            Invariant::Slo => j.violations.extend(cache_checks::check_slo(&j.latency)),
+            Invariant::Slo => j.violations.extend(crate::check::slo::check_slo(history, &ops, batches)),
             Invariant::Live => j.violations.extend(crate::check::unfinished::check_live(history, &ops)),
             Invariant::ValueIntegrity => j.violations.extend(integrity::check_value_integrity(history, &ops)),
         }

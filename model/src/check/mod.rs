@@ -2,7 +2,8 @@
 //! `cache` the cache-specific invariants (no-resurrection, monotonic-reads, read-your-writes,
 //! tier-order, ttl-bound, tag-complete, slo, live); `integrity` the always-checked
 //! `value-integrity`; `unfinished` the operations that never completed ok or fail; `figures` what a run measures
-//! besides its verdict (consistency in nines, cost, convergence, warming); `judge` runs the claimed invariants — the
+//! besides its verdict (consistency in nines, cost, convergence, warming); `slo` the seed's
+//! latency targets; `judge` runs the claimed invariants — the
 //! register ones through `sim`'s generic checkers, the barrier and convergence on reconstructed
 //! tier contents — and returns the verdict's facts.
 
@@ -11,6 +12,7 @@ pub mod facts;
 pub mod figures;
 pub mod integrity;
 pub mod judge;
+pub mod slo;
 pub mod unfinished;
 
 pub use facts::{op_records, secs, OpRecord, Violation};

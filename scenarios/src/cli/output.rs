@@ -68,6 +68,7 @@ pub(crate) fn outcome_json(
             "batches": o.figures.warming.batches,
             "keys": o.figures.warming.keys,
             "warmed": o.figures.warming.warmed,
+            "warmed_in_time": o.figures.warming.warmed_in_time,
             "success_ratio": o.figures.warming.success_ratio(),
             "latency_ns": percentiles(&o.latency.warming),
         },

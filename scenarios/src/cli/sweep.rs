@@ -150,7 +150,8 @@ fn aggregate_warming(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json:
         w.add(&r.figures.warming);
     }
     let p99_max = runs.iter().filter_map(|r| r.warming_p99_ns).max();
-    json!({"batches": w.batches, "keys": w.keys, "warmed": w.warmed, "success_ratio": w.success_ratio(),
+    json!({"batches": w.batches, "keys": w.keys, "warmed": w.warmed, "warmed_in_time": w.warmed_in_time,
+           "success_ratio": w.success_ratio(),
            "latency_ns": {"p99_max": p99_max}})
 }
 
