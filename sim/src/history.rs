@@ -179,6 +179,8 @@ struct RecorderInner<E> {
     events: Vec<Event<E>>,
     digests: Vec<u64>,
     hasher: xxhash_rust::xxh3::Xxh3,
+    /// Scratch space for one event's canonical encoding, reused for every event.
+    encoded: Vec<u8>,
     next_op: u64,
     /// Operations invoked and not yet completed: op -> (process, f, key).
     pending: std::collections::BTreeMap<u64, (u64, OpFn, String)>,
@@ -209,6 +211,7 @@ impl<E: Serialize> Recorder<E> {
                 events: Vec::new(),
                 digests: Vec::new(),
                 hasher: xxhash_rust::xxh3::Xxh3::new(),
+                encoded: Vec::with_capacity(256),
                 next_op: 0,
                 pending: Default::default(),
             })),
@@ -216,7 +219,8 @@ impl<E: Serialize> Recorder<E> {
     }
 
     fn push(inner: &mut RecorderInner<E>, event: Event<E>) {
-        let digest = crate::trace::digest_event(&event, &mut inner.hasher);
+        let RecorderInner { encoded, hasher, .. } = inner;
+        let digest = crate::trace::digest_event(&event, encoded, hasher);
         inner.digests.push(digest);
         inner.events.push(event);
     }

@@ -12,13 +12,16 @@
 use serde::Serialize;
 use std::fmt::Debug;
 
-/// Digest one history event and fold its bytes into the running trace hash.
-pub fn digest_event<T: Serialize>(event: &T, running: &mut xxhash_rust::xxh3::Xxh3) -> u64 {
-    let bytes = bincode::serde::encode_to_vec(event, bincode::config::standard())
+/// Digest one history event and fold its bytes into the running trace hash. `buf` is scratch
+/// space the recorder keeps for the whole run, so encoding an event allocates nothing once it
+/// has grown to the largest event's size; the bytes are bincode's either way.
+pub fn digest_event<T: Serialize>(event: &T, buf: &mut Vec<u8>, running: &mut xxhash_rust::xxh3::Xxh3) -> u64 {
+    buf.clear();
+    bincode::serde::encode_into_std_write(event, buf, bincode::config::standard())
         .expect("tiersim bug: history event does not encode");
-    running.update(&(bytes.len() as u64).to_le_bytes());
-    running.update(&bytes);
-    xxhash_rust::xxh3::xxh3_64(&bytes)
+    running.update(&(buf.len() as u64).to_le_bytes());
+    running.update(buf);
+    xxhash_rust::xxh3::xxh3_64(buf)
 }
 
 /// Where two histories of the same run part ways.

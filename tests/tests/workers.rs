@@ -5,6 +5,12 @@
 //! `abort-on-magic` is the versioned protocol, except that a write of `MAGIC` aborts the whole
 //! process (what a stack overflow or an allocation failure does to a real protocol), and the
 //! `abort-on-seed-5` scenario is fill-race with seed 5's first write made `MAGIC`.
+//!
+//! `abort-on-first-magic` is cache-aside (which fails fill-race's invalidation barrier), except
+//! that a write of `MAGIC` aborts when it is the first operation of its app process; the
+//! `magic-writes` scenario is fill-race with every write but a process's first operation made a
+//! write of `MAGIC`. A whole schedule runs fine (each app's first operation is some process's
+//! first), but a shrink candidate that drops the operations before such a write aborts.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -14,7 +20,9 @@ use tiersim_model::protocol::{App, Claims, DynProtocol, Invalidation, OpError, P
 use tiersim_model::state::database::{Change, Row};
 use tiersim_scenarios::explore::strategy::Strategy;
 use tiersim_scenarios::explore::sweep::{self, SeedResult, SweepSpec};
-use tiersim_scenarios::explore::worker::{WorkerCmd, WORKER_ARG};
+use tiersim_scenarios::explore::worker::{InWorker, WorkerCmd, WORKER_ARG};
+use tiersim_scenarios::run::run_in;
+use tiersim_scenarios::shrink::shrink_with;
 use tiersim_scenarios::registry::Registry;
 use tiersim_scenarios::Scenario;
 use tiersim_sim::schedule::Schedule;
@@ -91,12 +99,99 @@ impl Scenario for AbortOnSeed5 {
     }
 }
 
+/// cache-aside, aborting on a write of `MAGIC` that is its process's first operation.
+struct AbortOnFirstMagic {
+    inner: Box<dyn DynProtocol>,
+    /// Operations this app process has begun (one instance per process per run).
+    begun: std::sync::atomic::AtomicUsize,
+}
+
+impl AbortOnFirstMagic {
+    fn begin(&self) -> usize {
+        self.begun.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+impl Protocol for AbortOnFirstMagic {
+    fn name(&self) -> String {
+        "abort-on-first-magic".into()
+    }
+    fn claims(&self, cfg: &SystemConfig) -> Claims {
+        self.inner.claims(cfg)
+    }
+    async fn read(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+        self.begin();
+        self.inner.read(cx, key).await
+    }
+    async fn write(&self, cx: &App, key: &str, value: i64) -> Result<Row, OpError> {
+        if self.begin() == 0 && value == MAGIC {
+            std::process::abort();
+        }
+        self.inner.write(cx, key, value).await
+    }
+    async fn delete(&self, cx: &App, key: &str) -> Result<Row, OpError> {
+        self.begin();
+        self.inner.delete(cx, key).await
+    }
+    async fn invalidate_tag(&self, cx: &App, tag: &str) -> Result<(), OpError> {
+        self.begin();
+        self.inner.invalidate_tag(cx, tag).await
+    }
+    async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
+        self.begin();
+        self.inner.warm(cx, keys).await
+    }
+    async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
+        self.inner.on_invalidation(cx, inv).await
+    }
+    async fn on_change(&self, cx: &App, change: Change) {
+        self.inner.on_change(cx, change).await
+    }
+    async fn on_start(&self, cx: &App) {
+        self.inner.on_start(cx).await
+    }
+}
+
+/// fill-race, with every write but a process's first operation made a write of `MAGIC`.
+struct MagicWrites(Arc<dyn Scenario>);
+
+impl Scenario for MagicWrites {
+    fn name(&self) -> &'static str {
+        "magic-writes"
+    }
+    fn description(&self) -> &'static str {
+        "fill-race; every write after a process's first operation writes the value abort-on-first-magic aborts on"
+    }
+    fn config(&self) -> SystemConfig {
+        self.0.config()
+    }
+    fn schedule(&self, seed: u64) -> Schedule<CacheOp> {
+        self.schedule_with(seed, Strategy::Random)
+    }
+    fn schedule_with(&self, seed: u64, strategy: Strategy) -> Schedule<CacheOp> {
+        let mut s = self.0.schedule_with(seed, strategy);
+        for process in s.processes() {
+            let mut mine: Vec<usize> = (0..s.ops.len()).filter(|&i| s.ops[i].process == process).collect();
+            mine.sort_by_key(|&i| s.ops[i].at_ns);
+            for &i in mine.iter().skip(1) {
+                if let CacheOp::Write { value, .. } = &mut s.ops[i].op {
+                    *value = MAGIC;
+                }
+            }
+        }
+        s
+    }
+}
+
 fn registry() -> Registry {
     let versioned = tiersim_model::protocols::by_name("versioned").unwrap();
+    let cache_aside = tiersim_model::protocols::by_name("cache-aside").unwrap();
     let fill_race = tiersim_scenarios::by_name("fill-race").unwrap();
     Registry::builtin()
         .protocol(move || AbortOnMagic { inner: versioned.build() })
-        .scenario(AbortOnSeed5(fill_race))
+        .protocol(move || AbortOnFirstMagic { inner: cache_aside.build(), begun: Default::default() })
+        .scenario(AbortOnSeed5(fill_race.clone()))
+        .scenario(MagicWrites(fill_race))
 }
 
 fn spec(registry: &Registry, protocol: &str, seeds: std::ops::Range<u64>, jobs: usize) -> SweepSpec {
@@ -182,6 +277,44 @@ fn recycled_workers_give_in_thread_traces(registry: &Registry) {
     println!("ok: recycled workers give in-thread traces");
 }
 
+/// A shrink whose candidates abort their worker: each such candidate is a `crash` naming the
+/// signal, the shrink goes on, and its result still fails the invariant, with the trace it has
+/// in process.
+fn a_shrink_survives_candidates_that_abort(registry: &Registry) {
+    let (scenario, protocol) = ("magic-writes", "abort-on-first-magic");
+    let mut seeds = spec(registry, protocol, 0..8, 1);
+    seeds.pairs[0].0 = registry.find_scenario(scenario).unwrap();
+    seeds.workers = Some(workers(50));
+    let failing = std::sync::Mutex::new(None);
+    sweep::run(&seeds, &|r, o, schedule| {
+        let mut failing = failing.lock().unwrap();
+        if r.verdict == Verdict::Fail && failing.is_none() {
+            *failing = Some((o.seed, o.invariant().unwrap(), schedule.clone()));
+        }
+    });
+    let (seed, invariant, schedule) =
+        failing.into_inner().unwrap().expect("cache-aside fails fill-race within 8 seeds");
+
+    let runner = InWorker::new(workers(50), scenario, protocol);
+    let (shrunk, shrunk_seed, stats, outcome) = shrink_with(&runner, seed, &schedule, &invariant, 300);
+    let crashes = runner.crashes();
+    assert!(!crashes.is_empty(), "some candidate drops a process's first operation and aborts");
+    assert!(crashes.iter().all(|c| c.contains("SIGABRT")), "each crash names the signal: {crashes:?}");
+    assert!(stats.ops_after < stats.ops_before, "the shrink went on past the crashes: {stats:?}");
+    assert_eq!(outcome.invariant().as_deref(), Some(invariant.as_str()), "the shrunk run still fails");
+    // A crashing candidate is never kept, so the shrunk schedule is safe to run here, and it
+    // gives the trace the worker reported.
+    let config = registry.find_scenario(scenario).unwrap().config();
+    let here = run_in(&config, registry.find_protocol(protocol).unwrap(), shrunk_seed, &shrunk, &[]);
+    assert_eq!((here.trace_hash, here.invariant()), (outcome.trace_hash, outcome.invariant()));
+    println!(
+        "ok: a shrink survives candidates that abort ({} crashed, {} -> {} ops)",
+        crashes.len(),
+        stats.ops_before,
+        stats.ops_after
+    );
+}
+
 fn main() -> ExitCode {
     let registry = registry();
     if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
@@ -195,6 +328,9 @@ fn main() -> ExitCode {
     }
     if wanted("recycled_workers_give_in_thread_traces") {
         recycled_workers_give_in_thread_traces(&registry);
+    }
+    if wanted("a_shrink_survives_candidates_that_abort") {
+        a_shrink_survives_candidates_that_abort(&registry);
     }
     ExitCode::SUCCESS
 }

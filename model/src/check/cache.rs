@@ -106,7 +106,7 @@ fn carries_value(log: &CommitLog, key: &str, version: u64) -> bool {
 }
 
 /// An entry a tier holds, as its fill recorded it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Held {
     pub tier: Tier,
     pub version: u64,
@@ -121,12 +121,25 @@ impl Held {
     }
 }
 
-/// Every tier's contents and version floors, keyed (key, node) so one key's holders are a
-/// range. Floors are in memory at every tier and Redis: a `Start` clears both.
+/// Every tier's contents and version floors, key -> node -> entry, so one key's holders are
+/// one lookup and probing a (key, node) pair allocates nothing. Floors are in memory at every
+/// tier and Redis: a `Start` clears both.
 #[derive(Clone, Debug, Default)]
 pub struct TierContents {
-    pub held: BTreeMap<(String, String), Held>,
-    pub floors: BTreeMap<(String, String), u64>,
+    held: BTreeMap<String, BTreeMap<String, Held>>,
+    floors: BTreeMap<String, BTreeMap<String, u64>>,
+}
+
+/// `map[key][node]`, set to `missing` first when absent; the names are copied only then.
+fn slot<'m, V>(map: &'m mut BTreeMap<String, BTreeMap<String, V>>, key: &str, node: &str, missing: V) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), BTreeMap::new());
+    }
+    let nodes = map.get_mut(key).expect("inserted above");
+    if !nodes.contains_key(node) {
+        nodes.insert(node.to_string(), missing);
+    }
+    nodes.get_mut(node).expect("inserted above")
 }
 
 impl TierContents {
@@ -140,37 +153,40 @@ impl TierContents {
                     expires_at_ns: *expires_at_ns,
                     origin_ns: *origin_ns,
                 };
-                self.held.insert((key.clone(), node.clone()), held);
+                *slot(&mut self.held, key, node, held) = held;
                 Some(key)
             }
             ModelEvent::Remove { node, key, .. } => {
-                self.held.remove(&(key.clone(), node.clone()));
+                if let Some(nodes) = self.held.get_mut(key.as_str()) {
+                    nodes.remove(node.as_str());
+                }
                 Some(key)
             }
             ModelEvent::Floor { node, key, version, .. } => {
-                let floor = self.floors.entry((key.clone(), node.clone())).or_insert(0);
+                let floor = slot(&mut self.floors, key, node, 0);
                 *floor = (*floor).max(*version);
                 Some(key)
             }
             ModelEvent::Start { node } => {
-                self.held.retain(|(_, n), _| n != node);
-                self.floors.retain(|(_, n), _| n != node);
+                for nodes in self.held.values_mut() {
+                    nodes.remove(node.as_str());
+                }
+                for nodes in self.floors.values_mut() {
+                    nodes.remove(node.as_str());
+                }
                 None
             }
             _ => None,
         }
     }
 
-    /// The nodes holding `key`, with their entries.
-    pub fn holders<'a>(&'a self, key: &'a str) -> impl Iterator<Item = (&'a str, &'a Held)> {
-        self.held
-            .range((key.to_string(), String::new())..)
-            .take_while(move |((k, _), _)| k == key)
-            .map(|((_, n), h)| (n.as_str(), h))
+    /// The nodes holding `key`, with their entries, in node order.
+    pub fn holders<'a>(&'a self, key: &str) -> impl Iterator<Item = (&'a str, &'a Held)> {
+        self.held.get(key).into_iter().flat_map(|nodes| nodes.iter().map(|(n, h)| (n.as_str(), h)))
     }
 
     pub fn floor(&self, key: &str, node: &str) -> u64 {
-        self.floors.get(&(key.to_string(), node.to_string())).copied().unwrap_or(0)
+        self.floors.get(key).and_then(|nodes| nodes.get(node)).copied().unwrap_or(0)
     }
 }
 
@@ -397,26 +413,40 @@ impl Nodes {
         n
     }
 
-    /// App `app`'s path for `key`, nearest first: L1, L2, L3, Redis shard. `None` when the
-    /// history does not show a whole topology.
-    pub fn path(&self, app: usize, key: &str) -> Option<[String; 4]> {
+    /// Every app's path, named once: what `tier-order` compares at every instant.
+    pub fn paths(&self) -> Option<Paths> {
         if self.l2s == 0 || self.l3s == 0 || self.redis_shards == 0 || self.apps == 0 {
             return None;
         }
-        let host = app / (self.apps / self.l2s).max(1);
-        let region = host / (self.l2s / self.l3s).max(1);
-        Some([
-            format!("app-{app}"),
-            format!("l2-{host}"),
-            format!("l3-{region}"),
-            format!("redis-{}", shard_for(key, self.redis_shards)),
-        ])
+        let apps = (0..self.apps)
+            .map(|app| {
+                let host = app / (self.apps / self.l2s).max(1);
+                let region = host / (self.l2s / self.l3s).max(1);
+                [format!("app-{app}"), format!("l2-{host}"), format!("l3-{region}")]
+            })
+            .collect();
+        Some(Paths { apps, redis: (0..self.redis_shards).map(|s| format!("redis-{s}")).collect() })
+    }
+}
+
+/// The node names on every app's path ([`Nodes::paths`]): L1, L2, L3 per app, and the Redis
+/// shards, of which a key's path takes the one it hashes to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paths {
+    pub apps: Vec<[String; 3]>,
+    pub redis: Vec<String>,
+}
+
+impl Paths {
+    /// The Redis shard on every path of `key`.
+    pub fn redis_of(&self, key: &str) -> &str {
+        &self.redis[shard_for(key, self.redis.len())]
     }
 }
 
 /// `tier-order` (see the module docs).
 pub fn check_tier_order(history: &History<ModelEvent>) -> Vec<Violation> {
-    let nodes = Nodes::of(history);
+    let paths = Nodes::of(history).paths();
     let mut out = Reporter::new(Invariant::TierOrder);
     let mut latest: BTreeMap<&str, u64> = BTreeMap::new();
     let mut touched: BTreeSet<&str> = BTreeSet::new();
@@ -447,7 +477,9 @@ pub fn check_tier_order(history: &History<ModelEvent>) -> Vec<Violation> {
         // Compare once every event of this instant is applied.
         if replay.next_time_ns().is_none_or(|n| n > t) {
             for key in std::mem::take(&mut touched) {
-                compare_paths(&replay.contents, &nodes, key, t, &mut out);
+                if let Some(paths) = &paths {
+                    compare_paths(&replay.contents, paths, key, t, &mut out);
+                }
             }
         }
     }
@@ -455,41 +487,35 @@ pub fn check_tier_order(history: &History<ModelEvent>) -> Vec<Violation> {
 }
 
 /// Compare every pair of live entries of `key` along every app's path at `t_ns`.
-fn compare_paths(c: &TierContents, nodes: &Nodes, key: &str, t_ns: u64, out: &mut Reporter) {
-    // The key's live entries and floors, node by node (one range scan each); with fewer than two
-    // live entries nothing can be out of order, which is the common case.
-    let first = (key.to_string(), String::new());
-    let live_of: BTreeMap<&str, &Held> = c
-        .held
-        .range(first.clone()..)
-        .take_while(|((k, _), _)| k == key)
-        .filter(|(_, h)| h.live_at(t_ns))
-        .map(|((_, n), h)| (n.as_str(), h))
-        .collect();
-    if live_of.len() < 2 {
+fn compare_paths(c: &TierContents, paths: &Paths, key: &str, t_ns: u64, out: &mut Reporter) {
+    // With fewer than two live entries of the key nothing can be out of order, which is the
+    // common case.
+    let (Some(held), floors) = (c.held.get(key), c.floors.get(key)) else {
+        return;
+    };
+    if held.values().filter(|h| h.live_at(t_ns)).nth(1).is_none() {
         return;
     }
-    let floors: BTreeMap<&str, u64> = c
-        .floors
-        .range(first..)
-        .take_while(|((k, _), _)| k == key)
-        .map(|((_, n), f)| (n.as_str(), *f))
-        .collect();
-    for app in 0..nodes.apps {
-        let Some(path) = nodes.path(app, key) else {
-            return;
-        };
-        let live: Vec<Option<&Held>> = path.iter().map(|n| live_of.get(n.as_str()).copied()).collect();
+    // Only a live entry below its own node's floor can be the deeper half of a violation; most
+    // instants have none, and then no path needs walking.
+    let floor_of = |node: &str| floors.and_then(|f| f.get(node)).copied().unwrap_or(0);
+    if !held.iter().any(|(node, h)| h.live_at(t_ns) && floor_of(node) > h.version) {
+        return;
+    }
+    let redis = paths.redis_of(key);
+    for (app, [l1, l2, l3]) in paths.apps.iter().enumerate() {
+        let path = [l1.as_str(), l2.as_str(), l3.as_str(), redis];
+        let live = path.map(|n| held.get(n).filter(|h| h.live_at(t_ns)));
         for deep in (1..path.len()).rev() {
             let Some(x) = live[deep] else { continue };
-            let floor = floors.get(path[deep].as_str()).copied().unwrap_or(0);
+            let floor = floor_of(path[deep]);
             if floor <= x.version {
                 continue; // X has not been told that its version is superseded
             }
             for shallow in 0..deep {
                 let Some(y) = live[shallow] else { continue };
                 if y.version > x.version {
-                    out.report(&path[deep], key, t_ns, format!(
+                    out.report(path[deep], key, t_ns, format!(
                         "{}/{} held v{} below its floor v{floor} while {}/{} on the path of app-{app} held v{} at t={}",
                         path[deep], x.tier, x.version, path[shallow], y.tier, y.version, secs(t_ns)
                     ));

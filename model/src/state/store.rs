@@ -225,8 +225,13 @@ impl TierStore {
 
     /// Raises the floor of `key` to `version` if that is higher; a floor never decreases.
     pub fn raise_floor(&mut self, key: &str, version: u64) {
-        let floor = self.floors.entry(key.to_owned()).or_insert(0);
-        *floor = (*floor).max(version);
+        // Copy the key only for its first floor: invalidations mostly raise an existing one.
+        match self.floors.get_mut(key) {
+            Some(floor) => *floor = (*floor).max(version),
+            None => {
+                self.floors.insert(key.to_owned(), version);
+            }
+        }
     }
 
     /// A restart: drops every entry and every floor. Floors live in the tier's memory, so a

@@ -120,6 +120,11 @@ pub(crate) fn explore(
     let mut cells: BTreeMap<(String, String, &'static str), Cell> = BTreeMap::new();
     let mut known_seen: BTreeMap<String, String> = BTreeMap::new();
     let mut turn = 0usize;
+    // Shrinks run their candidates in a worker of their own, one at a time, as seeds do.
+    let shrink_in = parallel.workers.clone().map(|mut cmd| {
+        cmd.batch = 1;
+        cmd
+    });
     while started.elapsed() < budget {
         let (pair, strat) = (turn % pairs.len(), (turn / pairs.len()) % strategies.len());
         turn += 1;
@@ -160,7 +165,14 @@ pub(crate) fn explore(
             let config = s.config();
             let (shrunk, seed, _, shrunk_outcome) = if o.verdict == Verdict::Fail {
                 let max_runs = shrink_runs(budget.saturating_sub(started.elapsed()), started.elapsed(), runs);
-                crate::shrink::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, max_runs)
+                match &shrink_in {
+                    // In a worker: a protocol that aborts on a candidate costs that candidate.
+                    Some(cmd) => {
+                        let runner = crate::explore::worker::InWorker::new(cmd.clone(), s.name(), &p.name());
+                        crate::shrink::shrink_with(&runner, o.seed, &schedule, &invariant, max_runs)
+                    }
+                    None => crate::shrink::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, max_runs),
+                }
             } else {
                 (schedule.clone(), o.seed, Default::default(), o.clone())
             };

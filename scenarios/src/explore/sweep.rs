@@ -204,6 +204,7 @@ impl Runner {
                             require: spec.require.iter().map(|i| i.name().to_string()).collect(),
                             schedule: explicit.then(|| schedule.clone()),
                             signature: explicit,
+                            invokes: false,
                         }
                     })
                     .collect();

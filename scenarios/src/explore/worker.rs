@@ -99,6 +99,9 @@ pub struct Job {
     pub schedule: Option<Schedule<CacheOp>>,
     /// Send back the run's interleaving signature (the coverage strategy keeps a corpus by it).
     pub signature: bool,
+    /// Send back when each operation was invoked (shrinking pins operations to those times).
+    #[serde(default)]
+    pub invokes: bool,
 }
 
 /// A violation as it crosses the pipe.
@@ -126,6 +129,9 @@ pub struct Done {
     pub max_staleness_ns: u64,
     pub unchecked: Vec<String>,
     pub signature: Option<Vec<u64>>,
+    /// The run's invokes in order, when the job asked for them.
+    #[serde(default)]
+    pub invokes: Option<Vec<crate::shrink::Invoke>>,
     /// The run's consistency, cost, convergence and warming figures, which sweep rows add up.
     pub figures: tiersim_model::check::figures::Figures,
 }
@@ -213,6 +219,7 @@ fn run_job(registry: &Registry, job: &Job) -> Reply {
         max_staleness_ns: o.max_staleness_ns,
         unchecked: o.unchecked.iter().map(|i| i.name().to_string()).collect(),
         signature: job.signature.then(|| signature(&o.history).into_iter().collect()),
+        invokes: job.invokes.then(|| crate::shrink::invokes_of(&o)),
         figures: o.figures.clone(),
     }))
 }
@@ -486,6 +493,57 @@ impl Drop for Slot {
     fn drop(&mut self) {
         if let Some(w) = self.worker.take() {
             w.finish();
+        }
+    }
+}
+
+/// Shrink candidates run in a worker process of their own, one at a time: a candidate that
+/// takes its worker down is a `crash` (which reproduces nothing, so the shrink goes on) and a
+/// fresh worker runs the next. The parent keeps only schedules and verdicts.
+pub struct InWorker {
+    scenario: String,
+    protocol: String,
+    slot: std::cell::RefCell<Slot>,
+    crashes: std::cell::RefCell<Vec<String>>,
+}
+
+impl InWorker {
+    /// Candidates of `scenario` × `protocol` (names the worker's registry resolves).
+    pub fn new(cmd: WorkerCmd, scenario: &str, protocol: &str) -> InWorker {
+        InWorker {
+            scenario: scenario.into(),
+            protocol: protocol.into(),
+            slot: std::cell::RefCell::new(Slot::new(cmd)),
+            crashes: Default::default(),
+        }
+    }
+
+    /// How each candidate that killed its worker died, in order.
+    pub fn crashes(&self) -> Vec<String> {
+        self.crashes.borrow().clone()
+    }
+}
+
+impl crate::shrink::Candidates for InWorker {
+    fn run(&self, seed: u64, schedule: &Schedule<CacheOp>, invokes: bool) -> crate::shrink::Tried {
+        let job = Job {
+            scenario: self.scenario.clone(),
+            protocol: self.protocol.clone(),
+            seed,
+            strategy: Strategy::Random.name().into(),
+            require: Vec::new(),
+            schedule: Some(schedule.clone()),
+            signature: false,
+            invokes,
+        };
+        let mut result = None;
+        self.slot.borrow_mut().run(std::slice::from_ref(&job), &mut |_, r| result = Some(r));
+        match result.expect("tiersim bug: a worker slot gave no result for its job") {
+            Ok(done) => crate::shrink::Tried { invokes: done.invokes.clone().unwrap_or_default(), outcome: done.outcome() },
+            Err(message) => {
+                self.crashes.borrow_mut().push(message.clone());
+                crate::shrink::Tried { outcome: crashed(seed, schedule.ops.len(), message), invokes: Vec::new() }
+            }
         }
     }
 }
