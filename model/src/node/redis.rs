@@ -1,13 +1,16 @@
 //! A Redis node (one shard): a `RedisStore` of cache entries behind typed requests, plus what
 //! production deployments add around it — version-gated fills and invalidations run as Lua
 //! scripts (which keep a per-key version floor in a second keyspace so it outlives the entry),
-//! a tag index (a set per tag), and pub/sub for invalidation fan-out.
+//! a tag index (a set per tag), and pub/sub for invalidation fan-out, delivered over each
+//! subscriber's connection as Redis does (`node::pubsub`).
 //!
 //! The node reads its own clock (skew applies). Its data, floors and subscriptions are in memory:
 //! a restart empties them and changes its run id (Redis's `run_id`), which gated fills check so
 //! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::node::pubsub::Outbox;
+pub use crate::node::pubsub::Published;
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
 use crate::state::redis::{ExpireCond, GetExOpt, PubSub, RedisStore, SetOpts};
@@ -17,6 +20,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use tiersim_sim::clock::{sim_now_ns, NodeClock};
+use tiersim_sim::conn::Connections;
 use tiersim_sim::history::Recorder;
 use tiersim_sim::net::Net;
 
@@ -100,9 +104,11 @@ pub enum RedisReq {
     DelTag {
         tag: String,
     },
-    /// SUBSCRIBE the calling node to `channel`.
+    /// SUBSCRIBE connection `conn` of the calling node to `channel` (refused once the
+    /// connection dropped).
     Subscribe {
         channel: String,
+        conn: u64,
     },
     /// PUBLISH `inv` on `channel`; answers the number of receivers.
     Publish {
@@ -188,11 +194,12 @@ pub enum RedisResp {
     },
 }
 
-/// A message pub/sub delivers to a subscriber.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    pub channel: String,
-    pub inv: Invalidation,
+/// What a command hands to the connections of its node's clients.
+enum Push {
+    /// Deliver `msg` on connection `conn` to node `client`.
+    Message { conn: u64, client: String, msg: Published },
+    /// The connection dropped: stop queueing for it.
+    Forget { conn: u64 },
 }
 
 /// What the quiet-phase snapshot can see of a Redis node from outside.
@@ -207,8 +214,9 @@ struct RedisState {
     /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
     tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
-    /// Subscriber node names by pub/sub id.
+    /// The node at the other end of each subscribed connection, by connection id.
     subscribers: BTreeMap<u64, String>,
+    conns: Connections,
     run_id: u64,
     /// Lease state (lease scripts only): the clock at a restart (None on a first boot), per-key
     /// write-lease generations and outstanding write leases (gen -> end on this node's clock).
@@ -374,7 +382,17 @@ impl RedisState {
             .collect()
     }
 
-    fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<(String, Published)>) {
+    /// Forget the subscriptions of connections that dropped.
+    fn drop_closed_subscribers(&mut self) -> Vec<u64> {
+        let closed: Vec<u64> = self.subscribers.keys().copied().filter(|c| !self.conns.is_open(*c)).collect();
+        for conn in &closed {
+            self.pubsub.unsubscribe_all(*conn);
+            self.subscribers.remove(conn);
+        }
+        closed
+    }
+
+    fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<Push>) {
         let now_ms = self.now_ms();
         let mut deliveries = Vec::new();
         let resp = match req {
@@ -531,24 +549,25 @@ impl RedisState {
                 });
                 RedisResp::Int(generation as i64)
             }
-            RedisReq::Subscribe { channel } => {
-                let id = match self.subscribers.iter().find(|(_, n)| n.as_str() == from) {
-                    Some((id, _)) => *id,
-                    None => {
-                        let id = self.subscribers.len() as u64;
-                        self.subscribers.insert(id, from.to_string());
-                        id
-                    }
-                };
-                RedisResp::Bool(self.pubsub.subscribe(&channel, id))
+            RedisReq::Subscribe { channel, conn } => {
+                if !self.conns.is_open(conn) {
+                    return (RedisResp::Error(format!("connection {conn} is closed")), deliveries);
+                }
+                self.subscribers.insert(conn, from.to_string());
+                RedisResp::Bool(self.pubsub.subscribe(&channel, conn))
             }
             RedisReq::Publish { channel, inv } => {
+                for conn in self.drop_closed_subscribers() {
+                    deliveries.push(Push::Forget { conn });
+                }
                 let receivers = self.pubsub.publish(&channel);
-                for id in &receivers {
-                    deliveries.push((
-                        self.subscribers[id].clone(),
-                        Published { channel: channel.clone(), inv: inv.clone() },
-                    ));
+                for conn in &receivers {
+                    let msg = Published { channel: channel.clone(), inv: inv.clone() };
+                    deliveries.push(Push::Message {
+                        conn: *conn,
+                        client: self.subscribers[conn].clone(),
+                        msg,
+                    });
                 }
                 RedisResp::Int(receivers.len() as i64)
             }
@@ -623,6 +642,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
         tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),
+        conns: net.ctx().conns.clone(),
         run_id: sim_now_ns() + 1,
         restarted_local_ns: restarted.then(|| net.ctx().clocks.node(&node).now_ns()),
         lease_gens: BTreeMap::new(),
@@ -634,16 +654,18 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
     }));
     state.borrow().publish_state();
     let (s, n) = (state.clone(), net.clone());
+    let outbox = Rc::new(RefCell::new(Outbox::default()));
     net.serve(move |req: RedisReq, from| {
         let (resp, deliveries) = s.borrow_mut().handle(req, &from);
-        let n = n.clone();
-        async move {
-            // Pub/sub is at most once: a subscriber that is cut off misses the message.
-            for (to, msg) in deliveries {
-                let _ = n.send(&to, msg).await;
+        // Each message joins its connection's queue before the reply leaves: in publish order.
+        let mut outbox = outbox.borrow_mut();
+        for push in deliveries {
+            match push {
+                Push::Message { conn, client, msg } => outbox.push(&n, conn, &client, msg),
+                Push::Forget { conn } => outbox.forget(conn),
             }
-            Some(resp)
         }
+        async move { Some(resp) }
     });
     loop {
         madsim::time::sleep(std::time::Duration::from_millis(100)).await;
