@@ -145,8 +145,7 @@ impl Inbox {
 
 #[cfg(test)]
 mod tests {
-    use crate::node::pubsub::{Frame, FrameReply, Inbox};
-    use crate::state::invalidation::Invalidation;
+    use crate::node::pubsub::{Frame, FrameReply, Inbox, Published};
     use crate::state::invalidation::Invalidation;
 
     fn frame(conn: u64, seq: u64) -> Frame {
