@@ -139,6 +139,11 @@ impl Connections {
         self.table.lock().unwrap().conns.get(&id).is_some_and(|c| c.dropped.is_none())
     }
 
+    /// The ends of connection `id`: (client, server).
+    pub fn ends(&self, id: u64) -> Option<(String, String)> {
+        self.table.lock().unwrap().conns.get(&id).map(|c| (c.client.clone(), c.server.clone()))
+    }
+
     /// Why connection `id` dropped (None while it lives, or for an id never opened).
     pub fn drop_cause(&self, id: u64) -> Option<DropCause> {
         self.table.lock().unwrap().conns.get(&id).and_then(|c| c.dropped)

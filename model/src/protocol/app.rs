@@ -49,6 +49,8 @@ pub(crate) struct AppNode {
     pub(crate) pubsub_conn: std::cell::Cell<Option<u64>>,
     /// Whether this node takes pushed frames yet (from its first connection on).
     pub(crate) frames_served: std::cell::Cell<bool>,
+    /// The Redis shards this process has turned client tracking on at.
+    pub(crate) tracking_on: RefCell<std::collections::BTreeSet<usize>>,
 }
 
 /// The context a protocol method runs in: this app node's handles, and the client operation
@@ -374,7 +376,7 @@ pub struct RedisLookup {
 
 /// A Redis client on this app node, routing each key to its shard.
 pub struct RedisClient<'a> {
-    app: &'a App,
+    pub(crate) app: &'a App,
 }
 
 impl RedisClient<'_> {

@@ -9,6 +9,7 @@ pub mod app;
 pub mod claims;
 pub mod error;
 pub mod pubsub;
+pub mod tracking;
 
 pub use crate::state::invalidation::Invalidation;
 pub use app::App;

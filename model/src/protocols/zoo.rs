@@ -1,8 +1,9 @@
-//! The bug zoo: fifteen real invalidation races, each a protocol that claims the guarantees of
+//! The bug zoo: seventeen real invalidation races, each a protocol that claims the guarantees of
 //! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
 use super::cache_aside::DoubleDelete;
+use super::tracking::{TrackingFlaw, TrackingProtocol};
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
 use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, Invariant, ProtocolFactory};
@@ -52,7 +53,7 @@ macro_rules! entry {
 }
 
 /// The zoo, in DESIGN.md's order.
-pub const ZOO: [ZooEntry; 15] = [
+pub const ZOO: [ZooEntry; 17] = [
     entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
@@ -98,6 +99,12 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("refresh-after-invalidate", "refresh-ahead", NoResurrection,
         "1. A hot key near expiry triggers a background refresh, which reads v1. 2. D deletes the key and invalidates every tier; D is acknowledged. 3. The refresh lands and writes v1 back. 4. The deleted value is served again.",
         "refresh-ahead caches (Caffeine refreshAfterWrite, Spring @Cacheable sync refresh) racing deletes"),
+    entry!("tracking-race", "client-tracking", BoundedStaleness,
+        "1. A process misses its L1 and sends GET k to Redis, which answers v1 and remembers the read. 2. W commits v2 and invalidates Redis; Redis sends the invalidation on the process's redirect connection. 3. The invalidation arrives before the GET reply, which travels on the data connection, and finds nothing to drop. 4. The reply fills the L1 with v1, which it serves until its long TTL.",
+        "Redis client-side caching docs (the race between the reply and the invalidation; the placeholder fix); Redis CLIENT TRACKING"),
+    entry!("tracking-disconnect", "client-tracking", BoundedStaleness,
+        "1. A process caches v1 in its L1, tracked by Redis over its RESP2 redirect connection. 2. The redirect connection drops; W commits v2 and Redis's invalidation goes nowhere. 3. The process opens a new redirect connection and turns tracking on again, without flushing its L1. 4. Its L1 serves v1 until its long TTL.",
+        "Redis client-side caching docs: when the invalidation connection drops, flush the local cache"),
 ];
 
 fn flaw_of(name: &str) -> Option<Flaw> {
@@ -120,8 +127,20 @@ fn flaw_of(name: &str) -> Option<Flaw> {
     })
 }
 
+fn tracking_flaw_of(name: &str) -> Option<TrackingFlaw> {
+    match name {
+        "tracking-race" => Some(TrackingFlaw::NoPlaceholder),
+        "tracking-disconnect" => Some(TrackingFlaw::NoFlushOnDisconnect),
+        _ => None,
+    }
+}
+
 /// The protocol of zoo entry `entry`.
 pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
+    if let Some(flaw) = tracking_flaw_of(entry.name) {
+        let name = entry.name;
+        return ProtocolFactory::new(move || TrackingProtocol::with_flaw(name, Some(flaw), pubsub_claims));
+    }
     if entry.name == "short-double-delete" {
         return ProtocolFactory::new(|| DoubleDelete {
             name: "short-double-delete",

@@ -66,6 +66,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
         deliveries,
         pubsub_conn: std::cell::Cell::new(None),
         frames_served: std::cell::Cell::new(false),
+        tracking_on: Default::default(),
     });
     let app = App { node: node.clone(), op: None };
     // A (re)started process gets a fresh instance: nothing of the last one survives.

@@ -323,6 +323,18 @@ pub fn connection_drops() -> Workload {
     }
 }
 
+pub fn client_tracking() -> Workload {
+    Workload {
+        name: "client-tracking",
+        description:
+            "long-lived L1s kept coherent by Redis client tracking while redirect connections are reset",
+        // Reads and writes close together (GET replies racing invalidations), and four resets of
+        // an app's Redis connections in a run of about a second.
+        faults: Faults { conn_drops: 4, ..Faults::default() },
+        ..lossy_fanout()
+    }
+}
+
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
@@ -345,6 +357,7 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
         Arc::new(warming_200()),
         Arc::new(warming_500()),
         Arc::new(connection_drops()),
+        Arc::new(client_tracking()),
     ]
 }
 
