@@ -101,4 +101,8 @@ pub enum ModelEvent {
     TagInvalidate { node: String, tier: Tier, tag: String },
     /// A node (re)started with empty memory.
     Start { node: String },
+    /// An app node learnt that its connection `conn` to Redis node `server` dropped (`cause`:
+    /// crash, partition, reset or closed; see `tiersim_sim::conn`): what it subscribed on it and
+    /// what was not yet delivered are gone.
+    Disconnect { node: String, server: String, conn: u64, cause: String },
 }

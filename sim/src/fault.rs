@@ -4,7 +4,8 @@
 //! Network partitions use madsim's clogging, node crashes its kill / restart, packet loss its
 //! loss rate; clock skew changes a node's clock parameters; message shaping (extra delay,
 //! duplication and so reordering) applies to one-way messages such as invalidations, which is
-//! where real invalidation pipelines lose their order.
+//! where real invalidation pipelines lose their order. Connections (`conn`) drop on a kill or
+//! restart of either end, a long partition, or a `DropConnection` entry.
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +63,13 @@ pub enum Fault {
         dup_per_mille: u32,
     },
     ShapingEnd,
+    /// Reset every connection `client` holds to `server` (CLIENT KILL, a proxy or load balancer
+    /// dropping it): both ends learn of it at once, and what was not yet delivered on it is lost
+    /// (see `conn`). One-way messages and requests are not affected.
+    DropConnection {
+        client: String,
+        server: String,
+    },
 }
 
 /// The largest clock drift a fault may set, in parts per million either way (±50%): a drift of
@@ -119,6 +127,10 @@ impl Fault {
                 per_mille("dup_per_mille", *dup_per_mille)
             }
             Fault::LossEnd | Fault::ShapingEnd => Ok(()),
+            Fault::DropConnection { client, server } => {
+                node("client", client)?;
+                node("server", server)
+            }
         }
     }
 

@@ -19,6 +19,8 @@ pub mod check;
 #[cfg(madsim)]
 pub mod clock;
 #[cfg(madsim)]
+pub mod conn;
+#[cfg(madsim)]
 pub mod fault;
 #[cfg(madsim)]
 pub mod files;

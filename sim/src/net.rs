@@ -98,6 +98,8 @@ pub struct SimCtx {
     pub clocks: Clocks,
     pub(crate) shaping: Arc<Mutex<(Shaping, ChaCha8Rng)>>,
     pub budget: StepBudget,
+    /// The run's connections and when they drop (see `conn`).
+    pub conns: crate::conn::Connections,
     pub(crate) messages: Arc<AtomicU64>,
     /// Reply tags are unique in the whole run, so a late reply to a node that has since
     /// restarted can never be taken for the answer to a new request.
@@ -111,6 +113,7 @@ impl SimCtx {
             clocks: Clocks::default(),
             shaping: Arc::new(Mutex::new((Shaping::default(), crate::rng::stream(seed, "net-shaping")))),
             budget: StepBudget::new(step_budget),
+            conns: Default::default(),
             messages: Default::default(),
             next_reply_tag: Arc::new(AtomicU64::new(FIRST_REPLY_TAG)),
         }

@@ -177,7 +177,9 @@ impl World {
                     crate::fault::Shaping { max_delay_ns: *max_delay_ns, dup_per_mille: *dup_per_mille }
             }
             Fault::ShapingEnd => self.ctx.shaping.lock().unwrap().0 = Default::default(),
+            Fault::DropConnection { .. } => {}
         }
+        self.ctx.conns.on_fault(fault);
     }
 }
 

@@ -25,6 +25,7 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 use tiersim_model::state::redis::{ExpireCond, Expiry, GetExOpt, RedisError, RedisStore, SetCond, SetOpts};
+use tiersim_model::state::tracking::{Notify, Tracking, TrackingOpts, INVALIDATE_CHANNEL};
 use tiersim_sim::rng::stream;
 
 /// Sequences and commands per sequence: 3,000 commands in all.
@@ -502,4 +503,185 @@ fn a_wrong_model_reply_is_caught() {
     assert_ne!(server_keyspace(&mut c).0, model_keyspace(&wrong, now_ms), "a wrong model must be caught");
     assert_eq!(nx_get.apply(&mut model, now_ms), Reply::Bulk("1".into()));
     assert_eq!(server_keyspace(&mut c).0, model_keyspace(&model, now_ms));
+}
+
+/// One tracking client of the tracking comparison: its data connection, its RESP2 redirect
+/// connection (subscribed to `__redis__:invalidate`) and that connection's CLIENT ID.
+struct Tracker {
+    data: Resp,
+    redirect: Resp,
+    redirect_id: u64,
+}
+
+impl Tracker {
+    fn connect(port: u16) -> Tracker {
+        let data = Resp::connect(port).expect("connect to redis-server");
+        let mut redirect = Resp::connect(port).expect("connect to redis-server");
+        let Reply::Int(id) = redirect.call(&["CLIENT".into(), "ID".into()]) else { panic!("CLIENT ID") };
+        let sub = redirect.call(&["SUBSCRIBE".into(), INVALIDATE_CHANNEL.into()]);
+        assert!(matches!(sub, Reply::Array(_)), "SUBSCRIBE answered {sub:?}");
+        Tracker { data, redirect, redirect_id: id as u64 }
+    }
+
+    /// The invalidations the redirect connection received so far, each as its list of keys: a
+    /// PING behind them (answered `pong` in pub/sub mode) marks the end, because Redis sends a
+    /// command's invalidations, BCAST ones included, before it reads the next command.
+    fn invalidations(&mut self) -> Vec<Vec<String>> {
+        self.redirect.writer.write_all(b"*1\r\n$4\r\nPING\r\n").expect("write to redis-server");
+        let mut got = Vec::new();
+        loop {
+            match self.redirect.read() {
+                Reply::Array(parts) if parts.first() == Some(&Reply::Bulk("pong".into())) => return got,
+                Reply::Array(parts) => match parts.as_slice() {
+                    [Reply::Bulk(kind), Reply::Bulk(channel), Reply::Array(keys)]
+                        if kind == "message" && channel == INVALIDATE_CHANNEL =>
+                    {
+                        got.push(keys.iter().map(|k| format!("{k:?}")).collect())
+                    }
+                    other => panic!("the redirect connection got {other:?}"),
+                },
+                other => panic!("the redirect connection got {other:?}"),
+            }
+        }
+    }
+}
+
+/// A random `CLIENT TRACKING on` for client `c`: default, OPTIN, OPTOUT or BCAST (with prefixes
+/// that sometimes overlap), NOLOOP at random, and a redirect (to a connection that is gone, at
+/// times: Redis refuses it).
+fn random_tracking(rng: &mut impl Rng, redirect_id: u64) -> (TrackingOpts, bool) {
+    const PREFIXES: [&str; 5] = ["k", "k1", "k2", "k3", "x"];
+    let mut o = TrackingOpts { redirect: Some(redirect_id), noloop: rng.gen_bool(0.3), ..Default::default() };
+    match rng.gen_range(0..5) {
+        0 => o.optin = true,
+        1 => o.optout = true,
+        2 => {
+            o.bcast = true;
+            o.prefixes =
+                (0..rng.gen_range(0..3)).map(|_| PREFIXES[rng.gen_range(0..5)].to_string()).collect();
+        }
+        3 if rng.gen_bool(0.2) => o.optin = rng.gen_bool(0.5), // and maybe OPTOUT too: refused
+        _ => {}
+    }
+    if rng.gen_bool(0.05) {
+        o.optout = true;
+    }
+    let exists = !rng.gen_bool(0.05);
+    if !exists {
+        o.redirect = Some(redirect_id + 1_000_000);
+    }
+    (o, exists)
+}
+
+fn tracking_args(o: &TrackingOpts) -> Vec<String> {
+    let mut a: Vec<String> = ["CLIENT", "TRACKING", "on"].map(String::from).to_vec();
+    if let Some(r) = o.redirect {
+        a.extend(["REDIRECT".into(), r.to_string()]);
+    }
+    for (on, name) in [(o.bcast, "BCAST"), (o.optin, "OPTIN"), (o.optout, "OPTOUT"), (o.noloop, "NOLOOP")] {
+        if on {
+            a.push(name.into());
+        }
+    }
+    for p in &o.prefixes {
+        a.extend(["PREFIX".into(), p.clone()]);
+    }
+    a
+}
+
+/// Client-side caching against a real redis-server: two tracking clients, each with a RESP2
+/// redirect connection, run random reads, writes, deletes, `CLIENT CACHING` and `CLIENT
+/// TRACKING` changes; every reply (errors word for word) and every invalidation message each
+/// redirect connection receives must be what `state::tracking` says, in order.
+#[test]
+fn tracking_invalidations_match_redis_server() {
+    let Some(server) = start_server() else { return };
+    let (mut messages, mut steps, mut errors) = (0usize, 0usize, 0usize);
+    for seq in 0..SEQUENCES {
+        let mut admin = Resp::connect(server.port).expect("connect to redis-server");
+        assert_eq!(admin.call(&["FLUSHALL".into()]), Reply::Ok);
+        // Fresh connections: nothing a previous sequence's clients read is remembered for these.
+        let mut clients = [Tracker::connect(server.port), Tracker::connect(server.port)];
+        let mut model = Tracking::<usize>::default();
+        let mut exists = std::collections::BTreeSet::new();
+        let mut rng = stream(seq, "tracking-conformance");
+        for step in 0..STEPS {
+            let c = rng.gen_range(0..2);
+            let k = |rng: &mut rand_chacha::ChaCha8Rng| format!("k{}", rng.gen_range(0..KEYS));
+            let (args, want, notes): (Vec<String>, Reply, Vec<Notify<usize>>) = match rng.gen_range(0..10) {
+                0 | 1 => {
+                    let (opts, redirect_exists) = random_tracking(&mut rng, clients[c].redirect_id);
+                    let args = tracking_args(&opts);
+                    let want = model.enable(&c, opts, redirect_exists).map_or_else(Reply::Err, |_| Reply::Ok);
+                    (args, want, Vec::new())
+                }
+                2 if rng.gen_bool(0.2) => {
+                    model.disable(&c);
+                    (["CLIENT", "TRACKING", "off"].map(String::from).to_vec(), Reply::Ok, Vec::new())
+                }
+                2 => {
+                    let yes = rng.gen_bool(0.5);
+                    let want = model.caching(&c, yes).map_or_else(Reply::Err, |_| Reply::Ok);
+                    let arg = if yes { "yes" } else { "no" };
+                    (["CLIENT", "CACHING", arg].map(String::from).to_vec(), want, Vec::new())
+                }
+                3..=5 => {
+                    let key = k(&mut rng);
+                    model.command(&c, std::slice::from_ref(&key));
+                    let want = if exists.contains(&key) { Reply::Bulk("1".into()) } else { Reply::Nil };
+                    (vec!["GET".into(), key], want, Vec::new())
+                }
+                6 => {
+                    let keys = vec![k(&mut rng), k(&mut rng)];
+                    model.command(&c, &keys);
+                    let want = Reply::Array(
+                        keys.iter()
+                            .map(|k| if exists.contains(k) { Reply::Bulk("1".into()) } else { Reply::Nil })
+                            .collect(),
+                    );
+                    (["MGET".to_string()].into_iter().chain(keys).collect(), want, Vec::new())
+                }
+                7 | 8 => {
+                    let key = k(&mut rng);
+                    model.command(&c, &[]);
+                    exists.insert(key.clone());
+                    let notes = model.modified(Some(&c), std::slice::from_ref(&key));
+                    (vec!["SET".into(), key, "1".into()], Reply::Ok, notes)
+                }
+                _ => {
+                    let key = k(&mut rng);
+                    model.command(&c, &[]);
+                    let removed = exists.remove(&key);
+                    let notes = if removed {
+                        model.modified(Some(&c), std::slice::from_ref(&key))
+                    } else {
+                        Vec::new()
+                    };
+                    (vec!["DEL".into(), key], Reply::Int(removed as i64), notes)
+                }
+            };
+            let got = clients[c].data.call(&args);
+            let context = || format!("sequence {seq} step {step}: client {c} `{}`", args.join(" "));
+            assert_eq!(got, want, "{}", context());
+            errors += matches!(got, Reply::Err(_)) as usize;
+            for (i, tracker) in clients.iter_mut().enumerate() {
+                let expected: Vec<Vec<String>> = notes
+                    .iter()
+                    .filter(|n| n.client == i && n.redirect == Some(tracker.redirect_id))
+                    .map(|n| n.keys.iter().map(|k| format!("{:?}", Reply::Bulk(k.clone()))).collect())
+                    .collect();
+                let received = tracker.invalidations();
+                assert_eq!(
+                    received,
+                    expected,
+                    "{}: invalidations on client {i}'s redirect connection",
+                    context()
+                );
+                messages += received.len();
+            }
+            steps += 1;
+        }
+    }
+    eprintln!("tracking conformance: {steps} commands, {errors} errors and {messages} invalidation messages matched");
+    assert!(messages > 100 && errors > 10, "the sequences must reach invalidations and refusals");
 }

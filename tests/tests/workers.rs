@@ -68,6 +68,9 @@ impl Protocol for AbortOnMagic {
     async fn on_start(&self, cx: &App) {
         self.inner.on_start(cx).await
     }
+    async fn on_disconnect(&self, cx: &App, conn: u64) {
+        self.inner.on_disconnect(cx, conn).await
+    }
 }
 
 /// fill-race, with seed 5's first write made `MAGIC`.

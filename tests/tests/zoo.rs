@@ -38,7 +38,7 @@ fn versioned_passes_every_scenario_with_its_faults() {
 
 #[test]
 fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
-    assert_eq!(ZOO.len(), 15);
+    assert_eq!(ZOO.len(), 17);
     for entry in &ZOO {
         let s = scenario(entry.scenario);
         let claims = zoo::protocol(entry).claims(&s.config());
@@ -49,5 +49,35 @@ fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
             entry.invariant
         );
         assert!(entry.story.matches(". ").count() >= 2, "{}: the story tells the race in steps", entry.name);
+    }
+}
+
+/// The client-tracking entries against the prescribed client, on the very schedules that catch
+/// them: `tracking-race` (a GET reply fills the L1 after the invalidation it raced) and
+/// `tracking-disconnect` (a redirect connection drops and the L1 is not flushed) fail their
+/// invariant, and `tracking`, which differs only by the placeholder and the flush, passes both.
+#[test]
+fn the_tracking_entries_fail_where_the_prescribed_client_passes() {
+    for entry in ["tracking-race", "tracking-disconnect"] {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../seeds/{entry}.json"));
+        let file = tiersim_scenarios::run::load_replay(&path).unwrap_or_else(|e| panic!("{e}"));
+        let config = tiersim_scenarios::config_from_json(&file.config).unwrap();
+        let run = |name: &str| {
+            let p = tiersim_tests::protocol(name);
+            tiersim_scenarios::run_in(&config, p, file.seed, &file.schedule, &[])
+        };
+        let flawed = run(entry);
+        assert!(
+            flawed.violations.iter().any(|v| v.invariant == "bounded-staleness"),
+            "{entry}: {:?}",
+            flawed.violations
+        );
+        let correct = run("tracking");
+        assert_eq!(
+            correct.verdict,
+            Verdict::Pass,
+            "tracking on {entry}'s schedule: {:?}",
+            correct.violations
+        );
     }
 }

@@ -40,6 +40,7 @@ pub mod prelude {
     pub use tiersim_model::state::database::{Change, Data, Row};
     pub use tiersim_model::state::redis::{Expiry, SetOpts};
     pub use tiersim_model::state::store::Entry;
+    pub use tiersim_model::state::tracking::TrackingOpts;
     pub use tiersim_scenarios::explore::strategy::Strategy;
     pub use tiersim_scenarios::harness::Failure;
     pub use tiersim_scenarios::{catalog, Registry, Scenario, Sweep};

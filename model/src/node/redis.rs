@@ -1,22 +1,27 @@
 //! A Redis node (one shard): a `RedisStore` of cache entries behind typed requests, plus what
 //! production deployments add around it — version-gated fills and invalidations run as Lua
 //! scripts (which keep a per-key version floor in a second keyspace so it outlives the entry),
-//! a tag index (a set per tag), and pub/sub for invalidation fan-out.
+//! a tag index (a set per tag), and pub/sub for invalidation fan-out, delivered over each
+//! subscriber's connection as Redis does (`node::pubsub`).
 //!
 //! The node reads its own clock (skew applies). Its data, floors and subscriptions are in memory:
 //! a restart empties them and changes its run id (Redis's `run_id`), which gated fills check so
 //! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::node::pubsub::Outbox;
+pub use crate::node::pubsub::Published;
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
 use crate::state::redis::{ExpireCond, GetExOpt, PubSub, RedisStore, SetOpts};
 use crate::state::store::Entry;
+use crate::state::tracking::{Tracking, TrackingOpts, INVALIDATE_CHANNEL};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use tiersim_sim::clock::{sim_now_ns, NodeClock};
+use tiersim_sim::conn::Connections;
 use tiersim_sim::history::Recorder;
 use tiersim_sim::net::Net;
 
@@ -100,9 +105,11 @@ pub enum RedisReq {
     DelTag {
         tag: String,
     },
-    /// SUBSCRIBE the calling node to `channel`.
+    /// SUBSCRIBE connection `conn` of the calling node to `channel` (refused once the
+    /// connection dropped).
     Subscribe {
         channel: String,
+        conn: u64,
     },
     /// PUBLISH `inv` on `channel`; answers the number of receivers.
     Publish {
@@ -142,6 +149,19 @@ pub enum RedisReq {
         key: String,
         version: u64,
         gen: Option<u64>,
+    },
+    /// `CLIENT TRACKING on …` for the calling node (see `state::tracking`); `fresh`: its first
+    /// since the process (re)started, so what an earlier process of the node set up is dropped
+    /// first (Redis would see a new connection).
+    Tracking {
+        opts: TrackingOpts,
+        fresh: bool,
+    },
+    /// `CLIENT TRACKING off`.
+    TrackingOff,
+    /// `CLIENT CACHING yes|no` for the calling node's next command.
+    Caching {
+        yes: bool,
     },
 }
 
@@ -188,11 +208,23 @@ pub enum RedisResp {
     },
 }
 
-/// A message pub/sub delivers to a subscriber.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Published {
-    pub channel: String,
-    pub inv: Invalidation,
+/// What a command hands to the connections of its node's clients.
+enum Push {
+    /// Deliver `msg` on connection `conn` to node `client`.
+    Message { conn: u64, client: String, msg: Published },
+    /// The connection dropped: stop queueing for it.
+    Forget { conn: u64 },
+}
+
+impl Outbox {
+    fn deliver(&mut self, net: &Net, pushes: Vec<Push>) {
+        for push in pushes {
+            match push {
+                Push::Message { conn, client, msg } => self.push(net, conn, &client, msg),
+                Push::Forget { conn } => self.forget(conn),
+            }
+        }
+    }
 }
 
 /// What the quiet-phase snapshot can see of a Redis node from outside.
@@ -207,8 +239,13 @@ struct RedisState {
     /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
     tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
-    /// Subscriber node names by pub/sub id.
+    /// The node at the other end of each subscribed connection, by connection id.
     subscribers: BTreeMap<u64, String>,
+    conns: Connections,
+    /// Client-side caching: who is told when a key changes. A client is its app node.
+    tracking: Tracking<String>,
+    /// Keys the command being served modified (for tracking), in order.
+    modified: RefCell<Vec<String>>,
     run_id: u64,
     /// Lease state (lease scripts only): the clock at a restart (None on a first boot), per-key
     /// write-lease generations and outstanding write leases (gen -> end on this node's clock).
@@ -237,6 +274,7 @@ impl RedisState {
     }
 
     fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
+        self.touched(key);
         self.recorder.internal(ModelEvent::Remove {
             node: self.node.clone(),
             tier: Tier::Redis,
@@ -273,6 +311,38 @@ impl RedisState {
         got
     }
 
+    /// `key` was modified (written, removed, its TTL changed): tracking clients are told.
+    fn touched(&self, key: &str) {
+        let mut modified = self.modified.borrow_mut();
+        if !modified.iter().any(|k| k == key) {
+            modified.push(key.to_string());
+        }
+    }
+
+    /// The invalidations for what was modified since the last call, by `writer` (None: the
+    /// server itself), as pushes to the redirect connections that take them: open, and in
+    /// pub/sub mode on this node (RESP2 has nowhere else to put them).
+    fn tracking_pushes(&mut self, writer: Option<&String>) -> Vec<Push> {
+        let modified = std::mem::take(&mut *self.modified.borrow_mut());
+        if modified.is_empty() {
+            return Vec::new();
+        }
+        let mut pushes = Vec::new();
+        for note in self.tracking.modified(writer, &modified) {
+            let Some(conn) = note.redirect.filter(|c| self.conns.is_open(*c)) else {
+                continue;
+            };
+            let Some(client) = self.subscribers.get(&conn) else {
+                continue;
+            };
+            for key in note.keys {
+                let msg = Published { channel: INVALIDATE_CHANNEL.into(), inv: Invalidation::Remove { key } };
+                pushes.push(Push::Message { conn, client: client.clone(), msg });
+            }
+        }
+        pushes
+    }
+
     fn fill(
         &mut self,
         key: String,
@@ -304,6 +374,7 @@ impl RedisState {
         entry.filled_at_ns = self.clock.now_ns();
         match self.data.set(&key, entry.clone(), &opts, now_ms) {
             Ok(true) => {
+                self.touched(&key);
                 if let Some(old) = current {
                     self.removed(&key, old.version, RemoveCause::Invalidate);
                 }
@@ -374,7 +445,35 @@ impl RedisState {
             .collect()
     }
 
-    fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<(String, Published)>) {
+    /// Forget the subscriptions of connections that dropped.
+    fn drop_closed_subscribers(&mut self) -> Vec<u64> {
+        let closed: Vec<u64> = self.subscribers.keys().copied().filter(|c| !self.conns.is_open(*c)).collect();
+        for conn in &closed {
+            self.pubsub.unsubscribe_all(*conn);
+            self.subscribers.remove(conn);
+        }
+        closed
+    }
+
+    fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<Push>) {
+        // What a read-only command reads, for tracking (GETEX is a write in Redis).
+        let reads = match &req {
+            RedisReq::Get { key, touch_ms: None, .. } | RedisReq::LeaseGet { key, .. } => vec![key.clone()],
+            RedisReq::MGet { keys, .. } => keys.clone(),
+            _ => Vec::new(),
+        };
+        let client_command =
+            matches!(req, RedisReq::Tracking { .. } | RedisReq::TrackingOff | RedisReq::Caching { .. });
+        let (resp, mut pushes) = self.execute(req, from);
+        let from = from.to_string();
+        if !client_command {
+            self.tracking.command(&from, &reads);
+        }
+        pushes.extend(self.tracking_pushes(Some(&from)));
+        (resp, pushes)
+    }
+
+    fn execute(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<Push>) {
         let now_ms = self.now_ms();
         let mut deliveries = Vec::new();
         let resp = match req {
@@ -437,6 +536,9 @@ impl RedisState {
                 match self.data.getex(&key, opt, now_ms) {
                     Ok(got) => {
                         if let Some(e) = &got {
+                            if opt != GetExOpt::Keep {
+                                self.touched(&key);
+                            }
                             self.served(&key, e, op);
                             if self.data.peek(&key, now_ms).is_none() {
                                 self.removed(&key, e.version, RemoveCause::Expire);
@@ -457,6 +559,9 @@ impl RedisState {
                 };
                 if let (Some(old), None) = (old, self.data.peek(&key, now_ms)) {
                     self.removed(&key, old.version, RemoveCause::Expire);
+                }
+                if reply == Ok(true) {
+                    self.touched(&key);
                 }
                 match reply {
                     Ok(b) => RedisResp::Bool(b),
@@ -531,24 +636,25 @@ impl RedisState {
                 });
                 RedisResp::Int(generation as i64)
             }
-            RedisReq::Subscribe { channel } => {
-                let id = match self.subscribers.iter().find(|(_, n)| n.as_str() == from) {
-                    Some((id, _)) => *id,
-                    None => {
-                        let id = self.subscribers.len() as u64;
-                        self.subscribers.insert(id, from.to_string());
-                        id
-                    }
-                };
-                RedisResp::Bool(self.pubsub.subscribe(&channel, id))
+            RedisReq::Subscribe { channel, conn } => {
+                if !self.conns.is_open(conn) {
+                    return (RedisResp::Error(format!("connection {conn} is closed")), deliveries);
+                }
+                self.subscribers.insert(conn, from.to_string());
+                RedisResp::Bool(self.pubsub.subscribe(&channel, conn))
             }
             RedisReq::Publish { channel, inv } => {
+                for conn in self.drop_closed_subscribers() {
+                    deliveries.push(Push::Forget { conn });
+                }
                 let receivers = self.pubsub.publish(&channel);
-                for id in &receivers {
-                    deliveries.push((
-                        self.subscribers[id].clone(),
-                        Published { channel: channel.clone(), inv: inv.clone() },
-                    ));
+                for conn in &receivers {
+                    let msg = Published { channel: channel.clone(), inv: inv.clone() };
+                    deliveries.push(Push::Message {
+                        conn: *conn,
+                        client: self.subscribers[conn].clone(),
+                        msg,
+                    });
                 }
                 RedisResp::Int(receivers.len() as i64)
             }
@@ -559,7 +665,8 @@ impl RedisState {
                 if quarantined || self.write_leased(&key) {
                     RedisResp::LeaseEntry { entry: None, token: None }
                 } else {
-                    match self.handle(RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None }, from)
+                    match self
+                        .execute(RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None }, from)
                     {
                         (RedisResp::Entry { entry: Some(e), .. }, _) => {
                             RedisResp::LeaseEntry { entry: Some(e), token: None }
@@ -581,6 +688,28 @@ impl RedisState {
             RedisReq::LeaseFill { key, entry, opts, token, op } => {
                 self.lease_fill(key, entry, opts, token, op)
             }
+            RedisReq::Tracking { opts, fresh } => {
+                let from = from.to_string();
+                if fresh {
+                    self.tracking.disable(&from);
+                }
+                let me = self.node.as_str();
+                let exists = opts.redirect.is_some_and(|c| {
+                    self.conns.is_open(c) && self.conns.ends(c).is_some_and(|(_, server)| server == me)
+                });
+                match self.tracking.enable(&from, opts, exists) {
+                    Ok(()) => RedisResp::Bool(true),
+                    Err(e) => RedisResp::Error(e),
+                }
+            }
+            RedisReq::TrackingOff => {
+                self.tracking.disable(&from.to_string());
+                RedisResp::Bool(true)
+            }
+            RedisReq::Caching { yes } => match self.tracking.caching(&from.to_string(), yes) {
+                Ok(()) => RedisResp::Bool(true),
+                Err(e) => RedisResp::Error(e),
+            },
             RedisReq::WriteLease { key, lease_ns } => {
                 let now = self.clock.now_ns();
                 let gen = self.lease_gen(&key) + 1;
@@ -593,7 +722,7 @@ impl RedisState {
                 RedisResp::Int(gen as i64)
             }
             RedisReq::ReleaseWriteLease { key, version, gen } => {
-                self.handle(RedisReq::Invalidate { key: key.clone(), version }, from);
+                self.execute(RedisReq::Invalidate { key: key.clone(), version }, from);
                 match (gen, self.write_leases.get_mut(&key)) {
                     (Some(g), Some(leases)) => {
                         leases.remove(&g);
@@ -623,6 +752,9 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
         tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),
+        conns: net.ctx().conns.clone(),
+        tracking: Tracking::default(),
+        modified: RefCell::new(Vec::new()),
         run_id: sim_now_ns() + 1,
         restarted_local_ns: restarted.then(|| net.ctx().clocks.node(&node).now_ns()),
         lease_gens: BTreeMap::new(),
@@ -634,16 +766,13 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
     }));
     state.borrow().publish_state();
     let (s, n) = (state.clone(), net.clone());
+    let outbox = Rc::new(RefCell::new(Outbox::default()));
+    let o = outbox.clone();
     net.serve(move |req: RedisReq, from| {
         let (resp, deliveries) = s.borrow_mut().handle(req, &from);
-        let n = n.clone();
-        async move {
-            // Pub/sub is at most once: a subscriber that is cut off misses the message.
-            for (to, msg) in deliveries {
-                let _ = n.send(&to, msg).await;
-            }
-            Some(resp)
-        }
+        // Each message joins its connection's queue before the reply leaves: in publish order.
+        o.borrow_mut().deliver(&n, deliveries);
+        async move { Some(resp) }
     });
     loop {
         madsim::time::sleep(std::time::Duration::from_millis(100)).await;
@@ -654,6 +783,8 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared
             let version = snapshot.peek_any(&key).map_or(0, |e| e.version);
             st.removed(&key, version, RemoveCause::Expire);
         }
+        let pushes = st.tracking_pushes(None);
+        outbox.borrow_mut().deliver(&net, pushes);
         st.publish_state();
     }
 }

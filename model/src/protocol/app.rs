@@ -6,6 +6,7 @@
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::{SystemConfig, DB_NODE};
 use crate::node::db::DbReq;
+use crate::node::pubsub::{Delivery, Inbox};
 use crate::node::redis::{ExpireArg, RedisReq, RedisResp};
 use crate::node::tier::{Fill, FillTtl, Gate, LeaseToken, TierCmd, TierReply, TierState};
 use crate::protocol::error::OpError;
@@ -13,6 +14,7 @@ use crate::state::database::{Data, Row};
 use crate::state::invalidation::Invalidation;
 use crate::state::redis::{shard_for, ExpireCond, GetExOpt, SetOpts};
 use crate::state::store::Entry;
+use futures_channel::mpsc::UnboundedSender;
 use std::cell::RefCell;
 use std::future::Future;
 use std::rc::Rc;
@@ -39,6 +41,16 @@ pub(crate) struct AppNode {
     pub(crate) replica: String,
     pub(crate) recorder: Recorder<ModelEvent>,
     pub(crate) config: SystemConfig,
+    /// The client side of this node's Redis connections (see `protocol::pubsub`).
+    pub(crate) inbox: RefCell<Inbox>,
+    /// Where connections hand what they deliver, in order, to the protocol's handlers.
+    pub(crate) deliveries: UnboundedSender<Delivery>,
+    /// The connection this node's pub/sub subscriptions live on, if it opened one.
+    pub(crate) pubsub_conn: std::cell::Cell<Option<u64>>,
+    /// Whether this node takes pushed frames yet (from its first connection on).
+    pub(crate) frames_served: std::cell::Cell<bool>,
+    /// The Redis shards this process has turned client tracking on at.
+    pub(crate) tracking_on: RefCell<std::collections::BTreeSet<usize>>,
 }
 
 /// The context a protocol method runs in: this app node's handles, and the client operation
@@ -214,19 +226,6 @@ impl App {
     pub async fn notify_peer(&self, peer: &str, inv: Invalidation) -> Result<(), NetError> {
         self.node.net.send(peer, inv).await
     }
-
-    /// SUBSCRIBE this node to a pub/sub channel (on Redis shard 0).
-    pub async fn subscribe(&self, channel: &str) -> Result<(), OpError> {
-        self.redis().call_shard(0, RedisReq::Subscribe { channel: channel.into() }).await.map(|_| ())
-    }
-
-    /// PUBLISH an invalidation (at most once to each subscriber); returns how many received it.
-    pub async fn publish(&self, channel: &str, inv: Invalidation) -> Result<i64, OpError> {
-        match self.redis().call_shard(0, RedisReq::Publish { channel: channel.into(), inv }).await? {
-            RedisResp::Int(n) => Ok(n),
-            other => panic!("tiersim bug: PUBLISH answered {other:?}"),
-        }
-    }
 }
 
 /// What a lookup under leases found: a hit with its remaining lease, or a miss with the token to
@@ -377,7 +376,7 @@ pub struct RedisLookup {
 
 /// A Redis client on this app node, routing each key to its shard.
 pub struct RedisClient<'a> {
-    app: &'a App,
+    pub(crate) app: &'a App,
 }
 
 impl RedisClient<'_> {
@@ -385,7 +384,7 @@ impl RedisClient<'_> {
         shard_for(key, self.app.node.config.topology.redis_shards)
     }
 
-    async fn call_shard(&self, shard: usize, req: RedisReq) -> Result<RedisResp, OpError> {
+    pub(crate) async fn call_shard(&self, shard: usize, req: RedisReq) -> Result<RedisResp, OpError> {
         let node = crate::node::config::redis_node(shard);
         let resp = self.app.node.net.call::<RedisReq, RedisResp>(&node, req, self.app.rpc_timeout()).await?;
         match resp {

@@ -8,6 +8,8 @@
 pub mod app;
 pub mod claims;
 pub mod error;
+pub mod pubsub;
+pub mod tracking;
 
 pub use crate::state::invalidation::Invalidation;
 pub use app::App;
@@ -62,6 +64,11 @@ pub trait Protocol: 'static {
     async fn on_change(&self, _cx: &App, _change: Change) {}
     /// Runs when an app node (re)starts, before its clients: subscribe to channels here.
     async fn on_start(&self, _cx: &App) {}
+    /// Runs when one of this node's Redis connections drops (`conn`, as `subscribe` or
+    /// `connect` returned it), after every message it delivered: its subscriptions and the
+    /// messages not yet delivered are gone. Subscribe again and flush what those messages kept
+    /// fresh. The default does nothing.
+    async fn on_disconnect(&self, _cx: &App, _conn: u64) {}
 }
 
 type LocalFuture<'a, T> = Pin<Box<dyn Future<Output = T> + 'a>>;
@@ -79,6 +86,7 @@ pub trait DynProtocol: 'static {
     fn on_invalidation<'a>(&'a self, cx: &'a App, inv: Invalidation) -> LocalFuture<'a, ()>;
     fn on_change<'a>(&'a self, cx: &'a App, change: Change) -> LocalFuture<'a, ()>;
     fn on_start<'a>(&'a self, cx: &'a App) -> LocalFuture<'a, ()>;
+    fn on_disconnect<'a>(&'a self, cx: &'a App, conn: u64) -> LocalFuture<'a, ()>;
 }
 
 impl<P: Protocol> DynProtocol for P {
@@ -111,6 +119,9 @@ impl<P: Protocol> DynProtocol for P {
     }
     fn on_start<'a>(&'a self, cx: &'a App) -> LocalFuture<'a, ()> {
         Box::pin(Protocol::on_start(self, cx))
+    }
+    fn on_disconnect<'a>(&'a self, cx: &'a App, conn: u64) -> LocalFuture<'a, ()> {
+        Box::pin(Protocol::on_disconnect(self, cx, conn))
     }
 }
 

@@ -30,7 +30,8 @@ pub enum Flaw {
     StaleSet,
     /// Invalidation deletes top-down (L1 first) without floors; a read refills L1 from a stale L2.
     TopDownCascade,
-    /// L1s are invalidated by fire-and-forget pub/sub, and the write does not wait.
+    /// L1s are invalidated over pub/sub, the write does not wait, and a dropped subscription is
+    /// resubscribed without flushing the L1.
     LostInvalidation,
     /// L2/L3 fills are written back in the background without a version check.
     ReorderedFill,
@@ -333,6 +334,14 @@ impl Layered {
         }
     }
 
+    /// A dropped pub/sub connection (the flawed fan-outs): subscribe again, as client libraries
+    /// do on reconnect; the L1 is not flushed, so what was published in between is never seen.
+    pub async fn on_disconnect(&self, cx: &App) {
+        if self.has(Flaw::LostInvalidation) || self.has(Flaw::ResubscribeGap) {
+            while cx.subscribe(CHANNEL).await.is_err() {}
+        }
+    }
+
     /// A delivered invalidation: a floored removal, or a floorless delete.
     pub async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
         let _ = match inv {
@@ -439,5 +448,8 @@ impl Protocol for LayeredProtocol {
     }
     async fn on_start(&self, cx: &App) {
         self.layered.on_start(cx).await
+    }
+    async fn on_disconnect(&self, cx: &App, _conn: u64) {
+        self.layered.on_disconnect(cx).await
     }
 }

@@ -1,8 +1,9 @@
-//! The bug zoo: fifteen real invalidation races, each a protocol that claims the guarantees of
+//! The bug zoo: seventeen real invalidation races, each a protocol that claims the guarantees of
 //! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
 use super::cache_aside::DoubleDelete;
+use super::tracking::{TrackingFlaw, TrackingProtocol};
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
 use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, Invariant, ProtocolFactory};
@@ -52,16 +53,16 @@ macro_rules! entry {
 }
 
 /// The zoo, in DESIGN.md's order.
-pub const ZOO: [ZooEntry; 15] = [
+pub const ZOO: [ZooEntry; 17] = [
     entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
     entry!("top-down-cascade", "cascade-invalidation", InvalidationBarrier,
         "1. W commits v2 and deletes L1 first, then L2, L3, Redis. 2. Between the L1 and the L2 delete, R misses its L1 and hits v1 in L2. 3. R refills L1 with v1. 4. W finishes and is acknowledged; L1 holds v1.",
         "cascading-invalidation guidance: invalidate from the source outward (e.g. Spring multi-level cache issues)"),
-    entry!("lost-invalidation", "lossy-fanout", BoundedStaleness,
-        "1. W commits v2 and publishes the invalidation on Redis pub/sub. 2. The message to one subscriber is lost (loss or partition); pub/sub is at most once. 3. That process's L1 serves v1 until its long TTL.",
-        "Redis pub/sub delivery semantics (at most once); client-side caching invalidation docs"),
+    entry!("lost-invalidation", "connection-drops", BoundedStaleness,
+        "1. W commits v2 and publishes the invalidation on Redis pub/sub. 2. One subscriber's connection is reset before the message reaches it; Redis drops the message with the connection. 3. Its client library resubscribes at once, but the process does not flush its L1. 4. That L1 serves v1 until its long TTL.",
+        "Redis pub/sub delivery semantics (messages of a dropped connection are lost; at most once); client-side caching docs: flush the local cache when the connection drops"),
     entry!("reordered-fill", "fill-race", InvalidationBarrier,
         "1. R1 reads v1 from the database; W commits v2 and invalidates; R2 reads v2. 2. Both write L2 back in the background with no version check. 3. R2's fill lands first, R1's v1 overwrites it. 4. L2 serves v1 after v2's invalidation was acknowledged.",
         "asynchronous write-back caches without compare-and-set (e.g. memcached SET vs CAS)"),
@@ -90,7 +91,7 @@ pub const ZOO: [ZooEntry; 15] = [
         "1. R reads key k: absent. 2. W inserts v1 and invalidates; W is acknowledged. 3. R caches 'absent' with no version check. 4. Reads see the key as missing.",
         "negative caching (DNS RFC 2308 style) applied to application caches"),
     entry!("resubscribe-gap", "restarts", BoundedStaleness,
-        "1. A process restarts and fills its L1 from L2. 2. Its pub/sub subscription comes back only after a reconnect delay. 3. An invalidation published meanwhile never reaches it. 4. Its L1 serves the old version for a long TTL.",
+        "1. A process holds v1 in its L1; it or its Redis restarts, and its pub/sub connection drops with the restart. 2. Its subscription comes back only after a reconnect. 3. An invalidation published meanwhile never reaches it, and it does not flush its L1. 4. Its L1 serves the old version for a long TTL.",
         "Redis client-side caching / pub/sub reconnect gaps (RESP3 tracking invalidation on reconnect)"),
     entry!("same-tick-invalidate-all", "tag-invalidation", TagComplete,
         "1. An entry of tag t is filled at t=1000 ms. 2. InvalidateTag(t) also runs at t=1000 ms and records epoch 1000. 3. The check 'filled_at < epoch' keeps the entry. 4. It is served after the invalidation.",
@@ -98,6 +99,12 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("refresh-after-invalidate", "refresh-ahead", NoResurrection,
         "1. A hot key near expiry triggers a background refresh, which reads v1. 2. D deletes the key and invalidates every tier; D is acknowledged. 3. The refresh lands and writes v1 back. 4. The deleted value is served again.",
         "refresh-ahead caches (Caffeine refreshAfterWrite, Spring @Cacheable sync refresh) racing deletes"),
+    entry!("tracking-race", "client-tracking", BoundedStaleness,
+        "1. A process misses its L1 and sends GET k to Redis, which answers v1 and remembers the read. 2. W commits v2 and invalidates Redis; Redis sends the invalidation on the process's redirect connection. 3. The invalidation arrives before the GET reply, which travels on the data connection, and finds nothing to drop. 4. The reply fills the L1 with v1, which it serves until its long TTL.",
+        "Redis client-side caching docs (the race between the reply and the invalidation; the placeholder fix); Redis CLIENT TRACKING"),
+    entry!("tracking-disconnect", "client-tracking", BoundedStaleness,
+        "1. A process caches v1 in its L1, tracked by Redis over its RESP2 redirect connection. 2. The redirect connection drops; W commits v2 and Redis's invalidation goes nowhere. 3. The process opens a new redirect connection and turns tracking on again, without flushing its L1. 4. Its L1 serves v1 until its long TTL.",
+        "Redis client-side caching docs: when the invalidation connection drops, flush the local cache"),
 ];
 
 fn flaw_of(name: &str) -> Option<Flaw> {
@@ -120,8 +127,20 @@ fn flaw_of(name: &str) -> Option<Flaw> {
     })
 }
 
+fn tracking_flaw_of(name: &str) -> Option<TrackingFlaw> {
+    match name {
+        "tracking-race" => Some(TrackingFlaw::NoPlaceholder),
+        "tracking-disconnect" => Some(TrackingFlaw::NoFlushOnDisconnect),
+        _ => None,
+    }
+}
+
 /// The protocol of zoo entry `entry`.
 pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
+    if let Some(flaw) = tracking_flaw_of(entry.name) {
+        let name = entry.name;
+        return ProtocolFactory::new(move || TrackingProtocol::with_flaw(name, Some(flaw), pubsub_claims));
+    }
     if entry.name == "short-double-delete" {
         return ProtocolFactory::new(|| DoubleDelete {
             name: "short-double-delete",

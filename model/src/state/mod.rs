@@ -6,3 +6,4 @@ pub mod database;
 pub mod invalidation;
 pub mod redis;
 pub mod store;
+pub mod tracking;

@@ -4,12 +4,13 @@
 
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::{CacheOp, SystemConfig};
-use crate::node::redis::Published;
+use crate::node::pubsub::{Delivery, Inbox};
 use crate::node::tier::TierState;
 use crate::protocol::app::{AppNode, AppReq};
 use crate::protocol::{App, DynProtocol, Invalidation, OpError, ProtocolFactory};
 use crate::state::database::Change;
 use crate::state::store::TierStore;
+use futures_util::StreamExt;
 use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
@@ -50,6 +51,7 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
         recorder.clone(),
         setup.l1.clone(),
     );
+    let (deliveries, delivered) = futures_channel::mpsc::unbounded::<Delivery>();
     let node = Rc::new(AppNode {
         clock,
         net: net.clone(),
@@ -60,6 +62,11 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
         replica: setup.replica.clone(),
         recorder,
         config: setup.config.clone(),
+        inbox: RefCell::new(Inbox::default()),
+        deliveries,
+        pubsub_conn: std::cell::Cell::new(None),
+        frames_served: std::cell::Cell::new(false),
+        tracking_on: Default::default(),
     });
     let app = App { node: node.clone(), op: None };
     // A (re)started process gets a fresh instance: nothing of the last one survives.
@@ -83,8 +90,13 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
             Some(())
         }
     });
+    // Three handler tasks, as ever (an extra task would reshuffle every run's schedule): peer
+    // invalidations, what this node's Redis connections deliver (see `protocol::pubsub`), and
+    // the change stream.
+    let mut delivered = Some(delivered);
     for handler in 0..3 {
         let (a, p, n) = (app.clone(), protocol.clone(), net.clone());
+        let mut delivered = if handler == 1 { delivered.take() } else { None };
         madsim::task::spawn_local(async move {
             loop {
                 match handler {
@@ -92,10 +104,16 @@ pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, setup: Arc<AppSetup
                         let (inv, _) = n.recv::<Invalidation>().await;
                         p.on_invalidation(&a, inv).await;
                     }
-                    1 => {
-                        let (msg, _) = n.recv::<Published>().await;
-                        p.on_invalidation(&a, msg.inv).await;
-                    }
+                    1 => match delivered.as_mut().expect("handler 1 has the deliveries").next().await {
+                        Some(Delivery::Message { msg, .. }) => p.on_invalidation(&a, msg.inv).await,
+                        Some(Delivery::Dropped { conn, server, cause }) => {
+                            let node = a.name().to_string();
+                            let cause = cause.to_string();
+                            a.node.recorder.internal(ModelEvent::Disconnect { node, server, conn, cause });
+                            p.on_disconnect(&a, conn).await;
+                        }
+                        None => std::future::pending().await,
+                    },
                     _ => {
                         let (change, _) = n.recv::<Change>().await;
                         p.on_change(&a, change).await;

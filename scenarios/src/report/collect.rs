@@ -219,7 +219,9 @@ fn event_key(e: &Event<ModelEvent>) -> Option<&str> {
             | ModelEvent::Remove { key, .. }
             | ModelEvent::Floor { key, .. }
             | ModelEvent::Serve { key, .. } => Some(key),
-            ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } => None,
+            ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } | ModelEvent::Disconnect { .. } => {
+                None
+            }
         },
         Event::Fault { .. } => None,
     }
@@ -236,7 +238,8 @@ fn event_node(e: &ModelEvent) -> Option<&str> {
         | ModelEvent::Floor { node, .. }
         | ModelEvent::Serve { node, .. }
         | ModelEvent::TagInvalidate { node, .. }
-        | ModelEvent::Start { node } => Some(node),
+        | ModelEvent::Start { node }
+        | ModelEvent::Disconnect { node, .. } => Some(node),
     }
 }
 
@@ -452,6 +455,9 @@ pub(super) fn fault_row(f: &Fault) -> (String, bool, String) {
         Fault::ShapingEnd => ("message shaping".into(), false, "shaping ends".into()),
         Fault::Pause { node } => (format!("pause {node}"), true, "paused (frozen)".into()),
         Fault::Resume { node } => (format!("pause {node}"), false, "resumed".into()),
+        Fault::DropConnection { client, server } => {
+            (format!("connections {client}–{server}"), false, "connections reset".into())
+        }
     }
 }
 

@@ -96,6 +96,11 @@ pub(super) fn describe(e: &Event<ModelEvent>, ops: &BTreeMap<u64, &Op>) -> (Stri
                 (format!("{node}/{tier}"), format!("tag {tag} invalidated"), None)
             }
             ModelEvent::Start { node } => (node.clone(), "started".into(), None),
+            ModelEvent::Disconnect { node, server, conn, cause } => (
+                node.clone(),
+                format!("connection {conn} to {server} dropped ({cause}): its subscriptions are gone"),
+                None,
+            ),
         },
         Event::Fault { fault, .. } => {
             let (row, _, text) = fault_row(fault);

@@ -16,8 +16,15 @@ fn small() -> SystemConfig {
 
 /// Partitions, loss, crashes and message shaping, a few of each: what a healthy protocol must
 /// survive.
-const ROUGH: Faults =
-    Faults { partitions: 2, loss_windows: 1, kills: 1, skews: 0, shaping_windows: 1, duration_ms: (50, 400) };
+const ROUGH: Faults = Faults {
+    partitions: 2,
+    loss_windows: 1,
+    kills: 1,
+    skews: 0,
+    shaping_windows: 1,
+    duration_ms: (50, 400),
+    conn_drops: 0,
+};
 
 pub fn fill_race() -> Workload {
     Workload {
@@ -306,6 +313,28 @@ pub fn warming_500() -> Workload {
     warming_at("warming-500", "batches of 500 keys are warmed while they are written (the seed's scale)", 500)
 }
 
+pub fn connection_drops() -> Workload {
+    Workload {
+        name: "connection-drops",
+        description: "long-lived L1s kept fresh by Redis pub/sub while subscriber connections are reset",
+        // Four resets of an app's Redis connections in a run of about a second, nothing else.
+        faults: Faults { conn_drops: 4, ..Faults::default() },
+        ..lossy_fanout()
+    }
+}
+
+pub fn client_tracking() -> Workload {
+    Workload {
+        name: "client-tracking",
+        description:
+            "long-lived L1s kept coherent by Redis client tracking while redirect connections are reset",
+        // Reads and writes close together (GET replies racing invalidations), and four resets of
+        // an app's Redis connections in a run of about a second.
+        faults: Faults { conn_drops: 4, ..Faults::default() },
+        ..lossy_fanout()
+    }
+}
+
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
@@ -327,6 +356,8 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
         Arc::new(warming_50()),
         Arc::new(warming_200()),
         Arc::new(warming_500()),
+        Arc::new(connection_drops()),
+        Arc::new(client_tracking()),
     ]
 }
 

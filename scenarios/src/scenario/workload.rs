@@ -43,6 +43,8 @@ pub struct Faults {
     pub shaping_windows: u32,
     /// How long a partition, loss window, outage or shaping window lasts, in ms: [min, max).
     pub duration_ms: (u64, u64),
+    /// Resets of an app node's connections to a Redis shard (`Fault::DropConnection`).
+    pub conn_drops: u32,
 }
 
 /// A complete workload.
@@ -170,6 +172,13 @@ impl Workload {
             out.push(TimedFault { at_ns: from, fault });
             out.push(TimedFault { at_ns: to, fault: Fault::ShapingEnd });
         }
+        // Drawn last, so that workloads without them keep every other fault where it was.
+        for _ in 0..f.conn_drops {
+            let at_ns = rng.gen_range(0..active_ns.max(1));
+            let client = apps.choose(&mut rng).unwrap().clone();
+            let server = redis_node(rng.gen_range(0..self.config.topology.redis_shards));
+            out.push(TimedFault { at_ns, fault: Fault::DropConnection { client, server } });
+        }
         out.sort();
         out
     }
@@ -247,6 +256,10 @@ pub fn swarm(base: &Workload, seed: u64) -> Workload {
     let Mix { read, write, delete, invalidate_tag, warm } = base.mix;
     let mut keep = |weight: u32| if chance(&mut rng, 1, 2) { weight } else { 0 };
     w.mix = Mix { read, write, delete: keep(delete), invalidate_tag: keep(invalidate_tag), warm: keep(warm) };
+    if base.faults.conn_drops > 0 {
+        let mut rng = stream(seed, "swarm-connections");
+        w.faults.conn_drops = if chance(&mut rng, 1, 2) { base.faults.conn_drops * 2 } else { 0 };
+    }
     w
 }
 
