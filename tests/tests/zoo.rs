@@ -38,7 +38,7 @@ fn versioned_passes_every_scenario_with_its_faults() {
 
 #[test]
 fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
-    assert_eq!(ZOO.len(), 15);
+    assert_eq!(ZOO.len(), 16);
     for entry in &ZOO {
         let s = scenario(entry.scenario);
         let claims = zoo::protocol(entry).claims(&s.config());

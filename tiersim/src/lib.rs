@@ -34,11 +34,11 @@ pub mod prelude {
     pub use tiersim_model::node::config::{SystemConfig, Topology};
     pub use tiersim_model::node::tier::{Fill, FillTtl, Gate, LeaseToken};
     pub use tiersim_model::protocol::app::{
-        App, DbClient, LeaseLookup, Lookup, RedisClient, RedisLookup, TierHandle,
+        App, DbClient, LeaseLookup, Lookup, RedisClient, RedisFence, RedisLookup, TierHandle,
     };
     pub use tiersim_model::protocol::{Claims, Invalidation, Invariant, OpError, Protocol, ProtocolFactory};
     pub use tiersim_model::state::database::{Change, Data, Row};
-    pub use tiersim_model::state::redis::{Expiry, SetOpts};
+    pub use tiersim_model::state::redis::{EvictionPolicy, Expiry, MaxMemory, SetOpts};
     pub use tiersim_model::state::store::Entry;
     pub use tiersim_scenarios::explore::strategy::Strategy;
     pub use tiersim_scenarios::harness::Failure;

@@ -6,6 +6,7 @@
 
 pub mod config;
 pub mod db;
+pub mod floor;
 pub mod redis;
 pub mod tier;
 pub mod tier_node;

@@ -8,9 +8,10 @@
 //! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::node::floor::{self, is_floor_key};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
-use crate::state::redis::{ExpireCond, GetExOpt, PubSub, RedisStore, SetOpts};
+use crate::state::redis::{ExpireCond, GetExOpt, MaxMemory, PubSub, RedisStore, SetOpts};
 use crate::state::store::Entry;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -41,6 +42,9 @@ pub enum RedisReq {
         /// Refuse if the entry's tag has a later generation than this (script).
         tag_generation: Option<u64>,
         op: Option<u64>,
+        /// Refuse if the key has no floor and Redis evicted keys since the reader saw this
+        /// `evicted_keys` count (the floor may have been one of them; see `node::floor`).
+        evicted_keys: Option<u64>,
     },
     Del {
         key: String,
@@ -160,12 +164,14 @@ pub enum ExpireArg {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisResp {
-    /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, and the generation of
-    /// the tag asked about (0 if none).
+    /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, the generation of
+    /// the tag asked about (0 if none), and how many keys maxmemory evicted since the node
+    /// started (`INFO stats` `evicted_keys`).
     Entry {
         entry: Option<(Entry, i64)>,
         run_id: u64,
         tag_generation: u64,
+        evicted_keys: u64,
     },
     Bool(bool),
     Int(i64),
@@ -201,9 +207,20 @@ pub struct RedisShared {
     pub data: Arc<Mutex<Option<RedisStore<Entry>>>>,
 }
 
+/// What a gated fill must still find for Redis to take it (None: not checked): the run id, the
+/// tag generation and the eviction count its reader saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FillFence {
+    run_id: Option<u64>,
+    tag_generation: Option<u64>,
+    evicted_keys: Option<u64>,
+}
+
 struct RedisState {
+    /// Cache entries and, under `{key}:floor`, their version floors (`node::floor`).
     data: RedisStore<Entry>,
-    floors: BTreeMap<String, u64>,
+    /// Keys maxmemory evicted since the node started (`INFO stats` `evicted_keys`).
+    evicted_keys: u64,
     /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
     tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
@@ -262,6 +279,22 @@ impl RedisState {
         });
     }
 
+    /// Redis's eviction before a command that may use memory: evict as maxmemory says, recording
+    /// each evicted entry (a floor is no entry: it just goes). Under `noeviction` a full keyspace
+    /// is an OOM error.
+    fn make_room(&mut self) -> Result<(), RedisResp> {
+        let before = self.data.clone();
+        let evicted = self.data.make_room().map_err(|e| RedisResp::Error(e.to_string()))?;
+        for key in evicted {
+            self.evicted_keys += 1;
+            if !is_floor_key(&key) {
+                let version = before.peek_any(&key).map_or(0, |e| e.version);
+                self.removed(&key, version, RemoveCause::Evict);
+            }
+        }
+        Ok(())
+    }
+
     /// A live entry, recording a lazy expiry on the way.
     fn live(&mut self, key: &str) -> Option<Entry> {
         let now_ms = self.now_ms();
@@ -273,25 +306,22 @@ impl RedisState {
         got
     }
 
-    fn fill(
-        &mut self,
-        key: String,
-        mut entry: Entry,
-        opts: SetOpts,
-        gate: Gate,
-        run_id: Option<u64>,
-        tag_generation: Option<u64>,
-        op: Option<u64>,
-    ) -> RedisResp {
+    fn fill(&mut self, key: String, mut entry: Entry, opts: SetOpts, gate: Gate, fence: FillFence, op: Option<u64>) -> RedisResp {
+        if let Err(oom) = self.make_room() {
+            return oom;
+        }
         let now_ms = self.now_ms();
-        let floor = self.floors.get(&key).copied().unwrap_or(0);
+        let floor_known = floor::floor(&mut self.data, &key, now_ms);
+        let floor = floor_known.unwrap_or(0);
         let current = self.live(&key);
         let cached = current.as_ref().map(|c| c.version);
-        let stale_tag = tag_generation.is_some_and(|g| {
+        let stale_tag = fence.tag_generation.is_some_and(|g| {
             entry.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
         });
-        let refused = run_id.is_some_and(|r| r != self.run_id)
+        let floor_lost = floor_known.is_none() && fence.evicted_keys.is_some_and(|seen| seen != self.evicted_keys);
+        let refused = fence.run_id.is_some_and(|r| r != self.run_id)
             || stale_tag
+            || floor_lost
             || match gate {
                 Gate::Plain => false,
                 Gate::IfNewer => entry.version < floor || cached.is_some_and(|c| c >= entry.version),
@@ -362,7 +392,12 @@ impl RedisState {
             return RedisResp::Bool(true);
         }
         // A tag invalidation since the read began voids the fill like a write lease would.
-        self.fill(key, entry, opts, Gate::IfNewer, Some(token.incarnation), Some(token.tag_generation), op)
+        let fence = FillFence {
+            run_id: Some(token.incarnation),
+            tag_generation: Some(token.tag_generation),
+            evicted_keys: None,
+        };
+        self.fill(key, entry, opts, Gate::IfNewer, fence, op)
     }
 
     fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
@@ -403,10 +438,10 @@ impl RedisState {
                     (e, pttl)
                 });
                 let tag_generation = tag.and_then(|t| self.tag_generations.get(&t).copied()).unwrap_or(0);
-                RedisResp::Entry { entry, run_id: self.run_id, tag_generation }
+                RedisResp::Entry { entry, run_id: self.run_id, tag_generation, evicted_keys: self.evicted_keys }
             }
-            RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op } => {
-                self.fill(key, entry, opts, gate, run_id, tag_generation, op)
+            RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op, evicted_keys } => {
+                self.fill(key, entry, opts, gate, FillFence { run_id, tag_generation, evicted_keys }, op)
             }
             RedisReq::Del { key } => {
                 let old = self.live(&key);
@@ -418,7 +453,7 @@ impl RedisState {
             }
             RedisReq::SetGet { key, entry, opts, op } => {
                 let old = self.live(&key);
-                match self.fill(key, entry, opts, Gate::Plain, None, None, op) {
+                match self.fill(key, entry, opts, Gate::Plain, FillFence::default(), op) {
                     RedisResp::Bool(stored) => RedisResp::SetGet { old, stored },
                     err => err,
                 }
@@ -476,7 +511,7 @@ impl RedisState {
             ),
             RedisReq::MSet { pairs, op } => {
                 for (key, entry) in pairs {
-                    self.fill(key, entry, SetOpts::default(), Gate::Plain, None, None, op);
+                    self.fill(key, entry, SetOpts::default(), Gate::Plain, FillFence::default(), op);
                 }
                 RedisResp::Bool(true)
             }
@@ -496,8 +531,10 @@ impl RedisState {
                 RedisResp::Int(self.data.pttl(&key, now_ms))
             }
             RedisReq::Invalidate { key, version } => {
-                let floor = self.floors.entry(key.clone()).or_insert(0);
-                *floor = (*floor).max(version);
+                if let Err(oom) = self.make_room() {
+                    return (oom, deliveries);
+                }
+                floor::raise_floor(&mut self.data, &key, version, now_ms);
                 self.recorder.internal(ModelEvent::Floor {
                     node: self.node.clone(),
                     tier: Tier::Redis,
@@ -610,16 +647,27 @@ impl RedisState {
 }
 
 /// The Redis node's main task. Active expiry runs every 100 ms of the node's clock, as Redis's
-/// `hz 10` does (deterministically: every due key, not a random sample).
-pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared) {
+/// `hz 10` does (deterministically: every due key, not a random sample). Under `maxmemory` the
+/// eviction samples come from the run `seed`'s stream `evict:<node>` (restarted afresh with the
+/// node).
+pub async fn serve(
+    net: Net,
+    recorder: Recorder<ModelEvent>,
+    shared: RedisShared,
+    maxmemory: Option<MaxMemory>,
+    seed: u64,
+) {
     let node = net.name().to_string();
     recorder.internal(ModelEvent::Start { node: node.clone() });
     // The node's data directory says whether it ran before (its snapshot handle outlives a
     // crash): only a restarted node may have forgotten write leases.
     let restarted = shared.data.lock().unwrap().is_some();
     let state = Rc::new(RefCell::new(RedisState {
-        data: RedisStore::new(),
-        floors: BTreeMap::new(),
+        data: match maxmemory {
+            Some(config) => RedisStore::with_maxmemory(config, tiersim_sim::rng::stream(seed, &format!("evict:{node}"))),
+            None => RedisStore::new(),
+        },
+        evicted_keys: 0,
         tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),

@@ -373,6 +373,17 @@ pub struct RedisLookup {
     pub run_id: u64,
     /// The generation of the key's tag (0: untagged or never invalidated).
     pub tag_generation: u64,
+    /// How many keys the shard's maxmemory had evicted (`INFO stats` `evicted_keys`): what a
+    /// fill fences itself with when a floor may have been evicted (`fill_fenced`).
+    pub evicted_keys: u64,
+}
+
+/// What a fill brings back from its reader's `RedisLookup` for Redis to check (None: unchecked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RedisFence {
+    pub run_id: Option<u64>,
+    pub tag_generation: Option<u64>,
+    pub evicted_keys: Option<u64>,
 }
 
 /// A Redis client on this app node, routing each key to its shard.
@@ -416,8 +427,8 @@ impl RedisClient<'_> {
     pub async fn lookup(&self, key: &str, touch_ms: Option<u64>) -> Result<RedisLookup, OpError> {
         let tag = self.app.tags_of(key).into_iter().next();
         match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag }).await? {
-            RedisResp::Entry { entry, run_id, tag_generation } => {
-                Ok(RedisLookup { entry, run_id, tag_generation })
+            RedisResp::Entry { entry, run_id, tag_generation, evicted_keys } => {
+                Ok(RedisLookup { entry, run_id, tag_generation, evicted_keys })
             }
             other => panic!("tiersim bug: GET answered {other:?}"),
         }
@@ -452,9 +463,25 @@ impl RedisClient<'_> {
         run_id: Option<u64>,
         tag_generation: Option<u64>,
     ) -> Result<bool, OpError> {
+        self.fill_fenced(key, entry, opts, gate, RedisFence { run_id, tag_generation, evicted_keys: None }).await
+    }
+
+    /// A gated fill fenced by what its reader's lookup saw: refused when the shard restarted
+    /// (`run_id`), the entry's tag was invalidated (`tag_generation`), or, when the key has no
+    /// floor, the shard evicted keys since `evicted_keys` (its floor may have been one of them;
+    /// see `node::floor`). A `None` is not checked.
+    pub async fn fill_fenced(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        fence: RedisFence,
+    ) -> Result<bool, OpError> {
+        let RedisFence { run_id, tag_generation, evicted_keys } = fence;
         let op = self.app.op;
-        self.bool(key, RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op })
-            .await
+        let req = RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op, evicted_keys };
+        self.bool(key, req).await
     }
 
     pub async fn del(&self, key: &str) -> Result<bool, OpError> {

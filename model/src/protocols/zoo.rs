@@ -1,4 +1,4 @@
-//! The bug zoo: fifteen real invalidation races, each a protocol that claims the guarantees of
+//! The bug zoo: sixteen real invalidation races, each a protocol that claims the guarantees of
 //! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
@@ -52,7 +52,7 @@ macro_rules! entry {
 }
 
 /// The zoo, in DESIGN.md's order.
-pub const ZOO: [ZooEntry; 15] = [
+pub const ZOO: [ZooEntry; 16] = [
     entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
@@ -98,6 +98,9 @@ pub const ZOO: [ZooEntry; 15] = [
     entry!("refresh-after-invalidate", "refresh-ahead", NoResurrection,
         "1. A hot key near expiry triggers a background refresh, which reads v1. 2. D deletes the key and invalidates every tier; D is acknowledged. 3. The refresh lands and writes v1 back. 4. The deleted value is served again.",
         "refresh-ahead caches (Caffeine refreshAfterWrite, Spring @Cacheable sync refresh) racing deletes"),
+    entry!("evicted-floor", "redis-pressure", InvalidationBarrier,
+        "1. R misses in Redis and reads v1 from the database. 2. W commits v2; Redis raises k's floor key to v2 and drops v1; W is acknowledged. 3. Under maxmemory (allkeys-lfu) Redis evicts the floor key, seldom read, to make room for another key. 4. R's gated fill of v1 finds no floor and lands; Redis serves v1.",
+        "Redis maxmemory-policy allkeys-* evicts any key, including the version or lease keys a Lua fill script checks (Redis eviction docs; memcache lease tokens lost to eviction)"),
 ];
 
 fn flaw_of(name: &str) -> Option<Flaw> {
@@ -116,6 +119,7 @@ fn flaw_of(name: &str) -> Option<Flaw> {
         "resubscribe-gap" => Flaw::ResubscribeGap,
         "same-tick-invalidate-all" => Flaw::SameTickInvalidateAll,
         "refresh-after-invalidate" => Flaw::RefreshAfterInvalidate,
+        "evicted-floor" => Flaw::EvictedFloor,
         _ => return None,
     })
 }
