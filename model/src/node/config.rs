@@ -359,11 +359,17 @@ mod tests {
             (|c| c.l2_ttl_ms = u64::MAX, "l2_ttl_ms"),
             (|c| c.tags = vec!["a:b".into()], "tags[0]"),
             (
-                |c| c.redis_maxmemory = Some(MaxMemory { max_keys: 0, policy: EvictionPolicy::AllkeysLru, samples: 5 }),
+                |c| {
+                    c.redis_maxmemory =
+                        Some(MaxMemory { max_keys: 0, policy: EvictionPolicy::AllkeysLru, samples: 5 })
+                },
                 "redis_maxmemory.max_keys is 0; allowed 1..=",
             ),
             (
-                |c| c.redis_maxmemory = Some(MaxMemory { max_keys: 4, policy: EvictionPolicy::AllkeysLru, samples: 65 }),
+                |c| {
+                    c.redis_maxmemory =
+                        Some(MaxMemory { max_keys: 4, policy: EvictionPolicy::AllkeysLru, samples: 65 })
+                },
                 "redis_maxmemory.samples is 65; allowed 1..=64",
             ),
         ];

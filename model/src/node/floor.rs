@@ -36,7 +36,14 @@ pub fn raise_floor(data: &mut RedisStore<Entry>, key: &str, version: u64, now_ms
     if floor(data, key, now_ms).is_some_and(|f| f >= version) {
         return;
     }
-    let stored = Entry { value: None, version, filled_at_ns: 0, origin_ns: 0, expires_at_ns: None, tags: Default::default() };
+    let stored = Entry {
+        value: None,
+        version,
+        filled_at_ns: 0,
+        origin_ns: 0,
+        expires_at_ns: None,
+        tags: Default::default(),
+    };
     data.set(&floor_key(key), stored, &SetOpts::default(), now_ms).expect("a plain SET cannot fail");
 }
 

@@ -8,5 +8,6 @@ pub mod config;
 pub mod db;
 pub mod floor;
 pub mod redis;
+pub mod script;
 pub mod tier;
 pub mod tier_node;

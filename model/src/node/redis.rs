@@ -9,10 +9,12 @@
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
 use crate::node::floor::{self, is_floor_key};
+use crate::node::script::{self, Script};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
 use crate::state::redis::{ExpireCond, GetExOpt, MaxMemory, PubSub, RedisStore, SetOpts};
 use crate::state::store::Entry;
+use crate::state::transaction::errors;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -147,6 +149,86 @@ pub enum RedisReq {
         version: u64,
         gen: Option<u64>,
     },
+    /// `WATCH keys` on a connection of its own; answers `Watching` (`state::transaction`).
+    Watch {
+        keys: Vec<String>,
+    },
+    /// `UNWATCH` of a connection from `Watch`.
+    Unwatch {
+        watch: WatchToken,
+    },
+    /// `MULTI`, the queued `cmds`, `EXEC` (on the connection of `watch`, if any), sent together as
+    /// client libraries pipeline them; answers `Exec`. A command a transaction may not hold
+    /// (WATCH, EXEC, a script, SUBSCRIBE) aborts it at queueing time: EXECABORT, nothing runs.
+    Exec {
+        watch: Option<WatchToken>,
+        cmds: Vec<RedisReq>,
+    },
+    /// `EVAL`/`FCALL`: run `script` atomically with `KEYS` and `ARGV` (`node::script`).
+    Eval {
+        script: RedisScript,
+        keys: Vec<String>,
+        args: Vec<i64>,
+        /// The client operation the script's commands count for.
+        op: Option<u64>,
+    },
+}
+
+/// `req` attributed to client operation `op` where the command records one, so that what a
+/// transaction or a script serves counts for the operation that ran it.
+pub fn with_op(mut req: RedisReq, op: Option<u64>) -> RedisReq {
+    match &mut req {
+        RedisReq::Get { op: o, .. }
+        | RedisReq::Fill { op: o, .. }
+        | RedisReq::SetGet { op: o, .. }
+        | RedisReq::GetDel { op: o, .. }
+        | RedisReq::GetEx { op: o, .. }
+        | RedisReq::MGet { op: o, .. }
+        | RedisReq::MSet { op: o, .. }
+        | RedisReq::LeaseGet { op: o, .. }
+        | RedisReq::LeaseFill { op: o, .. }
+            if o.is_none() =>
+        {
+            *o = op;
+        }
+        _ => {}
+    }
+    req
+}
+
+/// A script the Redis node runs (`node::script`).
+pub type RedisScript = Script<RedisReq, RedisResp>;
+
+/// The connection a WATCH opened: its client id, on the node's run `run_id` (a restart drops
+/// the connection and its watches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchToken {
+    pub client: u64,
+    pub run_id: u64,
+}
+
+/// The keys a command touches, or `None` for a command that may not run inside a script or a
+/// transaction (one that is not a keyspace command, or one this list does not know yet).
+pub fn keys_of(req: &RedisReq) -> Option<Vec<&str>> {
+    Some(match req {
+        RedisReq::Get { key, .. }
+        | RedisReq::Fill { key, .. }
+        | RedisReq::Del { key }
+        | RedisReq::SetGet { key, .. }
+        | RedisReq::GetDel { key, .. }
+        | RedisReq::GetEx { key, .. }
+        | RedisReq::Expire { key, .. }
+        | RedisReq::Pttl { key }
+        | RedisReq::Invalidate { key, .. }
+        | RedisReq::LeaseGet { key, .. }
+        | RedisReq::LeaseFill { key, .. }
+        | RedisReq::WriteLease { key, .. }
+        | RedisReq::ReleaseWriteLease { key, .. } => vec![key.as_str()],
+        RedisReq::MGet { keys, .. } | RedisReq::Unlink { keys } => keys.iter().map(String::as_str).collect(),
+        RedisReq::MSet { pairs, .. } => pairs.iter().map(|(k, _)| k.as_str()).collect(),
+        RedisReq::Publish { .. } => Vec::new(),
+        _ => return None,
+    })
 }
 
 /// Which EXPIRE command, with its argument.
@@ -192,6 +274,10 @@ pub enum RedisResp {
         entry: Option<(Entry, i64)>,
         token: Option<LeaseToken>,
     },
+    /// WATCH: the connection that watches.
+    Watching(WatchToken),
+    /// EXEC: each queued command's reply, or `None` (nil) when a watched key changed.
+    Exec(Option<Vec<RedisResp>>),
 }
 
 /// A message pub/sub delivers to a subscriber.
@@ -221,6 +307,10 @@ struct RedisState {
     data: RedisStore<Entry>,
     /// Keys maxmemory evicted since the node started (`INFO stats` `evicted_keys`).
     evicted_keys: u64,
+    /// Inside an EXEC or a script (nesting depth): no eviction until it ends, as in Redis.
+    atomic_depth: u32,
+    /// The last client id a WATCH was given.
+    last_client: u64,
     /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
     tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
@@ -282,9 +372,12 @@ impl RedisState {
     /// Redis's eviction before a command that may use memory: evict as maxmemory says, recording
     /// each evicted entry (a floor is no entry: it just goes). Under `noeviction` a full keyspace
     /// is an OOM error.
-    fn make_room(&mut self) -> Result<(), RedisResp> {
+    fn make_room(&mut self) -> Result<(), String> {
+        if self.atomic_depth > 0 {
+            return Ok(());
+        }
         let before = self.data.clone();
-        let evicted = self.data.make_room().map_err(|e| RedisResp::Error(e.to_string()))?;
+        let evicted = self.data.make_room().map_err(|e| e.to_string())?;
         for key in evicted {
             self.evicted_keys += 1;
             if !is_floor_key(&key) {
@@ -306,9 +399,17 @@ impl RedisState {
         got
     }
 
-    fn fill(&mut self, key: String, mut entry: Entry, opts: SetOpts, gate: Gate, fence: FillFence, op: Option<u64>) -> RedisResp {
+    fn fill(
+        &mut self,
+        key: String,
+        mut entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        fence: FillFence,
+        op: Option<u64>,
+    ) -> RedisResp {
         if let Err(oom) = self.make_room() {
-            return oom;
+            return RedisResp::Error(oom);
         }
         let now_ms = self.now_ms();
         let floor_known = floor::floor(&mut self.data, &key, now_ms);
@@ -318,7 +419,8 @@ impl RedisState {
         let stale_tag = fence.tag_generation.is_some_and(|g| {
             entry.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
         });
-        let floor_lost = floor_known.is_none() && fence.evicted_keys.is_some_and(|seen| seen != self.evicted_keys);
+        let floor_lost =
+            floor_known.is_none() && fence.evicted_keys.is_some_and(|seen| seen != self.evicted_keys);
         let refused = fence.run_id.is_some_and(|r| r != self.run_id)
             || stale_tag
             || floor_lost
@@ -400,6 +502,86 @@ impl RedisState {
         self.fill(key, entry, opts, Gate::IfNewer, fence, op)
     }
 
+    /// MULTI ... EXEC: refused whole on a command a transaction may not hold, nil when a watched
+    /// key changed, an error when the connection was lost to a restart, else every command's
+    /// reply in order, run with nothing in between and no eviction until the end.
+    fn exec(
+        &mut self,
+        watch: Option<WatchToken>,
+        cmds: Vec<RedisReq>,
+        from: &str,
+    ) -> (RedisResp, Vec<(String, Published)>) {
+        let mut deliveries = Vec::new();
+        if watch.is_some_and(|w| w.run_id != self.run_id) {
+            return (
+                RedisResp::Error("ERR connection lost: the node restarted since WATCH".into()),
+                deliveries,
+            );
+        }
+        if cmds.iter().any(|c| keys_of(c).is_none()) {
+            if let Some(w) = watch {
+                self.data.unwatch(w.client);
+            }
+            return (RedisResp::Error(errors::EXECABORT.into()), deliveries);
+        }
+        let now_ms = self.now_ms();
+        if watch.is_some_and(|w| !self.data.exec_allowed(w.client, now_ms)) {
+            return (RedisResp::Exec(None), deliveries);
+        }
+        if let Err(oom) = self.make_room() {
+            return (RedisResp::Error(oom), deliveries);
+        }
+        self.atomic_depth += 1;
+        let replies = cmds
+            .into_iter()
+            .map(|cmd| {
+                let (resp, sent) = self.handle(cmd, from);
+                deliveries.extend(sent);
+                resp
+            })
+            .collect();
+        self.atomic_depth -= 1;
+        (RedisResp::Exec(Some(replies)), deliveries)
+    }
+
+    /// EVAL/FCALL: the script's reply; its commands run on declared keys only, with nothing in
+    /// between and no eviction until the end.
+    fn eval(
+        &mut self,
+        script: &RedisScript,
+        keys: &[String],
+        args: &[i64],
+        op: Option<u64>,
+        from: &str,
+    ) -> (RedisResp, Vec<(String, Published)>) {
+        let mut deliveries = Vec::new();
+        if let Err(oom) = self.make_room() {
+            return (RedisResp::Error(oom), deliveries);
+        }
+        let (now_ms, node) = (self.now_ms(), self.node.clone());
+        self.atomic_depth += 1;
+        let resp = {
+            let mut call = |req: RedisReq| match keys_of(&req) {
+                None => {
+                    RedisResp::Error(format!("ERR This Redis command is not allowed from script: {req:?}"))
+                }
+                Some(ks) => match ks.iter().find(|k| !keys.iter().any(|d| d == *k)) {
+                    Some(k) => RedisResp::Error(format!(
+                        "ERR Script attempted to access key {k:?}, not declared in KEYS"
+                    )),
+                    None => {
+                        let (resp, sent) = self.handle(with_op(req, op), from);
+                        deliveries.extend(sent);
+                        resp
+                    }
+                },
+            };
+            script::run(script, keys, args, now_ms, &node, &mut call)
+        };
+        self.atomic_depth -= 1;
+        (resp, deliveries)
+    }
+
     fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
         let now_ms = self.now_ms();
         self.data
@@ -438,7 +620,12 @@ impl RedisState {
                     (e, pttl)
                 });
                 let tag_generation = tag.and_then(|t| self.tag_generations.get(&t).copied()).unwrap_or(0);
-                RedisResp::Entry { entry, run_id: self.run_id, tag_generation, evicted_keys: self.evicted_keys }
+                RedisResp::Entry {
+                    entry,
+                    run_id: self.run_id,
+                    tag_generation,
+                    evicted_keys: self.evicted_keys,
+                }
             }
             RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op, evicted_keys } => {
                 self.fill(key, entry, opts, gate, FillFence { run_id, tag_generation, evicted_keys }, op)
@@ -532,7 +719,7 @@ impl RedisState {
             }
             RedisReq::Invalidate { key, version } => {
                 if let Err(oom) = self.make_room() {
-                    return (oom, deliveries);
+                    return (RedisResp::Error(oom), deliveries);
                 }
                 floor::raise_floor(&mut self.data, &key, version, now_ms);
                 self.recorder.internal(ModelEvent::Floor {
@@ -629,6 +816,30 @@ impl RedisState {
                 }
                 RedisResp::Int(gen as i64)
             }
+            RedisReq::Watch { keys } => {
+                self.last_client += 1;
+                let client = self.last_client;
+                for key in &keys {
+                    self.data.watch(client, key, now_ms);
+                }
+                RedisResp::Watching(WatchToken { client, run_id: self.run_id })
+            }
+            RedisReq::Unwatch { watch } => {
+                if watch.run_id == self.run_id {
+                    self.data.unwatch(watch.client);
+                }
+                RedisResp::Bool(true)
+            }
+            RedisReq::Exec { watch, cmds } => {
+                let (resp, sent) = self.exec(watch, cmds, from);
+                deliveries.extend(sent);
+                resp
+            }
+            RedisReq::Eval { script, keys, args, op } => {
+                let (resp, sent) = self.eval(&script, &keys, &args, op, from);
+                deliveries.extend(sent);
+                resp
+            }
             RedisReq::ReleaseWriteLease { key, version, gen } => {
                 self.handle(RedisReq::Invalidate { key: key.clone(), version }, from);
                 match (gen, self.write_leases.get_mut(&key)) {
@@ -664,10 +875,14 @@ pub async fn serve(
     let restarted = shared.data.lock().unwrap().is_some();
     let state = Rc::new(RefCell::new(RedisState {
         data: match maxmemory {
-            Some(config) => RedisStore::with_maxmemory(config, tiersim_sim::rng::stream(seed, &format!("evict:{node}"))),
+            Some(config) => {
+                RedisStore::with_maxmemory(config, tiersim_sim::rng::stream(seed, &format!("evict:{node}")))
+            }
             None => RedisStore::new(),
         },
         evicted_keys: 0,
+        atomic_depth: 0,
+        last_client: 0,
         tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),

@@ -6,7 +6,7 @@
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::{SystemConfig, DB_NODE};
 use crate::node::db::DbReq;
-use crate::node::redis::{ExpireArg, RedisReq, RedisResp};
+use crate::node::redis::{with_op, ExpireArg, RedisReq, RedisResp, RedisScript, WatchToken};
 use crate::node::tier::{Fill, FillTtl, Gate, LeaseToken, TierCmd, TierReply, TierState};
 use crate::protocol::error::OpError;
 use crate::state::database::{Data, Row};
@@ -386,6 +386,13 @@ pub struct RedisFence {
     pub evicted_keys: Option<u64>,
 }
 
+/// A WATCH connection on one shard (`RedisClient::watch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    shard: usize,
+    token: WatchToken,
+}
+
 /// A Redis client on this app node, routing each key to its shard.
 pub struct RedisClient<'a> {
     app: &'a App,
@@ -463,7 +470,8 @@ impl RedisClient<'_> {
         run_id: Option<u64>,
         tag_generation: Option<u64>,
     ) -> Result<bool, OpError> {
-        self.fill_fenced(key, entry, opts, gate, RedisFence { run_id, tag_generation, evicted_keys: None }).await
+        self.fill_fenced(key, entry, opts, gate, RedisFence { run_id, tag_generation, evicted_keys: None })
+            .await
     }
 
     /// A gated fill fenced by what its reader's lookup saw: refused when the shard restarted
@@ -480,7 +488,8 @@ impl RedisClient<'_> {
     ) -> Result<bool, OpError> {
         let RedisFence { run_id, tag_generation, evicted_keys } = fence;
         let op = self.app.op;
-        let req = RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op, evicted_keys };
+        let req =
+            RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op, evicted_keys };
         self.bool(key, req).await
     }
 
@@ -636,6 +645,80 @@ impl RedisClient<'_> {
             }
         }
         Ok(removed)
+    }
+
+    /// `WATCH keys` on a connection of its own (all keys on one shard, as Redis Cluster
+    /// requires): a later `exec` on it answers nil if any of them changed in between, expiry and
+    /// eviction included (`state::transaction`). A restart of the shard loses the connection.
+    pub async fn watch(&self, keys: &[&str]) -> Result<Watch, OpError> {
+        let shard = self.one_shard(keys.iter().copied())?;
+        let req = RedisReq::Watch { keys: keys.iter().map(|k| k.to_string()).collect() };
+        match self.call_shard(shard, req).await? {
+            RedisResp::Watching(token) => Ok(Watch { shard, token }),
+            other => panic!("tiersim bug: WATCH answered {other:?}"),
+        }
+    }
+
+    /// `UNWATCH`: give up a watch without running a transaction.
+    pub async fn unwatch(&self, watch: &Watch) -> Result<(), OpError> {
+        self.call_shard(watch.shard, RedisReq::Unwatch { watch: watch.token }).await.map(|_| ())
+    }
+
+    /// `MULTI`, `cmds`, `EXEC`, on `watch`'s connection if given: each command's reply (an error
+    /// reply stays in its place, as Redis answers it), or `Ok(None)` when a watched key changed
+    /// and nothing ran. The commands count for this client operation (their `op`), all their
+    /// keys on one shard; a command a transaction may not hold is `EXECABORT` (`Failed`).
+    pub async fn exec(
+        &self,
+        watch: Option<&Watch>,
+        cmds: Vec<RedisReq>,
+    ) -> Result<Option<Vec<RedisResp>>, OpError> {
+        let keys: Vec<&str> =
+            cmds.iter().flat_map(|c| crate::node::redis::keys_of(c).unwrap_or_default()).collect();
+        let shard = match watch {
+            Some(w) => {
+                if keys.iter().any(|k| self.shard_of(k) != w.shard) {
+                    return Err(OpError::Failed(
+                        "CROSSSLOT Keys in request don't hash to the same slot".into(),
+                    ));
+                }
+                w.shard
+            }
+            None => self.one_shard(keys.iter().copied())?,
+        };
+        let cmds = cmds.into_iter().map(|c| with_op(c, self.app.op)).collect();
+        match self.call_shard(shard, RedisReq::Exec { watch: watch.map(|w| w.token), cmds }).await? {
+            RedisResp::Exec(replies) => Ok(replies),
+            other => panic!("tiersim bug: EXEC answered {other:?}"),
+        }
+    }
+
+    /// `EVAL`/`FCALL`: run `script` atomically on the shard of `keys` (`node::script` says what a
+    /// script may do); its reply, or `Failed` with the error it answered.
+    pub async fn eval(
+        &self,
+        script: &RedisScript,
+        keys: &[&str],
+        args: &[i64],
+    ) -> Result<RedisResp, OpError> {
+        let shard = self.one_shard(keys.iter().copied())?;
+        let req = RedisReq::Eval {
+            script: script.clone(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            args: args.to_vec(),
+            op: self.app.op,
+        };
+        self.call_shard(shard, req).await
+    }
+
+    /// The one shard of `keys` (shard 0 for none), or Redis Cluster's CROSSSLOT error.
+    fn one_shard<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Result<usize, OpError> {
+        let shards: std::collections::BTreeSet<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
+        match shards.len() {
+            0 => Ok(0),
+            1 => Ok(*shards.first().expect("one shard")),
+            _ => Err(OpError::Failed("CROSSSLOT Keys in request don't hash to the same slot".into())),
+        }
     }
 
     /// The positions of `keys` grouped by shard, shards in ascending order.

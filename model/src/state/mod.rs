@@ -6,3 +6,6 @@ pub mod database;
 pub mod invalidation;
 pub mod redis;
 pub mod store;
+pub mod transaction;
+#[cfg(test)]
+mod transaction_tests;
