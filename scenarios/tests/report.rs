@@ -238,7 +238,7 @@ fn report_escapes_run_text() {
                 | ModelEvent::Remove { key, .. }
                 | ModelEvent::Floor { key, .. }
                 | ModelEvent::Serve { key, .. } => rename(key),
-                ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } => {}
+                ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } | ModelEvent::Disconnect { .. } => {}
             },
             Event::Fault { .. } => {}
         }

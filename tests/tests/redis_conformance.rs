@@ -685,3 +685,145 @@ fn tracking_invalidations_match_redis_server() {
     eprintln!("tracking conformance: {steps} commands, {errors} errors and {messages} invalidation messages matched");
     assert!(messages > 100 && errors > 10, "the sequences must reach invalidations and refusals");
 }
+
+/// Runs `server_args` on the server and `model_step` on the model at the first millisecond of the
+/// command's window where both the reply and the keyspace agree (see module docs), or panics
+/// with both sides.
+fn agree(
+    c: &mut Resp,
+    clock: &mut Resp,
+    model: &mut RedisStore<i64>,
+    server_args: &[String],
+    model_step: &dyn Fn(&mut RedisStore<i64>, u64) -> Reply,
+    context: &str,
+) {
+    let before_ms = clock.time_ms();
+    let got = c.call(server_args);
+    let after_ms = clock.time_ms();
+    let (keyspace, _) = server_keyspace(clock);
+    let mut tried = Vec::new();
+    for now_ms in before_ms..=after_ms {
+        let mut m = model.clone();
+        let want = model_step(&mut m, now_ms);
+        let ks = model_keyspace(&m, now_ms);
+        if want == got && ks == keyspace {
+            *model = m;
+            return;
+        }
+        tried.push((now_ms, want, ks));
+    }
+    panic!(
+        "{context}: `{}` answered {got:?} with keyspace {keyspace:?};\nthe model answered {tried:?}\n\
+         reproduce: cargo test -p tiersim-tests --test redis_conformance",
+        server_args.join(" ")
+    );
+}
+
+/// WATCH/MULTI/EXEC: client A watches keys, client B (and A itself) runs random commands around
+/// A's MULTI, and A's EXEC must answer as the model does — nil when a watched key was modified,
+/// else every queued command's reply — with the keyspaces equal after every step.
+#[test]
+fn watch_multi_exec_matches_redis_server() {
+    let Some(server) = start_server() else { return };
+    let mut a = Resp::connect(server.port).expect("connect to redis-server");
+    let mut b = Resp::connect(server.port).expect("connect to redis-server");
+    // Clock and keyspace reads on a third connection: inside MULTI, A's would be queued.
+    let mut t = Resp::connect(server.port).expect("connect to redis-server");
+    const CLIENT_A: u64 = 1;
+    let (mut nil, mut ran) = (0, 0);
+    for seq in 0..SEQUENCES {
+        assert_eq!(a.call(&["FLUSHALL".into()]), Reply::Ok);
+        let mut model: RedisStore<i64> = RedisStore::new();
+        let mut rng = stream(seq, "redis-conformance-watch");
+        for round in 0..20 {
+            let context = format!("sequence {seq} round {round}");
+            // A few keys written first, so watched keys exist as often as not.
+            let watched: Vec<usize> = (0..rng.gen_range(1..=2)).map(|_| rng.gen_range(0..KEYS)).collect();
+            let args: Vec<String> =
+                std::iter::once("WATCH".to_string()).chain(watched.iter().map(|k| key(*k))).collect();
+            let w = watched.clone();
+            agree(
+                &mut a,
+                &mut t,
+                &mut model,
+                &args,
+                &|m, now| {
+                    for k in &w {
+                        m.watch(CLIENT_A, &key(*k), now);
+                    }
+                    Reply::Ok
+                },
+                &context,
+            );
+            // Commands between WATCH and MULTI, by B or by A itself (both count).
+            for _ in 0..rng.gen_range(0..3) {
+                let cmd = random_cmd(&mut rng, t.time_ms());
+                let on = if rng.gen() { &mut b } else { &mut a };
+                agree(on, &mut t, &mut model, &cmd.args(), &|m, now| cmd.apply(m, now), &context);
+            }
+            assert_eq!(a.call(&["MULTI".into()]), Reply::Ok, "{context}");
+            // TIME from B: on A it would be queued.
+            let queued: Vec<Cmd> =
+                (0..rng.gen_range(1..=3)).map(|_| random_cmd(&mut rng, t.time_ms())).collect();
+            for cmd in &queued {
+                assert_eq!(a.call(&cmd.args()), Reply::Bulk("QUEUED".into()), "{context}: {:?}", cmd.args());
+            }
+            // B may write between MULTI and EXEC: that counts too.
+            if rng.gen_range(0..3) == 0 {
+                let cmd = random_cmd(&mut rng, t.time_ms());
+                agree(&mut b, &mut t, &mut model, &cmd.args(), &|m, now| cmd.apply(m, now), &context);
+            }
+            let exec = |m: &mut RedisStore<i64>, now: u64| {
+                if m.exec_allowed(CLIENT_A, now) {
+                    Reply::Array(queued.iter().map(|cmd| cmd.apply(m, now)).collect())
+                } else {
+                    Reply::Nil
+                }
+            };
+            let before = model.clone();
+            agree(&mut a, &mut t, &mut model, &["EXEC".into()], &exec, &context);
+            if exec(&mut before.clone(), t.time_ms()) == Reply::Nil {
+                nil += 1;
+            } else {
+                ran += 1;
+            }
+        }
+    }
+    eprintln!("redis conformance (WATCH/MULTI/EXEC): {nil} EXECs answered nil, {ran} ran");
+    assert!(nil > 20 && ran > 20, "both outcomes reached: {nil} nil, {ran} ran");
+}
+
+/// Expiry as Redis 7.0 defines it for WATCH: a watched key that expires before EXEC fails it,
+/// even while still stored; a key already expired at WATCH does not, whether or not it has been
+/// removed meanwhile.
+#[test]
+fn watch_and_expiry_match_redis_server() {
+    let Some(server) = start_server() else { return };
+    let mut c = Resp::connect(server.port).expect("connect to redis-server");
+    // The clock is read on a second connection: inside MULTI, TIME would be queued.
+    let mut clock = Resp::connect(server.port).expect("connect to redis-server");
+    let s = |x: &str| x.to_string();
+    for (ttl_ms, watch_after_ms, exec_after_ms) in [(150u64, 0u64, 300u64), (50, 150, 0)] {
+        assert_eq!(c.call(&[s("FLUSHALL")]), Reply::Ok);
+        let mut model: RedisStore<i64> = RedisStore::new();
+        let t0 = c.time_ms();
+        assert_eq!(c.call(&[s("SET"), s("k0"), s("1"), s("PX"), ttl_ms.to_string()]), Reply::Ok);
+        model.set("k0", 1, &SetOpts { expiry: Some(Expiry::Px(ttl_ms)), ..SetOpts::default() }, t0).unwrap();
+        std::thread::sleep(Duration::from_millis(watch_after_ms));
+        let tw = c.time_ms();
+        assert_eq!(c.call(&[s("WATCH"), s("k0")]), Reply::Ok);
+        model.watch(1, "k0", tw);
+        std::thread::sleep(Duration::from_millis(exec_after_ms));
+        assert_eq!(c.call(&[s("MULTI")]), Reply::Ok);
+        assert_eq!(c.call(&[s("SET"), s("k1"), s("2")]), Reply::Bulk("QUEUED".into()));
+        let te = clock.time_ms();
+        let got = c.call(&[s("EXEC")]);
+        let want = if model.exec_allowed(1, te) { Reply::Array(vec![Reply::Ok]) } else { Reply::Nil };
+        assert_eq!(
+            got, want,
+            "ttl {ttl_ms} ms, WATCH after {watch_after_ms} ms, EXEC {exec_after_ms} ms later"
+        );
+        let expect_nil = watch_after_ms < ttl_ms;
+        assert_eq!(got == Reply::Nil, expect_nil, "the case tests what it says");
+    }
+}

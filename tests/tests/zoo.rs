@@ -38,7 +38,7 @@ fn versioned_passes_every_scenario_with_its_faults() {
 
 #[test]
 fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
-    assert_eq!(ZOO.len(), 17);
+    assert_eq!(ZOO.len(), 18);
     for entry in &ZOO {
         let s = scenario(entry.scenario);
         let claims = zoo::protocol(entry).claims(&s.config());

@@ -32,13 +32,15 @@ pub use tiersim_scenarios::{catalog, cli, Registry, Sweep};
 /// What a protocol and its tests need, in one import: `use tiersim::prelude::*;`.
 pub mod prelude {
     pub use tiersim_model::node::config::{SystemConfig, Topology};
+    pub use tiersim_model::node::redis::{ExpireArg, RedisReq, RedisResp, RedisScript};
+    pub use tiersim_model::node::script::ScriptCall;
     pub use tiersim_model::node::tier::{Fill, FillTtl, Gate, LeaseToken};
     pub use tiersim_model::protocol::app::{
-        App, DbClient, LeaseLookup, Lookup, RedisClient, RedisLookup, TierHandle,
+        App, DbClient, LeaseLookup, Lookup, RedisClient, RedisFence, RedisLookup, TierHandle, Watch,
     };
     pub use tiersim_model::protocol::{Claims, Invalidation, Invariant, OpError, Protocol, ProtocolFactory};
     pub use tiersim_model::state::database::{Change, Data, Row};
-    pub use tiersim_model::state::redis::{Expiry, SetOpts};
+    pub use tiersim_model::state::redis::{EvictionPolicy, Expiry, MaxMemory, SetOpts};
     pub use tiersim_model::state::store::Entry;
     pub use tiersim_model::state::tracking::TrackingOpts;
     pub use tiersim_scenarios::explore::strategy::Strategy;

@@ -4,6 +4,7 @@
 //! the other to do so.
 
 use crate::state::database::CdcMode;
+use crate::state::redis::MaxMemory;
 use serde::{Deserialize, Serialize};
 use tiersim_sim::runtime::RunConfig;
 use tiersim_sim::schedule::{Schedule, MAX_SIM_NS};
@@ -21,6 +22,8 @@ pub const MAX_DURATION_MS: u64 = MAX_SIM_NS / 1_000_000;
 pub const MAX_TAGS: usize = 1_000;
 /// The most keys one warm operation may name.
 pub const MAX_WARM_KEYS: usize = 10_000;
+/// The largest `maxmemory-samples` (Redis's own bound is 64).
+pub const MAX_MAXMEMORY_SAMPLES: usize = 64;
 
 pub const DB_NODE: &str = "db";
 /// The invalidation daemon: consumes the change stream and runs `Protocol::on_change`.
@@ -128,6 +131,11 @@ pub struct SystemConfig {
     pub quiet_ms: u64,
     /// Engine settings.
     pub run: RunConfig,
+    /// Redis `maxmemory` (in keys: cache entries and version floors alike), its
+    /// `maxmemory-policy` and `maxmemory-samples`, applied to every shard; the samples are drawn
+    /// from the run's seed. Default none: Redis is unbounded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_maxmemory: Option<MaxMemory>,
 }
 
 impl Default for SystemConfig {
@@ -149,6 +157,7 @@ impl Default for SystemConfig {
             max_clock_skew_ms: 0,
             quiet_ms: 5000,
             run: RunConfig::default(),
+            redis_maxmemory: None,
         }
     }
 }
@@ -203,6 +212,10 @@ impl SystemConfig {
         }
         if let Some(i) = self.tags.iter().position(|t| t.is_empty() || t.contains(':')) {
             return Err(format!("tags[{i}] is {:?}; allowed: a non-empty name without ':'", self.tags[i]));
+        }
+        if let Some(m) = &self.redis_maxmemory {
+            range("redis_maxmemory.max_keys", m.max_keys as u64, 1, MAX_CAPACITY as u64)?;
+            range("redis_maxmemory.samples", m.samples as u64, 1, MAX_MAXMEMORY_SAMPLES as u64)?;
         }
         self.run.validate().map_err(|e| format!("run.{e}"))
     }
@@ -318,6 +331,7 @@ fn validate_op(op: &CacheOp) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::redis::EvictionPolicy;
     use tiersim_sim::fault::{Fault, TimedFault};
     use tiersim_sim::schedule::TimedOp;
 
@@ -344,6 +358,20 @@ mod tests {
             (|c| c.rpc_timeout_ms = 0, "rpc_timeout_ms is 0"),
             (|c| c.l2_ttl_ms = u64::MAX, "l2_ttl_ms"),
             (|c| c.tags = vec!["a:b".into()], "tags[0]"),
+            (
+                |c| {
+                    c.redis_maxmemory =
+                        Some(MaxMemory { max_keys: 0, policy: EvictionPolicy::AllkeysLru, samples: 5 })
+                },
+                "redis_maxmemory.max_keys is 0; allowed 1..=",
+            ),
+            (
+                |c| {
+                    c.redis_maxmemory =
+                        Some(MaxMemory { max_keys: 4, policy: EvictionPolicy::AllkeysLru, samples: 65 })
+                },
+                "redis_maxmemory.samples is 65; allowed 1..=64",
+            ),
         ];
         for (mutate, expect) in bad {
             let mut c = SystemConfig::default();

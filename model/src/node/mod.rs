@@ -7,6 +7,8 @@
 pub mod config;
 pub mod db;
 pub mod pubsub;
+pub mod floor;
 pub mod redis;
+pub mod script;
 pub mod tier;
 pub mod tier_node;

@@ -11,11 +11,14 @@
 use crate::event::{ModelEvent, RemoveCause, Tier};
 use crate::node::pubsub::Outbox;
 pub use crate::node::pubsub::Published;
+use crate::node::floor::{self, is_floor_key};
+use crate::node::script::{self, Script};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
-use crate::state::redis::{ExpireCond, GetExOpt, PubSub, RedisStore, SetOpts};
+use crate::state::redis::{ExpireCond, GetExOpt, MaxMemory, PubSub, RedisStore, SetOpts};
 use crate::state::store::Entry;
 use crate::state::tracking::{Tracking, TrackingOpts, INVALIDATE_CHANNEL};
+use crate::state::transaction::errors;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
@@ -46,6 +49,9 @@ pub enum RedisReq {
         /// Refuse if the entry's tag has a later generation than this (script).
         tag_generation: Option<u64>,
         op: Option<u64>,
+        /// Refuse if the key has no floor and Redis evicted keys since the reader saw this
+        /// `evicted_keys` count (the floor may have been one of them; see `node::floor`).
+        evicted_keys: Option<u64>,
     },
     Del {
         key: String,
@@ -163,6 +169,95 @@ pub enum RedisReq {
     Caching {
         yes: bool,
     },
+    /// `WATCH keys` on a connection of its own; answers `Watching` (`state::transaction`).
+    Watch {
+        keys: Vec<String>,
+    },
+    /// `UNWATCH` of a connection from `Watch`.
+    Unwatch {
+        watch: WatchToken,
+    },
+    /// `MULTI`, the queued `cmds`, `EXEC` (on the connection of `watch`, if any), sent together as
+    /// client libraries pipeline them; answers `Exec`. A command a transaction may not hold
+    /// (WATCH, EXEC, a script, SUBSCRIBE) aborts it at queueing time: EXECABORT, nothing runs.
+    Exec {
+        watch: Option<WatchToken>,
+        cmds: Vec<RedisReq>,
+    },
+    /// `EVAL`/`FCALL`: run `script` atomically with `KEYS` and `ARGV` (`node::script`).
+    Eval {
+        script: RedisScript,
+        keys: Vec<String>,
+        args: Vec<i64>,
+        /// The client operation the script's commands count for.
+        op: Option<u64>,
+    },
+}
+
+/// `req` attributed to client operation `op` where the command records one, so that what a
+/// transaction or a script serves counts for the operation that ran it.
+pub fn with_op(mut req: RedisReq, op: Option<u64>) -> RedisReq {
+    match &mut req {
+        RedisReq::Get { op: o, .. }
+        | RedisReq::Fill { op: o, .. }
+        | RedisReq::SetGet { op: o, .. }
+        | RedisReq::GetDel { op: o, .. }
+        | RedisReq::GetEx { op: o, .. }
+        | RedisReq::MGet { op: o, .. }
+        | RedisReq::MSet { op: o, .. }
+        | RedisReq::LeaseGet { op: o, .. }
+        | RedisReq::LeaseFill { op: o, .. }
+            if o.is_none() =>
+        {
+            *o = op;
+        }
+        _ => {}
+    }
+    req
+}
+
+/// What a read-only command reads, for client tracking (GETEX is a write in Redis).
+fn reads_of(req: &RedisReq) -> Vec<String> {
+    match req {
+        RedisReq::Get { key, touch_ms: None, .. } | RedisReq::LeaseGet { key, .. } => vec![key.clone()],
+        RedisReq::MGet { keys, .. } => keys.clone(),
+        _ => Vec::new(),
+    }
+}
+
+/// A script the Redis node runs (`node::script`).
+pub type RedisScript = Script<RedisReq, RedisResp>;
+
+/// The connection a WATCH opened: its client id, on the node's run `run_id` (a restart drops
+/// the connection and its watches).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WatchToken {
+    pub client: u64,
+    pub run_id: u64,
+}
+
+/// The keys a command touches, or `None` for a command that may not run inside a script or a
+/// transaction (one that is not a keyspace command, or one this list does not know yet).
+pub fn keys_of(req: &RedisReq) -> Option<Vec<&str>> {
+    Some(match req {
+        RedisReq::Get { key, .. }
+        | RedisReq::Fill { key, .. }
+        | RedisReq::Del { key }
+        | RedisReq::SetGet { key, .. }
+        | RedisReq::GetDel { key, .. }
+        | RedisReq::GetEx { key, .. }
+        | RedisReq::Expire { key, .. }
+        | RedisReq::Pttl { key }
+        | RedisReq::Invalidate { key, .. }
+        | RedisReq::LeaseGet { key, .. }
+        | RedisReq::LeaseFill { key, .. }
+        | RedisReq::WriteLease { key, .. }
+        | RedisReq::ReleaseWriteLease { key, .. } => vec![key.as_str()],
+        RedisReq::MGet { keys, .. } | RedisReq::Unlink { keys } => keys.iter().map(String::as_str).collect(),
+        RedisReq::MSet { pairs, .. } => pairs.iter().map(|(k, _)| k.as_str()).collect(),
+        RedisReq::Publish { .. } => Vec::new(),
+        _ => return None,
+    })
 }
 
 /// Which EXPIRE command, with its argument.
@@ -180,12 +275,14 @@ pub enum ExpireArg {
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedisResp {
-    /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, and the generation of
-    /// the tag asked about (0 if none).
+    /// GET: the entry and its PTTL in ms (-1: no TTL), the node's run id, the generation of
+    /// the tag asked about (0 if none), and how many keys maxmemory evicted since the node
+    /// started (`INFO stats` `evicted_keys`).
     Entry {
         entry: Option<(Entry, i64)>,
         run_id: u64,
         tag_generation: u64,
+        evicted_keys: u64,
     },
     Bool(bool),
     Int(i64),
@@ -206,6 +303,10 @@ pub enum RedisResp {
         entry: Option<(Entry, i64)>,
         token: Option<LeaseToken>,
     },
+    /// WATCH: the connection that watches.
+    Watching(WatchToken),
+    /// EXEC: each queued command's reply, or `None` (nil) when a watched key changed.
+    Exec(Option<Vec<RedisResp>>),
 }
 
 /// What a command hands to the connections of its node's clients.
@@ -233,9 +334,26 @@ pub struct RedisShared {
     pub data: Arc<Mutex<Option<RedisStore<Entry>>>>,
 }
 
+/// What a gated fill must still find for Redis to take it (None: not checked): the run id, the
+/// tag generation and the eviction count its reader saw.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct FillFence {
+    run_id: Option<u64>,
+    tag_generation: Option<u64>,
+    evicted_keys: Option<u64>,
+}
+
 struct RedisState {
+    /// Cache entries and, under `{key}:floor`, their version floors (`node::floor`).
     data: RedisStore<Entry>,
-    floors: BTreeMap<String, u64>,
+    /// Keys maxmemory evicted since the node started (`INFO stats` `evicted_keys`).
+    evicted_keys: u64,
+    /// Inside an EXEC or a script (nesting depth): no eviction until it ends, as in Redis.
+    atomic_depth: u32,
+    /// What the commands of the running transaction or script read (for client tracking).
+    atomic_reads: Vec<String>,
+    /// The last client id a WATCH was given.
+    last_client: u64,
     /// Tag generations (the `tag-gen:{tag}` keys): advanced by every DelTag.
     tag_generations: BTreeMap<String, u64>,
     pubsub: PubSub,
@@ -300,6 +418,25 @@ impl RedisState {
         });
     }
 
+    /// Redis's eviction before a command that may use memory: evict as maxmemory says, recording
+    /// each evicted entry (a floor is no entry: it just goes). Under `noeviction` a full keyspace
+    /// is an OOM error.
+    fn make_room(&mut self) -> Result<(), String> {
+        if self.atomic_depth > 0 {
+            return Ok(());
+        }
+        let before = self.data.clone();
+        let evicted = self.data.make_room().map_err(|e| e.to_string())?;
+        for key in evicted {
+            self.evicted_keys += 1;
+            if !is_floor_key(&key) {
+                let version = before.peek_any(&key).map_or(0, |e| e.version);
+                self.removed(&key, version, RemoveCause::Evict);
+            }
+        }
+        Ok(())
+    }
+
     /// A live entry, recording a lazy expiry on the way.
     fn live(&mut self, key: &str) -> Option<Entry> {
         let now_ms = self.now_ms();
@@ -349,19 +486,25 @@ impl RedisState {
         mut entry: Entry,
         opts: SetOpts,
         gate: Gate,
-        run_id: Option<u64>,
-        tag_generation: Option<u64>,
+        fence: FillFence,
         op: Option<u64>,
     ) -> RedisResp {
+        if let Err(oom) = self.make_room() {
+            return RedisResp::Error(oom);
+        }
         let now_ms = self.now_ms();
-        let floor = self.floors.get(&key).copied().unwrap_or(0);
+        let floor_known = floor::floor(&mut self.data, &key, now_ms);
+        let floor = floor_known.unwrap_or(0);
         let current = self.live(&key);
         let cached = current.as_ref().map(|c| c.version);
-        let stale_tag = tag_generation.is_some_and(|g| {
+        let stale_tag = fence.tag_generation.is_some_and(|g| {
             entry.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
         });
-        let refused = run_id.is_some_and(|r| r != self.run_id)
+        let floor_lost =
+            floor_known.is_none() && fence.evicted_keys.is_some_and(|seen| seen != self.evicted_keys);
+        let refused = fence.run_id.is_some_and(|r| r != self.run_id)
             || stale_tag
+            || floor_lost
             || match gate {
                 Gate::Plain => false,
                 Gate::IfNewer => entry.version < floor || cached.is_some_and(|c| c >= entry.version),
@@ -433,7 +576,94 @@ impl RedisState {
             return RedisResp::Bool(true);
         }
         // A tag invalidation since the read began voids the fill like a write lease would.
-        self.fill(key, entry, opts, Gate::IfNewer, Some(token.incarnation), Some(token.tag_generation), op)
+        let fence = FillFence {
+            run_id: Some(token.incarnation),
+            tag_generation: Some(token.tag_generation),
+            evicted_keys: None,
+        };
+        self.fill(key, entry, opts, Gate::IfNewer, fence, op)
+    }
+
+    /// MULTI ... EXEC: refused whole on a command a transaction may not hold, nil when a watched
+    /// key changed, an error when the connection was lost to a restart, else every command's
+    /// reply in order, run with nothing in between and no eviction until the end.
+    fn exec(
+        &mut self,
+        watch: Option<WatchToken>,
+        cmds: Vec<RedisReq>,
+        from: &str,
+    ) -> (RedisResp, Vec<Push>) {
+        let mut deliveries = Vec::new();
+        if watch.is_some_and(|w| w.run_id != self.run_id) {
+            return (
+                RedisResp::Error("ERR connection lost: the node restarted since WATCH".into()),
+                deliveries,
+            );
+        }
+        if cmds.iter().any(|c| keys_of(c).is_none()) {
+            if let Some(w) = watch {
+                self.data.unwatch(w.client);
+            }
+            return (RedisResp::Error(errors::EXECABORT.into()), deliveries);
+        }
+        let now_ms = self.now_ms();
+        if watch.is_some_and(|w| !self.data.exec_allowed(w.client, now_ms)) {
+            return (RedisResp::Exec(None), deliveries);
+        }
+        if let Err(oom) = self.make_room() {
+            return (RedisResp::Error(oom), deliveries);
+        }
+        self.atomic_depth += 1;
+        let replies = cmds
+            .into_iter()
+            .map(|cmd| {
+                self.atomic_reads.extend(reads_of(&cmd));
+                let (resp, sent) = self.execute(cmd, from);
+                deliveries.extend(sent);
+                resp
+            })
+            .collect();
+        self.atomic_depth -= 1;
+        (RedisResp::Exec(Some(replies)), deliveries)
+    }
+
+    /// EVAL/FCALL: the script's reply; its commands run on declared keys only, with nothing in
+    /// between and no eviction until the end.
+    fn eval(
+        &mut self,
+        script: &RedisScript,
+        keys: &[String],
+        args: &[i64],
+        op: Option<u64>,
+        from: &str,
+    ) -> (RedisResp, Vec<Push>) {
+        let mut deliveries = Vec::new();
+        if let Err(oom) = self.make_room() {
+            return (RedisResp::Error(oom), deliveries);
+        }
+        let (now_ms, node) = (self.now_ms(), self.node.clone());
+        self.atomic_depth += 1;
+        let resp = {
+            let mut call = |req: RedisReq| match keys_of(&req) {
+                None => {
+                    RedisResp::Error(format!("ERR This Redis command is not allowed from script: {req:?}"))
+                }
+                Some(ks) => match ks.iter().find(|k| !keys.iter().any(|d| d == *k)) {
+                    Some(k) => RedisResp::Error(format!(
+                        "ERR Script attempted to access key {k:?}, not declared in KEYS"
+                    )),
+                    None => {
+                        self.atomic_reads.extend(reads_of(&req));
+                        let (resp, sent) = self.execute(with_op(req, op), from);
+                        deliveries.extend(sent);
+                        resp
+                    }
+                },
+            };
+            script::run(script, keys, args, now_ms, &node, &mut call)
+        };
+        self.atomic_depth -= 1;
+        (resp, deliveries)
     }
 
     fn keys_with_tag(&mut self, tag: &str) -> Vec<String> {
@@ -456,15 +686,12 @@ impl RedisState {
     }
 
     fn handle(&mut self, req: RedisReq, from: &str) -> (RedisResp, Vec<Push>) {
-        // What a read-only command reads, for tracking (GETEX is a write in Redis).
-        let reads = match &req {
-            RedisReq::Get { key, touch_ms: None, .. } | RedisReq::LeaseGet { key, .. } => vec![key.clone()],
-            RedisReq::MGet { keys, .. } => keys.clone(),
-            _ => Vec::new(),
-        };
+        let mut reads = reads_of(&req);
         let client_command =
             matches!(req, RedisReq::Tracking { .. } | RedisReq::TrackingOff | RedisReq::Caching { .. });
         let (resp, mut pushes) = self.execute(req, from);
+        // A transaction or a script is one command to tracking, reading what its commands read.
+        reads.append(&mut self.atomic_reads);
         let from = from.to_string();
         if !client_command {
             self.tracking.command(&from, &reads);
@@ -502,10 +729,15 @@ impl RedisState {
                     (e, pttl)
                 });
                 let tag_generation = tag.and_then(|t| self.tag_generations.get(&t).copied()).unwrap_or(0);
-                RedisResp::Entry { entry, run_id: self.run_id, tag_generation }
+                RedisResp::Entry {
+                    entry,
+                    run_id: self.run_id,
+                    tag_generation,
+                    evicted_keys: self.evicted_keys,
+                }
             }
-            RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op } => {
-                self.fill(key, entry, opts, gate, run_id, tag_generation, op)
+            RedisReq::Fill { key, entry, opts, gate, run_id, tag_generation, op, evicted_keys } => {
+                self.fill(key, entry, opts, gate, FillFence { run_id, tag_generation, evicted_keys }, op)
             }
             RedisReq::Del { key } => {
                 let old = self.live(&key);
@@ -517,7 +749,7 @@ impl RedisState {
             }
             RedisReq::SetGet { key, entry, opts, op } => {
                 let old = self.live(&key);
-                match self.fill(key, entry, opts, Gate::Plain, None, None, op) {
+                match self.fill(key, entry, opts, Gate::Plain, FillFence::default(), op) {
                     RedisResp::Bool(stored) => RedisResp::SetGet { old, stored },
                     err => err,
                 }
@@ -581,7 +813,7 @@ impl RedisState {
             ),
             RedisReq::MSet { pairs, op } => {
                 for (key, entry) in pairs {
-                    self.fill(key, entry, SetOpts::default(), Gate::Plain, None, None, op);
+                    self.fill(key, entry, SetOpts::default(), Gate::Plain, FillFence::default(), op);
                 }
                 RedisResp::Bool(true)
             }
@@ -601,8 +833,10 @@ impl RedisState {
                 RedisResp::Int(self.data.pttl(&key, now_ms))
             }
             RedisReq::Invalidate { key, version } => {
-                let floor = self.floors.entry(key.clone()).or_insert(0);
-                *floor = (*floor).max(version);
+                if let Err(oom) = self.make_room() {
+                    return (RedisResp::Error(oom), deliveries);
+                }
+                floor::raise_floor(&mut self.data, &key, version, now_ms);
                 self.recorder.internal(ModelEvent::Floor {
                     node: self.node.clone(),
                     tier: Tier::Redis,
@@ -721,6 +955,30 @@ impl RedisState {
                 }
                 RedisResp::Int(gen as i64)
             }
+            RedisReq::Watch { keys } => {
+                self.last_client += 1;
+                let client = self.last_client;
+                for key in &keys {
+                    self.data.watch(client, key, now_ms);
+                }
+                RedisResp::Watching(WatchToken { client, run_id: self.run_id })
+            }
+            RedisReq::Unwatch { watch } => {
+                if watch.run_id == self.run_id {
+                    self.data.unwatch(watch.client);
+                }
+                RedisResp::Bool(true)
+            }
+            RedisReq::Exec { watch, cmds } => {
+                let (resp, sent) = self.exec(watch, cmds, from);
+                deliveries.extend(sent);
+                resp
+            }
+            RedisReq::Eval { script, keys, args, op } => {
+                let (resp, sent) = self.eval(&script, &keys, &args, op, from);
+                deliveries.extend(sent);
+                resp
+            }
             RedisReq::ReleaseWriteLease { key, version, gen } => {
                 self.execute(RedisReq::Invalidate { key: key.clone(), version }, from);
                 match (gen, self.write_leases.get_mut(&key)) {
@@ -739,16 +997,32 @@ impl RedisState {
 }
 
 /// The Redis node's main task. Active expiry runs every 100 ms of the node's clock, as Redis's
-/// `hz 10` does (deterministically: every due key, not a random sample).
-pub async fn serve(net: Net, recorder: Recorder<ModelEvent>, shared: RedisShared) {
+/// `hz 10` does (deterministically: every due key, not a random sample). Under `maxmemory` the
+/// eviction samples come from the run `seed`'s stream `evict:<node>` (restarted afresh with the
+/// node).
+pub async fn serve(
+    net: Net,
+    recorder: Recorder<ModelEvent>,
+    shared: RedisShared,
+    maxmemory: Option<MaxMemory>,
+    seed: u64,
+) {
     let node = net.name().to_string();
     recorder.internal(ModelEvent::Start { node: node.clone() });
     // The node's data directory says whether it ran before (its snapshot handle outlives a
     // crash): only a restarted node may have forgotten write leases.
     let restarted = shared.data.lock().unwrap().is_some();
     let state = Rc::new(RefCell::new(RedisState {
-        data: RedisStore::new(),
-        floors: BTreeMap::new(),
+        data: match maxmemory {
+            Some(config) => {
+                RedisStore::with_maxmemory(config, tiersim_sim::rng::stream(seed, &format!("evict:{node}")))
+            }
+            None => RedisStore::new(),
+        },
+        evicted_keys: 0,
+        atomic_depth: 0,
+        atomic_reads: Vec::new(),
+        last_client: 0,
         tag_generations: BTreeMap::new(),
         pubsub: PubSub::new(),
         subscribers: BTreeMap::new(),

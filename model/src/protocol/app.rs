@@ -7,7 +7,7 @@ use crate::event::{ModelEvent, Tier};
 use crate::node::config::{SystemConfig, DB_NODE};
 use crate::node::db::DbReq;
 use crate::node::pubsub::{Delivery, Inbox};
-use crate::node::redis::{ExpireArg, RedisReq, RedisResp};
+use crate::node::redis::{with_op, ExpireArg, RedisReq, RedisResp, RedisScript, WatchToken};
 use crate::node::tier::{Fill, FillTtl, Gate, LeaseToken, TierCmd, TierReply, TierState};
 use crate::protocol::error::OpError;
 use crate::state::database::{Data, Row};
@@ -372,6 +372,24 @@ pub struct RedisLookup {
     pub run_id: u64,
     /// The generation of the key's tag (0: untagged or never invalidated).
     pub tag_generation: u64,
+    /// How many keys the shard's maxmemory had evicted (`INFO stats` `evicted_keys`): what a
+    /// fill fences itself with when a floor may have been evicted (`fill_fenced`).
+    pub evicted_keys: u64,
+}
+
+/// What a fill brings back from its reader's `RedisLookup` for Redis to check (None: unchecked).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RedisFence {
+    pub run_id: Option<u64>,
+    pub tag_generation: Option<u64>,
+    pub evicted_keys: Option<u64>,
+}
+
+/// A WATCH connection on one shard (`RedisClient::watch`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Watch {
+    shard: usize,
+    token: WatchToken,
 }
 
 /// A Redis client on this app node, routing each key to its shard.
@@ -415,8 +433,8 @@ impl RedisClient<'_> {
     pub async fn lookup(&self, key: &str, touch_ms: Option<u64>) -> Result<RedisLookup, OpError> {
         let tag = self.app.tags_of(key).into_iter().next();
         match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag }).await? {
-            RedisResp::Entry { entry, run_id, tag_generation } => {
-                Ok(RedisLookup { entry, run_id, tag_generation })
+            RedisResp::Entry { entry, run_id, tag_generation, evicted_keys } => {
+                Ok(RedisLookup { entry, run_id, tag_generation, evicted_keys })
             }
             other => panic!("tiersim bug: GET answered {other:?}"),
         }
@@ -451,9 +469,27 @@ impl RedisClient<'_> {
         run_id: Option<u64>,
         tag_generation: Option<u64>,
     ) -> Result<bool, OpError> {
-        let op = self.app.op;
-        self.bool(key, RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op })
+        self.fill_fenced(key, entry, opts, gate, RedisFence { run_id, tag_generation, evicted_keys: None })
             .await
+    }
+
+    /// A gated fill fenced by what its reader's lookup saw: refused when the shard restarted
+    /// (`run_id`), the entry's tag was invalidated (`tag_generation`), or, when the key has no
+    /// floor, the shard evicted keys since `evicted_keys` (its floor may have been one of them;
+    /// see `node::floor`). A `None` is not checked.
+    pub async fn fill_fenced(
+        &self,
+        key: &str,
+        entry: Entry,
+        opts: SetOpts,
+        gate: Gate,
+        fence: RedisFence,
+    ) -> Result<bool, OpError> {
+        let RedisFence { run_id, tag_generation, evicted_keys } = fence;
+        let op = self.app.op;
+        let req =
+            RedisReq::Fill { key: key.into(), entry, opts, gate, run_id, tag_generation, op, evicted_keys };
+        self.bool(key, req).await
     }
 
     pub async fn del(&self, key: &str) -> Result<bool, OpError> {
@@ -608,6 +644,80 @@ impl RedisClient<'_> {
             }
         }
         Ok(removed)
+    }
+
+    /// `WATCH keys` on a connection of its own (all keys on one shard, as Redis Cluster
+    /// requires): a later `exec` on it answers nil if any of them changed in between, expiry and
+    /// eviction included (`state::transaction`). A restart of the shard loses the connection.
+    pub async fn watch(&self, keys: &[&str]) -> Result<Watch, OpError> {
+        let shard = self.one_shard(keys.iter().copied())?;
+        let req = RedisReq::Watch { keys: keys.iter().map(|k| k.to_string()).collect() };
+        match self.call_shard(shard, req).await? {
+            RedisResp::Watching(token) => Ok(Watch { shard, token }),
+            other => panic!("tiersim bug: WATCH answered {other:?}"),
+        }
+    }
+
+    /// `UNWATCH`: give up a watch without running a transaction.
+    pub async fn unwatch(&self, watch: &Watch) -> Result<(), OpError> {
+        self.call_shard(watch.shard, RedisReq::Unwatch { watch: watch.token }).await.map(|_| ())
+    }
+
+    /// `MULTI`, `cmds`, `EXEC`, on `watch`'s connection if given: each command's reply (an error
+    /// reply stays in its place, as Redis answers it), or `Ok(None)` when a watched key changed
+    /// and nothing ran. The commands count for this client operation (their `op`), all their
+    /// keys on one shard; a command a transaction may not hold is `EXECABORT` (`Failed`).
+    pub async fn exec(
+        &self,
+        watch: Option<&Watch>,
+        cmds: Vec<RedisReq>,
+    ) -> Result<Option<Vec<RedisResp>>, OpError> {
+        let keys: Vec<&str> =
+            cmds.iter().flat_map(|c| crate::node::redis::keys_of(c).unwrap_or_default()).collect();
+        let shard = match watch {
+            Some(w) => {
+                if keys.iter().any(|k| self.shard_of(k) != w.shard) {
+                    return Err(OpError::Failed(
+                        "CROSSSLOT Keys in request don't hash to the same slot".into(),
+                    ));
+                }
+                w.shard
+            }
+            None => self.one_shard(keys.iter().copied())?,
+        };
+        let cmds = cmds.into_iter().map(|c| with_op(c, self.app.op)).collect();
+        match self.call_shard(shard, RedisReq::Exec { watch: watch.map(|w| w.token), cmds }).await? {
+            RedisResp::Exec(replies) => Ok(replies),
+            other => panic!("tiersim bug: EXEC answered {other:?}"),
+        }
+    }
+
+    /// `EVAL`/`FCALL`: run `script` atomically on the shard of `keys` (`node::script` says what a
+    /// script may do); its reply, or `Failed` with the error it answered.
+    pub async fn eval(
+        &self,
+        script: &RedisScript,
+        keys: &[&str],
+        args: &[i64],
+    ) -> Result<RedisResp, OpError> {
+        let shard = self.one_shard(keys.iter().copied())?;
+        let req = RedisReq::Eval {
+            script: script.clone(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+            args: args.to_vec(),
+            op: self.app.op,
+        };
+        self.call_shard(shard, req).await
+    }
+
+    /// The one shard of `keys` (shard 0 for none), or Redis Cluster's CROSSSLOT error.
+    fn one_shard<'k>(&self, keys: impl IntoIterator<Item = &'k str>) -> Result<usize, OpError> {
+        let shards: std::collections::BTreeSet<usize> = keys.into_iter().map(|k| self.shard_of(k)).collect();
+        match shards.len() {
+            0 => Ok(0),
+            1 => Ok(*shards.first().expect("one shard")),
+            _ => Err(OpError::Failed("CROSSSLOT Keys in request don't hash to the same slot".into())),
+        }
     }
 
     /// The positions of `keys` grouped by shard, shards in ascending order.

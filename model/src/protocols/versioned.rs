@@ -14,7 +14,7 @@
 
 use crate::node::config::SystemConfig;
 use crate::node::tier::{FillTtl, Gate};
-use crate::protocol::app::{App, Lookup, TierHandle};
+use crate::protocol::app::{App, Lookup, RedisFence, RedisLookup, TierHandle};
 use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
 use crate::state::database::{Data, Row};
 use crate::state::redis::{Expiry, SetOpts};
@@ -55,6 +55,8 @@ pub enum Flaw {
     SameTickInvalidateAll,
     /// A background refresh of a hot key refills it after it was invalidated.
     RefreshAfterInvalidate,
+    /// Redis fills trust the floor key alone: when maxmemory evicted it, a late fill lands.
+    EvictedFloor,
 }
 
 /// How many times an invalidation is sent before the write reports `info`.
@@ -118,7 +120,7 @@ impl Layered {
                     }
                     None => {
                         let data = cx.db().read(key).await?; // the race window opens here
-                        self.fill_redis(cx, key, &data, l.run_id, l.tag_generation).await;
+                        self.fill_redis(cx, key, &data, &l).await;
                         (data, None, l.tag_generation)
                     }
                 }
@@ -153,14 +155,21 @@ impl Layered {
         Ok(data.row())
     }
 
-    async fn fill_redis(&self, cx: &App, key: &str, data: &Data, run_id: u64, tag_generation: u64) {
+    /// Fill Redis after a miss, fenced by what the miss saw: the run id (a restart), the tag
+    /// generation, and the eviction count (an evicted floor: without its floor Redis cannot
+    /// tell a late fill from a fresh one, so it refuses fills after an eviction).
+    async fn fill_redis(&self, cx: &App, key: &str, data: &Data, seen: &RedisLookup) {
         let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
         let plain = self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
-        let (gate, run_id) = if plain { (Gate::Plain, None) } else { (self.gate(), Some(run_id)) };
-        let tag_generation = (self.tag_generations() && !plain).then_some(tag_generation);
+        let gate = if plain { Gate::Plain } else { self.gate() };
+        let fence = RedisFence {
+            run_id: (!plain).then_some(seen.run_id),
+            tag_generation: (self.tag_generations() && !plain).then_some(seen.tag_generation),
+            evicted_keys: (!plain && !self.has(Flaw::EvictedFloor)).then_some(seen.evicted_keys),
+        };
         // A failed fill is not the reader's problem: it still has the row.
         let entry = cx.entry_of(key, data);
-        let _ = cx.redis().fill_tagged(key, entry, opts, gate, run_id, tag_generation).await;
+        let _ = cx.redis().fill_fenced(key, entry, opts, gate, fence).await;
     }
 
     /// Whether fills carry the tag generation the reader saw (all but the flaw that invalidates

@@ -1,4 +1,4 @@
-//! The bug zoo: seventeen real invalidation races, each a protocol that claims the guarantees of
+//! The bug zoo: eighteen real invalidation races, each a protocol that claims the guarantees of
 //! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
@@ -53,7 +53,7 @@ macro_rules! entry {
 }
 
 /// The zoo, in DESIGN.md's order.
-pub const ZOO: [ZooEntry; 17] = [
+pub const ZOO: [ZooEntry; 18] = [
     entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
@@ -105,6 +105,9 @@ pub const ZOO: [ZooEntry; 17] = [
     entry!("tracking-disconnect", "client-tracking", BoundedStaleness,
         "1. A process caches v1 in its L1, tracked by Redis over its RESP2 redirect connection. 2. The redirect connection drops; W commits v2 and Redis's invalidation goes nowhere. 3. The process opens a new redirect connection and turns tracking on again, without flushing its L1. 4. Its L1 serves v1 until its long TTL.",
         "Redis client-side caching docs: when the invalidation connection drops, flush the local cache"),
+    entry!("evicted-floor", "redis-pressure", InvalidationBarrier,
+        "1. R misses in Redis and reads v1 from the database. 2. W commits v2; Redis raises k's floor key to v2 and drops v1; W is acknowledged. 3. Under maxmemory (allkeys-lfu) Redis evicts the floor key, seldom read, to make room for another key. 4. R's gated fill of v1 finds no floor and lands; Redis serves v1.",
+        "Redis maxmemory-policy allkeys-* evicts any key, including the version or lease keys a Lua fill script checks (Redis eviction docs; memcache lease tokens lost to eviction)"),
 ];
 
 fn flaw_of(name: &str) -> Option<Flaw> {
@@ -123,6 +126,7 @@ fn flaw_of(name: &str) -> Option<Flaw> {
         "resubscribe-gap" => Flaw::ResubscribeGap,
         "same-tick-invalidate-all" => Flaw::SameTickInvalidateAll,
         "refresh-after-invalidate" => Flaw::RefreshAfterInvalidate,
+        "evicted-floor" => Flaw::EvictedFloor,
         _ => return None,
     })
 }

@@ -7,3 +7,6 @@ pub mod invalidation;
 pub mod redis;
 pub mod store;
 pub mod tracking;
+pub mod transaction;
+#[cfg(test)]
+mod transaction_tests;

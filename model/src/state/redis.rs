@@ -60,6 +60,7 @@ use imbl::{OrdMap, OrdSet};
 use serde::{Deserialize, Serialize};
 
 use crate::state::store::Key;
+use crate::state::transaction::{ClientId, Watches};
 
 /// The largest absolute expire instant Redis can represent (a signed 64-bit ms count).
 const MAX_EXPIRE_MS: u64 = i64::MAX as u64;
@@ -186,6 +187,8 @@ pub struct RedisStore<V: Clone> {
     expiries: OrdSet<(u64, Key)>,
     /// maxmemory, when configured (off by default: then nothing is tracked or evicted).
     eviction: Option<Eviction>,
+    /// WATCHed keys (`state::transaction`): every change below touches them.
+    watches: Watches,
 }
 
 /// Redis's `maxmemory-policy`.
@@ -227,7 +230,12 @@ impl<V: Clone> Default for RedisStore<V> {
 impl<V: Clone> RedisStore<V> {
     /// An empty keyspace.
     pub fn new() -> Self {
-        RedisStore { entries: OrdMap::new(), expiries: OrdSet::new(), eviction: None }
+        RedisStore {
+            entries: OrdMap::new(),
+            expiries: OrdSet::new(),
+            eviction: None,
+            watches: Watches::default(),
+        }
     }
 
     /// An empty keyspace under `maxmemory`, sampling keys from `rng` (a seeded stream: Redis
@@ -374,6 +382,7 @@ impl<V: Clone> RedisStore<V> {
                 if let Some(stored) = self.entries.get_mut(key) {
                     stored.expire_at_ms = None;
                 }
+                self.touch_watched(key, true);
                 self.debug_check();
                 true
             }
@@ -616,8 +625,45 @@ impl<V: Clone> RedisStore<V> {
         self.entries.is_empty()
     }
 
-    /// `FLUSHALL`: removes every key (maxmemory settings stay).
+    /// `WATCH key` by `client` at `now_ms` (see `state::transaction`).
+    pub fn watch(&mut self, client: ClientId, key: &str, now_ms: u64) {
+        let expired = self.entries.get(key).is_some_and(|s| s.is_expired(now_ms));
+        self.watches.watch(client, key, expired);
+    }
+
+    /// `UNWATCH` (and DISCARD): `client` stops watching.
+    pub fn unwatch(&mut self, client: ClientId) {
+        self.watches.unwatch(client);
+    }
+
+    /// What EXEC decides at `now_ms` before it runs anything: false (EXEC answers nil) when a
+    /// key `client` watches was modified since its WATCH, or has logically expired since
+    /// (Redis 7.0's `isWatchedKeyExpired`). Either way the client stops watching.
+    pub fn exec_allowed(&mut self, client: ClientId, now_ms: u64) -> bool {
+        let expired_since = self.watches.watched(client).iter().any(|(key, expired_at_watch)| {
+            !expired_at_watch && self.entries.get(key).is_some_and(|s| s.is_expired(now_ms))
+        });
+        let allowed = !self.watches.is_dirty(client) && !expired_since;
+        self.watches.unwatch(client);
+        allowed
+    }
+
+    /// Tell the watchers of `key` it changed (`stored_after`: whether it is still stored).
+    fn touch_watched(&mut self, key: &str, stored_after: bool) {
+        if !self.watches.is_empty() {
+            self.watches.touch(key, stored_after);
+        }
+    }
+
+    /// `FLUSHALL`: removes every key (maxmemory settings stay), which touches every watched key
+    /// that was stored.
     pub fn flushall(&mut self) {
+        if !self.watches.is_empty() {
+            let stored: Vec<Key> = self.entries.keys().cloned().collect();
+            for key in stored {
+                self.watches.touch(&key, false);
+            }
+        }
         self.entries = OrdMap::new();
         self.expiries = OrdSet::new();
     }
@@ -666,12 +712,14 @@ impl<V: Clone> RedisStore<V> {
             ev.tick
         });
         self.entries.insert(key.to_owned(), Stored { value, expire_at_ms, accessed, lfu: 5 });
+        self.touch_watched(key, true);
         self.debug_check();
     }
 
     /// Removes `key` from the keyspace and the expiry index; the single place keys leave.
     fn unlink(&mut self, key: &str) -> Option<Stored<V>> {
         let (key, stored) = self.entries.remove_with_key(key)?;
+        self.touch_watched(&key, false);
         if let Some(at) = stored.expire_at_ms {
             let removed = self.expiries.remove(&(at, key));
             debug_assert!(removed.is_some(), "expiry index out of step");

@@ -9,6 +9,7 @@ pub mod panics;
 
 use crate::event::{ModelEvent, Tier};
 use crate::node::config::*;
+use crate::node::floor::is_floor_key;
 use crate::node::redis::{self as redis_server, RedisShared};
 use crate::node::{db, tier_node};
 use crate::protocol::ProtocolFactory;
@@ -81,10 +82,10 @@ pub fn run(
         for shard in 0..topo.redis_shards {
             let shared = RedisShared::default();
             redis.insert(redis_node(shard), shared.clone());
-            let r = rec.clone();
+            let (r, maxmemory) = (rec.clone(), config.redis_maxmemory);
             world.add_node(&redis_node(shard), move |ctx, name| {
                 let (s, r) = (shared.clone(), r.clone());
-                async move { redis_server::serve(Net::bind(&ctx, &name).await, r, s).await }
+                async move { redis_server::serve(Net::bind(&ctx, &name).await, r, s, maxmemory, seed).await }
             });
         }
         let mut tiers: BTreeMap<String, (Tier, Arc<Mutex<TierStore>>)> = BTreeMap::new();
@@ -171,7 +172,7 @@ pub fn run(
             if let Some(store) = shared.data.lock().unwrap().as_ref() {
                 let now_ms = world.ctx().clocks.node(node).now_ns() / 1_000_000;
                 let store: &RedisStore<Entry> = store;
-                for key in store.keys() {
+                for key in store.keys().filter(|k| !is_floor_key(k)) {
                     if let Some(e) = store.peek(key, now_ms) {
                         held.insert((node.clone(), key.clone()), (Tier::Redis, e.clone()));
                     }

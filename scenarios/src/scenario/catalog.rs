@@ -5,6 +5,7 @@ use crate::scenario::Scenario;
 use std::sync::Arc;
 use tiersim_model::node::config::{SystemConfig, Topology};
 use tiersim_model::state::database::CdcMode;
+use tiersim_model::state::redis::{EvictionPolicy, MaxMemory};
 
 /// One region, one host, three processes: the smallest hierarchy with a race in it.
 fn small() -> SystemConfig {
@@ -335,6 +336,19 @@ pub fn client_tracking() -> Workload {
     }
 }
 
+/// Redis under maxmemory: 8 keys and their version floors share room for 4 keys, so Redis
+/// evicts while fills and invalidations are in flight. allkeys-lfu (5 samples from the seed)
+/// keeps the keys that are read often and evicts what is seldom touched, such as floors.
+pub fn redis_pressure() -> Workload {
+    let maxmemory = MaxMemory { max_keys: 4, policy: EvictionPolicy::AllkeysLfu, samples: 5 };
+    Workload {
+        name: "redis-pressure",
+        description: "many keys through a Redis under maxmemory: entries and version floors are evicted while fills are in flight",
+        config: SystemConfig { redis_maxmemory: Some(maxmemory), ..small() },
+        ..evict_pressure()
+    }
+}
+
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
@@ -358,6 +372,7 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
         Arc::new(warming_500()),
         Arc::new(connection_drops()),
         Arc::new(client_tracking()),
+        Arc::new(redis_pressure()),
     ]
 }
 
