@@ -54,6 +54,9 @@ pub struct BenchOptions<'a> {
     /// the CLI's sweeps run; `None` measures threads of this process (a test binary cannot be
     /// re-executed as a worker).
     pub workers: Option<WorkerCmd>,
+    /// How long the explore of `memory.explore_rss_mb` runs (`None`: 10 minutes, 10 s with
+    /// `quick`). It needs `workers`' program to run `explore` in.
+    pub explore_budget: Option<Duration>,
 }
 
 impl BenchOptions<'_> {
@@ -92,6 +95,8 @@ struct Counts {
     /// RSS growth is measured between these two run counts.
     rss_runs_warm: u64,
     rss_runs_total: u64,
+    /// The default budget of the explore whose peak RSS is measured.
+    explore_budget: Duration,
 }
 
 impl Counts {
@@ -115,6 +120,7 @@ impl Counts {
                 shrink_max_runs: 40,
                 rss_runs_warm: 50,
                 rss_runs_total: 300,
+                explore_budget: Duration::from_secs(10),
             }
         } else {
             Counts {
@@ -135,6 +141,7 @@ impl Counts {
                 shrink_max_runs: 2000,
                 rss_runs_warm: 500,
                 rss_runs_total: 10_000,
+                explore_budget: Duration::from_secs(600),
             }
         }
     }
@@ -161,8 +168,15 @@ pub fn run(opts: &BenchOptions) -> Value {
     let (rss_figures, peak_before_reset_kb) = wgl_memory(&counts);
     mark("wgl_200k");
 
+    // First of the sections that start child processes, so the children's peak is the explore's.
+    let explore_budget = opts.explore_budget.unwrap_or(counts.explore_budget);
+    opts.say(&format!("bench: peak RSS of an explore of {} s in worker processes", explore_budget.as_secs()));
+    let explore = explore_rss(explore_budget, opts.workers.as_ref());
     opts.say(&format!("bench: RSS growth per run, {} runs in this process", counts.rss_runs_total));
-    let memory = rss_growth(&counts, &versioned);
+    let mut memory = rss_growth(&counts, &versioned);
+    for (k, v) in explore {
+        memory[k] = v;
+    }
     mark("memory");
 
     opts.say("bench: engine (raw madsim ping-pong, then tiersim on race)");
@@ -360,6 +374,8 @@ fn seeds_per_sec(counts: &Counts, versioned: &ProtocolFactory, opts: &BenchOptio
     let mut out = serde_json::Map::new();
     let seeds = 0..counts.sweep_seeds;
     for s in crate::scenario::catalog::all() {
+        // The load next to each figure: a second job only scales onto a second idle core.
+        let load_before = load_avg_1m();
         let (one, _) = sweep_wall_in(&s, versioned, seeds.clone(), 1, opts.workers.clone());
         let (two, _) = sweep_wall_in(&s, versioned, seeds.clone(), 2, opts.workers.clone());
         let (jobs_1, jobs_2) =
@@ -373,7 +389,8 @@ fn seeds_per_sec(counts: &Counts, versioned: &ProtocolFactory, opts: &BenchOptio
         out.insert(
             s.name().into(),
             json!({"jobs_1": round(jobs_1, 1), "jobs_2": round(jobs_2, 1), "seeds": counts.sweep_seeds,
-                   "parallel_efficiency": round(efficiency, 3)}),
+                   "parallel_efficiency": round(efficiency, 3),
+                   "load_avg_1m": {"before": load_before, "after": load_avg_1m()}}),
         );
     }
     Value::Object(out)
@@ -398,6 +415,55 @@ fn rss_growth(counts: &Counts, versioned: &ProtocolFactory) -> Value {
         "rss_growth_kb_per_run": round(per_run, 3),
         "seeds_per_sec": round(per_sec((total - warm) as f64, wall), 1),
     })
+}
+
+/// The largest resident set of an `explore` over `budget`, its parent and every worker: it runs
+/// as a child of this process (`workers`' program, two jobs), and once it is waited for,
+/// `getrusage(RUSAGE_CHILDREN)`'s `ru_maxrss` is the largest resident set of any descendant
+/// waited for so far (the explore waits for each worker it retires). That holds only while no
+/// other child has ended, so this runs before the sections that start workers, and the figure is
+/// `null` with a reason when the mark was already set or there is no binary to run.
+fn explore_rss(budget: Duration, workers: Option<&WorkerCmd>) -> Vec<(&'static str, Value)> {
+    let skipped = |why: String| vec![("explore_rss_mb", Value::Null), ("explore_rss_skipped", json!(why))];
+    let Some(cmd) = workers else {
+        return skipped("no tiersim binary to run explore in (threads of a test binary)".into());
+    };
+    let children_max_kb = || {
+        // SAFETY: getrusage writes into the struct it is handed and reads nothing else.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) };
+        usage.ru_maxrss as u64
+    };
+    let before_kb = children_max_kb();
+    if before_kb > 0 {
+        return skipped(format!("a child of {} MB had ended before the explore", mb(before_kb)));
+    }
+    let out = std::env::temp_dir().join(format!("tiersim-bench-explore-{}", std::process::id()));
+    let load_before = load_avg_1m();
+    let started = Instant::now();
+    let run = std::process::Command::new(&cmd.program)
+        .args(["explore", "--budget", &format!("{}s", budget.as_secs().max(1)), "--jobs", "2", "--json"])
+        .arg("--out")
+        .arg(&out)
+        .stderr(std::process::Stdio::null())
+        .output();
+    let _ = std::fs::remove_dir_all(&out);
+    let report = match run {
+        Ok(o) if o.status.code().is_some_and(|c| c <= 1) => {
+            serde_json::from_slice::<Value>(&o.stdout).unwrap_or(Value::Null)
+        }
+        Ok(o) => return skipped(format!("explore ended with {}", o.status)),
+        Err(e) => return skipped(format!("cannot run {}: {e}", cmd.program.display())),
+    };
+    let peak_kb = children_max_kb();
+    vec![
+        ("explore_rss_mb", json!(mb(peak_kb))),
+        ("explore_rss_under_300mb", json!(mb(peak_kb) < 300.0)),
+        ("explore_budget_s", json!(budget.as_secs())),
+        ("explore_wall_ms", json!(started.elapsed().as_millis() as u64)),
+        ("explore_runs", report["runs"].clone()),
+        ("explore_load_avg_1m", json!({"before": load_before, "after": load_avg_1m()})),
+    ]
 }
 
 fn time_acceleration(counts: &Counts, versioned: &ProtocolFactory) -> Value {
@@ -961,6 +1027,7 @@ mod tests {
             quick: true,
             progress: Some(&|line: &str| eprintln!("{line}")),
             workers: None,
+            explore_budget: None,
         })
     }
 
@@ -980,6 +1047,8 @@ mod tests {
         }
         assert!(j["time_acceleration"]["sim_sec_per_wall_sec"].is_number());
         assert!(j["memory"]["rss_growth_kb_per_run"].is_number(), "{}", j["memory"]);
+        // A test binary cannot run `explore`, and says so instead of a figure.
+        assert!(j["memory"]["explore_rss_mb"].is_null() && j["memory"]["explore_rss_skipped"].is_string());
         assert!(j["targets"]["rss_growth_le_1kb_per_run"].is_boolean(), "{}", j["targets"]);
         let c = &j["checker"];
         assert!(c["etcd_total_ms"].is_number() || c["etcd_missing"].is_string(), "{c}");
@@ -1035,6 +1104,7 @@ mod tests {
             quick,
             progress: Some(&|line: &str| eprintln!("{line}")),
             workers: None,
+            explore_budget: None,
         });
         println!("{}", serde_json::to_string_pretty(&j).unwrap());
     }

@@ -11,17 +11,29 @@ pub struct BenchArgs {
     /// Print the whole report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// How long the explore whose peak RSS is measured runs (memory.explore_rss_mb), e.g. 30s
+    /// or 10m [default: 10m, 10s with --quick]
+    #[arg(long, value_name = "DURATION")]
+    pub explore_budget: Option<String>,
 }
 
 impl BenchArgs {
     pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
-        let BenchArgs { quick, json } = self;
+        let BenchArgs { quick, json, explore_budget } = self;
+        // The budget grammar's messages name `--budget`; this flag is another.
+        let explore_budget = explore_budget
+            .as_deref()
+            .map(|text| {
+                super::args::parse_duration(text)
+                    .map_err(|BadInput(m)| BadInput(m.replacen("--budget", "--explore-budget", 1)))
+            })
+            .transpose()?;
         use crate::bench::{run, BenchOptions};
         let progress = |line: &str| eprintln!("{line}");
         let shared_dir = BenchOptions::default_shared_dir();
         // Seeds per second are measured the way sweeps run: in worker processes of this binary.
         let workers = crate::explore::worker::WorkerCmd::current_exe().ok();
-        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers });
+        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers, explore_budget });
         if json {
             println!("{report}");
         } else {
