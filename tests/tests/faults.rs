@@ -78,3 +78,76 @@ fn a_run_without_faults_has_no_indeterminate_operations() {
     let o = tiersim_scenarios::run_seed(&*s, protocol("versioned"), 1, &[]);
     assert!(o.history.client_events().all(|e| e.kind != EventType::Info), "no faults, no timeouts");
 }
+
+/// Connections (`tiersim_sim::conn`) drop by their stated rule.
+mod connections {
+    use std::time::Duration;
+    use tiersim_sim::conn::{DropCause, CONN_TIMEOUT_NS};
+    use tiersim_sim::fault::Fault;
+    use tiersim_sim::runtime::{run, RunConfig};
+
+    fn sleep_ns(ns: u64) -> madsim::time::Sleep {
+        madsim::time::sleep(Duration::from_nanos(ns))
+    }
+
+    /// Each way a connection dies, each next to its near miss that leaves it alive.
+    #[test]
+    fn connections_drop_by_the_stated_rule_and_only_by_it() {
+        let finished = run(3, &RunConfig::default(), |mut world| async move {
+            for n in ["client", "server", "other"] {
+                world.add_node(n, |_, _| std::future::pending::<()>());
+            }
+            let conns = world.ctx().conns.clone();
+            let clog = |a: &str, b: &str| Fault::ClogLink { a: a.into(), b: b.into() };
+            let unclog = |a: &str, b: &str| Fault::UnclogLink { a: a.into(), b: b.into() };
+            let mut seen = Vec::new();
+
+            // A partition shorter than the timeout holds; one that lasts it drops.
+            let c = conns.open("client", "server").unwrap();
+            world.apply(&clog("server", "client"));
+            assert!(conns.open("client", "server").is_err(), "no connect across a partition");
+            sleep_ns(CONN_TIMEOUT_NS - 1_000_000).await;
+            world.apply(&unclog("client", "server"));
+            sleep_ns(CONN_TIMEOUT_NS).await;
+            seen.push(("short partition", conns.is_open(c)));
+            world.apply(&Fault::ClogNode { node: "server".into() });
+            sleep_ns(CONN_TIMEOUT_NS + 1_000_000).await;
+            world.apply(&Fault::UnclogNode { node: "server".into() });
+            seen.push(("long partition", conns.is_open(c)));
+            assert_eq!(conns.drop_cause(c), Some(DropCause::Partition));
+
+            // A partition elsewhere, a reset of another pair, loss: nothing drops.
+            let c = conns.open("client", "server").unwrap();
+            world.apply(&clog("other", "server"));
+            world.apply(&Fault::DropConnection { client: "other".into(), server: "server".into() });
+            world.apply(&Fault::LossStart { per_mille: 1000 });
+            sleep_ns(2 * CONN_TIMEOUT_NS).await;
+            world.apply(&Fault::LossEnd);
+            world.apply(&unclog("other", "server"));
+            seen.push(("unrelated faults", conns.is_open(c)));
+            world.apply(&Fault::DropConnection { client: "client".into(), server: "server".into() });
+            seen.push(("reset", conns.is_open(c)));
+            assert_eq!(conns.closed(c).await, DropCause::Reset);
+
+            // A kill drops at once, and nothing connects to a node that is down until it restarts.
+            let c = conns.open("client", "server").unwrap();
+            world.apply(&Fault::Kill { node: "server".into() });
+            seen.push(("kill", conns.is_open(c)));
+            assert!(conns.open("client", "server").is_err(), "no connect to a dead node");
+            world.apply(&Fault::Restart { node: "server".into() });
+            let c = conns.open("client", "server").unwrap();
+            conns.close(c);
+            seen.push(("closed", conns.is_open(c)));
+            seen
+        });
+        let expected = vec![
+            ("short partition", true),
+            ("long partition", false),
+            ("unrelated faults", true),
+            ("reset", false),
+            ("kill", false),
+            ("closed", false),
+        ];
+        assert_eq!(finished.result, Ok(expected));
+    }
+}

@@ -255,7 +255,11 @@ mod tests {
         assert!(t.enable(&2, TrackingOpts { prefixes: keys(&["x"]), ..Default::default() }, true).is_err());
         assert!(t.enable(&3, TrackingOpts { redirect: Some(8), ..Default::default() }, false).is_err());
         t.command(&1, &keys(&["other"]));
-        assert_eq!(t.modified(Some(&4), &keys(&["user:7", "other", "cfg"])), vec![to(1, &["user:7", "cfg"])]);
+        assert_eq!(
+            t.modified(Some(&4), &keys(&["user:7", "other", "cfg"])),
+            vec![to(1, &["cfg"]), to(1, &["user:7"])],
+            "a message per prefix, in prefix order"
+        );
         assert_eq!(t.modified(Some(&4), &keys(&["user:7"])), vec![to(1, &["user:7"])], "every time");
     }
 }
