@@ -176,13 +176,20 @@ pub(crate) fn explore(
             } else {
                 (schedule.clone(), o.seed, Default::default(), o.clone())
             };
-            let signature = signature(&p.name(), &invariant, &shrunk);
-            if let Some(file) = files.known.get(&signature) {
+            let sig_of = |invariant: &str| signature(&p.name(), invariant, &shrunk);
+            let signature = sig_of(&invariant);
+            // One bug, one signature: a shrunk failure that also breaks another invariant is the
+            // bug already named under that invariant when the shape matches (a run whose first
+            // violation is read-your-writes may shrink to the race first named by its barrier).
+            let also: Vec<String> = std::iter::once(signature.clone())
+                .chain(shrunk_outcome.violations.iter().map(|v| sig_of(&v.invariant)))
+                .collect();
+            if let Some((sig, file)) = also.iter().find_map(|s| files.known.get(s).map(|f| (s, f))) {
                 cell.known += 1;
-                known_seen.insert(signature, file.clone());
+                known_seen.insert(sig.clone(), file.clone());
                 continue;
             }
-            if signatures.contains_key(&signature) {
+            if also.iter().any(|s| signatures.contains_key(s)) {
                 continue;
             }
             let path = save_replay(
