@@ -177,6 +177,12 @@ impl World {
                     crate::fault::Shaping { max_delay_ns: *max_delay_ns, dup_per_mille: *dup_per_mille }
             }
             Fault::ShapingEnd => self.ctx.shaping.lock().unwrap().0 = Default::default(),
+            Fault::SlowLinkStart { from, to, extra_ns } => {
+                self.ctx.slow_links.lock().unwrap().insert((from.clone(), to.clone()), *extra_ns);
+            }
+            Fault::SlowLinkEnd { from, to } => {
+                self.ctx.slow_links.lock().unwrap().remove(&(from.clone(), to.clone()));
+            }
         }
     }
 }

@@ -5,6 +5,7 @@ pub mod leased;
 pub mod pass_through;
 pub mod versioned;
 pub mod zoo;
+pub mod zoo_deep;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
 pub use leased::Leased;
@@ -18,12 +19,12 @@ use crate::protocol::{Invariant, ProtocolFactory};
 pub fn builtin() -> Vec<ProtocolFactory> {
     let mut all = vec![
         ProtocolFactory::new(LayeredProtocol::versioned),
-        ProtocolFactory::new(|| Leased),
+        ProtocolFactory::new(Leased::default),
         ProtocolFactory::new(|| CacheAside),
         ProtocolFactory::new(DoubleDelete::common),
         ProtocolFactory::new(|| PassThrough),
     ];
-    all.extend(zoo::ZOO.iter().map(zoo::protocol));
+    all.extend(zoo::all().map(zoo::protocol));
     all
 }
 

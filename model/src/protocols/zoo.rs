@@ -19,6 +19,25 @@ pub struct ZooEntry {
     /// The scenario and the invariant that expose it.
     pub scenario: &'static str,
     pub invariant: Invariant,
+    /// `basic` (uniform random search finds it within a few hundred seeds) or `deep` (a race of
+    /// depth three or more that random search needs thousands of seeds for; see `zoo_deep`).
+    pub tier: ZooTier,
+}
+
+/// How hard a zoo entry is to find.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZooTier {
+    Basic,
+    Deep,
+}
+
+impl ZooTier {
+    pub fn name(self) -> &'static str {
+        match self {
+            ZooTier::Basic => "basic",
+            ZooTier::Deep => "deep",
+        }
+    }
 }
 
 /// What a pub/sub-invalidated protocol claims: its authors believe every published
@@ -47,6 +66,7 @@ macro_rules! entry {
             source: $source,
             scenario: $scenario,
             invariant: Invariant::$inv,
+            tier: ZooTier::Basic,
         }
     };
 }
@@ -122,6 +142,9 @@ fn flaw_of(name: &str) -> Option<Flaw> {
 
 /// The protocol of zoo entry `entry`.
 pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
+    if entry.tier == ZooTier::Deep {
+        return super::zoo_deep::protocol(entry);
+    }
     if entry.name == "short-double-delete" {
         return ProtocolFactory::new(|| DoubleDelete {
             name: "short-double-delete",
@@ -139,7 +162,12 @@ pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
     ProtocolFactory::new(move || LayeredProtocol { name, layered: Layered { flaw: Some(flaw) }, claims })
 }
 
+/// Every zoo entry: the basic tier in DESIGN.md's order, then the deep tier.
+pub fn all() -> impl Iterator<Item = &'static ZooEntry> {
+    ZOO.iter().chain(super::zoo_deep::DEEP.iter())
+}
+
 /// The zoo entry called `name`.
 pub fn entry(name: &str) -> Option<&'static ZooEntry> {
-    ZOO.iter().find(|e| e.name == name)
+    all().find(|e| e.name == name)
 }

@@ -11,14 +11,23 @@ pub struct BenchArgs {
     /// Print the whole report as one JSON object on stdout instead of a summary.
     #[arg(long)]
     pub json: bool,
+    /// Only the deep-zoo section: runs to failure per deep entry and strategy (tens of minutes;
+    /// always prints JSON).
+    #[arg(long)]
+    pub deep: bool,
 }
 
 impl BenchArgs {
     pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
-        let BenchArgs { quick, json } = self;
+        let BenchArgs { quick, json, deep } = self;
         use crate::bench::{run, BenchOptions};
         let progress = |line: &str| eprintln!("{line}");
         let shared_dir = BenchOptions::default_shared_dir();
+        if deep {
+            let opts = BenchOptions { shared_dir, quick, progress: Some(&progress), workers: None };
+            println!("{}", crate::bench::deep::figures(&opts));
+            return Ok(0);
+        }
         // Seeds per second are measured the way sweeps run: in worker processes of this binary.
         let workers = crate::explore::worker::WorkerCmd::current_exe().ok();
         let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers });
