@@ -5,6 +5,7 @@ pub mod leased;
 pub mod pass_through;
 pub mod versioned;
 pub mod zoo;
+mod zoo_card;
 pub mod zoo_deep;
 
 pub use cache_aside::{CacheAside, DoubleDelete};

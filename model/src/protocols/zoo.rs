@@ -8,37 +8,7 @@ use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, Invariant, ProtocolFactory};
 use std::time::Duration;
 
-/// A zoo entry's card.
-#[derive(Clone, Copy, Debug)]
-pub struct ZooEntry {
-    pub name: &'static str,
-    /// The race, in a few steps.
-    pub story: &'static str,
-    /// Where it comes from.
-    pub source: &'static str,
-    /// The scenario and the invariant that expose it.
-    pub scenario: &'static str,
-    pub invariant: Invariant,
-    /// `basic` (uniform random search finds it within a few hundred seeds) or `deep` (a race of
-    /// depth three or more that random search needs thousands of seeds for; see `zoo_deep`).
-    pub tier: ZooTier,
-}
-
-/// How hard a zoo entry is to find.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ZooTier {
-    Basic,
-    Deep,
-}
-
-impl ZooTier {
-    pub fn name(self) -> &'static str {
-        match self {
-            ZooTier::Basic => "basic",
-            ZooTier::Deep => "deep",
-        }
-    }
-}
+pub use super::zoo_card::{ZooEntry, ZooTier};
 
 /// What a pub/sub-invalidated protocol claims: its authors believe every published
 /// invalidation arrives within the request timeout (three attempts), so staleness stays within

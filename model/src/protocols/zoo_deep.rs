@@ -10,7 +10,7 @@
 
 use super::leased::Leased;
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
-use super::zoo::{ZooEntry, ZooTier};
+use super::zoo_card::{ZooEntry, ZooTier};
 use crate::protocol::{Invariant, ProtocolFactory};
 
 macro_rules! deep {
