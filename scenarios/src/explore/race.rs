@@ -232,7 +232,81 @@ fn start_extra(f: &TimedFault) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use crate::explore::race::NearMiss;
+    use crate::explore::race::{near_misses, NearMiss};
+    use tiersim_model::event::{ModelEvent, RemoveCause, Tier};
+    use tiersim_sim::history::{ClientEvent, Event, EventType, History, OpFn, OpValue};
+
+    const MS: u64 = 1_000_000;
+
+    /// app-0 and app-1 start; p1 (on app-1) reads k; v2 of k commits at 5 ms; p1's fill of v1
+    /// lands at l2-0 at 10 ms; then `after` happens at l2-0.
+    fn history(after: Vec<(u64, ModelEvent)>) -> History<ModelEvent> {
+        let internal = |time_ns, event| Event::Internal { time_ns, event };
+        let start = |node: &str| ModelEvent::Start { node: node.into() };
+        let invoke = ClientEvent {
+            process: 1,
+            kind: EventType::Invoke,
+            f: OpFn::Read,
+            key: "k".into(),
+            value: OpValue::Single(None),
+            time_ns: 0,
+        };
+        let fill = ModelEvent::Fill {
+            node: "l2-0".into(),
+            tier: Tier::L2,
+            key: "k".into(),
+            version: 1,
+            origin_ns: 0,
+            filled_at_local_ns: 10 * MS,
+            tier_ttl_ns: None,
+            expires_at_ns: None,
+            tags: Vec::new(),
+            op: Some(7),
+        };
+        let mut events = vec![
+            internal(0, start("app-0")),
+            internal(0, start("app-1")),
+            Event::Client { op: 7, event: invoke, version: None },
+            internal(5 * MS, ModelEvent::Commit { key: "k".into(), version: 2, value: Some(2), op: 8 }),
+            internal(10 * MS, fill),
+        ];
+        events.extend(after.into_iter().map(|(t, e)| internal(t, e)));
+        History { events, digests: Vec::new(), trace_hash: 0 }
+    }
+
+    fn floor(version: u64) -> ModelEvent {
+        ModelEvent::Floor { node: "l2-0".into(), tier: Tier::L2, key: "k".into(), version }
+    }
+
+    fn restart() -> ModelEvent {
+        ModelEvent::Start { node: "l2-0".into() }
+    }
+
+    #[test]
+    fn a_stale_fill_just_before_a_restart_that_wiped_the_floor_is_a_near_miss() {
+        let misses = near_misses(&history(vec![(14 * MS, floor(2)), (20 * MS, restart())]));
+        let want = NearMiss { from: "app-1".into(), to: "l2-0".into(), land_ns: 10 * MS, gap_ns: 10 * MS };
+        assert_eq!(misses, vec![want]);
+    }
+
+    #[test]
+    fn a_fence_that_would_hold_anyway_is_no_near_miss() {
+        // A floor above the fill and no restart after it: the pushed fill would be refused.
+        assert_eq!(near_misses(&history(vec![(14 * MS, floor(2))])), vec![]);
+        // Removed, but the floor rose first: still refused.
+        let remove = ModelEvent::Remove {
+            node: "l2-0".into(),
+            tier: Tier::L2,
+            key: "k".into(),
+            version: 1,
+            cause: RemoveCause::Delete,
+        };
+        assert_eq!(near_misses(&history(vec![(12 * MS, floor(2)), (14 * MS, remove.clone())])), vec![]);
+        // A removal with no floor behind it is one.
+        assert_eq!(near_misses(&history(vec![(14 * MS, remove)])).len(), 1);
+        // A restart too late to push the fill behind it (past the window) is none.
+        assert_eq!(near_misses(&history(vec![(400 * MS, restart())])), vec![]);
+    }
 
     #[test]
     fn a_near_miss_survives_its_packing() {
