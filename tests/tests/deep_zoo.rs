@@ -12,7 +12,8 @@ use tiersim_tests::{protocol, scenario};
 
 /// The deep entries with a kept failure (lease-skew-unpadded has none yet: no strategy found it
 /// within the bench's cap).
-const PINNED: [&str; 4] = ["restart-unfenced-fill", "redis-restart-unfenced-fill", "heal-retry-delete", "write-through-evict"];
+const PINNED: [&str; 4] =
+    ["restart-unfenced-fill", "redis-restart-unfenced-fill", "heal-retry-delete", "write-through-evict"];
 
 fn seed_file(name: &str) -> tiersim_sim::replay::ReplayFile<tiersim_model::node::config::CacheOp> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../seeds/{name}.json"));
@@ -36,7 +37,12 @@ fn each_deep_race_fails_its_invariant_from_its_seed_file_and_the_correct_protoco
         );
         for correct in ["versioned", "leased"] {
             let o = tiersim_scenarios::run_in(&config, protocol(correct), file.seed, &file.schedule, &[]);
-            assert_eq!(o.verdict, Verdict::Pass, "{correct} on {name}'s schedule: {:?}", o.violations.first());
+            assert_eq!(
+                o.verdict,
+                Verdict::Pass,
+                "{correct} on {name}'s schedule: {:?}",
+                o.violations.first()
+            );
         }
     }
 }
@@ -68,7 +74,12 @@ fn every_deep_entry_claims_what_exposes_it_and_tells_its_three_orderings() {
     assert!(deep.len() >= 5);
     for entry in deep {
         let claims = zoo::protocol(entry).claims(&scenario(entry.scenario).config());
-        assert!(claims.invariants.contains(&entry.invariant), "{} must claim {}", entry.name, entry.invariant);
+        assert!(
+            claims.invariants.contains(&entry.invariant),
+            "{} must claim {}",
+            entry.name,
+            entry.invariant
+        );
         assert!(entry.story.matches(". ").count() >= 3, "{}: the story tells the race in steps", entry.name);
     }
 }

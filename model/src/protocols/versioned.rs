@@ -369,7 +369,8 @@ impl Layered {
                 cx.redis().fill(key, cx.entry_of(key, &data), opts, self.gate(), None).await?;
                 for tier in cx.path().iter().rev() {
                     // The in-process L1 keeps its floors (see `read_through`).
-                    let gate = if tier.tier() == crate::event::Tier::L1 { Gate::IfNewer } else { self.gate() };
+                    let gate =
+                        if tier.tier() == crate::event::Tier::L1 { Gate::IfNewer } else { self.gate() };
                     tier.fill(cx.fill_of(key, &data, FillTtl::Tier, gate, None)).await?;
                 }
             } else if self.has(Flaw::LaggingReplicaWarm) {

@@ -146,11 +146,12 @@ pub fn figures(opts: &BenchOptions) -> Value {
     }
     basic.sort_by_key(|(m, e)| (std::cmp::Reverse(*m), e.name));
     let hardest: Vec<&ZooEntry> = basic.iter().take(3).map(|(_, e)| *e).collect();
-    let deep: Vec<Value> = zoo::all().filter(|e| e.tier == ZooTier::Deep).map(|e| entry_row(e, opts)).collect();
+    let deep: Vec<Value> =
+        zoo::all().filter(|e| e.tier == ZooTier::Deep).map(|e| entry_row(e, opts)).collect();
     let hard: Vec<Value> = hardest.iter().map(|e| entry_row(e, opts)).collect();
-    let all_random_deep = deep.iter().all(|e| {
-        e["strategies"][0]["median_runs_to_failure"].as_u64().map_or(true, |m| m >= 1_000)
-    });
+    let all_random_deep = deep
+        .iter()
+        .all(|e| e["strategies"][0]["median_runs_to_failure"].as_u64().map_or(true, |m| m >= 1_000));
     let advantage_at_least = |rows: &[Value], x: f64| {
         rows.iter().all(|e| e["advantage_over_random"].as_f64().is_some_and(|a| a >= x))
     };

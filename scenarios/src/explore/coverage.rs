@@ -49,8 +49,12 @@ impl Coverage {
                     // messages then arrive behind the others'.
                     let at_ns = s.ops[i].at_ns + rng.gen_range(0..30_000_000u64);
                     let from = format!("app-{}", scenario.config().app_of(s.ops[i].process));
-                    let tiers: Vec<String> =
-                        scenario.config().node_names().into_iter().filter(|n| !n.starts_with("app-")).collect();
+                    let tiers: Vec<String> = scenario
+                        .config()
+                        .node_names()
+                        .into_iter()
+                        .filter(|n| !n.starts_with("app-"))
+                        .collect();
                     let to = tiers.choose(&mut rng).expect("a system has tiers").clone();
                     let extra_ns = rng.gen_range(5..80) * 1_000_000;
                     let until = at_ns + rng.gen_range(1..8) * 1_000_000;

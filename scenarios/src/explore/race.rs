@@ -113,7 +113,9 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
         .events
         .iter()
         .filter_map(|e| match e {
-            Event::Internal { event: ModelEvent::Start { node }, .. } if node.starts_with("app-") => Some(node),
+            Event::Internal { event: ModelEvent::Start { node }, .. } if node.starts_with("app-") => {
+                Some(node)
+            }
             _ => None,
         })
         .collect::<BTreeSet<_>>()
@@ -143,7 +145,9 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
                 }
                 ModelEvent::Remove { node, key, .. } => fences.push((node, *time_ns, Some(key), u64::MAX, 1)),
                 ModelEvent::Start { node } => fences.push((node, *time_ns, None, u64::MAX, 2)),
-                ModelEvent::Commit { key, version, .. } => commits.entry(key).or_default().push((*time_ns, *version)),
+                ModelEvent::Commit { key, version, .. } => {
+                    commits.entry(key).or_default().push((*time_ns, *version))
+                }
                 _ => {}
             },
             Event::Fault { .. } => {}
@@ -155,7 +159,11 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
         let behind: Vec<(u64, u8)> = fences
             .iter()
             .filter(|(n, t, k, v, _)| {
-                *n == node && *t > land_ns && *t <= land_ns + AFTER_NS && k.map_or(true, |k| k == key) && *v > version
+                *n == node
+                    && *t > land_ns
+                    && *t <= land_ns + AFTER_NS
+                    && k.map_or(true, |k| k == key)
+                    && *v > version
             })
             .map(|(_, t, _, _, kind)| (*t, *kind))
             .collect();
@@ -177,10 +185,15 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
         if !stale {
             continue;
         }
-        let kinds = behind.iter().filter(|(t, _)| *t <= fence_ns).map(|(_, k)| *k).collect::<BTreeSet<_>>().len();
+        let kinds =
+            behind.iter().filter(|(t, _)| *t <= fence_ns).map(|(_, k)| *k).collect::<BTreeSet<_>>().len();
         let from = format!("app-{}", process % apps);
         let gap_ns = fence_ns - land_ns;
-        out.insert((std::cmp::Reverse(kinds), gap_ns, NearMiss { from, to: node.to_string(), land_ns, gap_ns }));
+        out.insert((
+            std::cmp::Reverse(kinds),
+            gap_ns,
+            NearMiss { from, to: node.to_string(), land_ns, gap_ns },
+        ));
     }
     out.into_iter().map(|(_, _, m)| m).take(PER_RUN).collect()
 }
@@ -200,12 +213,19 @@ impl RaceQueue {
 
     /// What a run showed: a failing run drops the other perturbations of its seed (the race is
     /// found); a passing one queues a perturbation for each of its near misses.
-    pub(crate) fn observe(&mut self, seed: u64, schedule: &Schedule<CacheOp>, failed: bool, signature: &[u64]) {
+    pub(crate) fn observe(
+        &mut self,
+        seed: u64,
+        schedule: &Schedule<CacheOp>,
+        failed: bool,
+        signature: &[u64],
+    ) {
         if failed {
             self.pending.retain(|(s, _)| *s != seed);
             return;
         }
-        let stacked = schedule.faults.iter().filter(|f| matches!(f.fault, Fault::SlowLinkStart { .. })).count();
+        let stacked =
+            schedule.faults.iter().filter(|f| matches!(f.fault, Fault::SlowLinkStart { .. })).count();
         if stacked >= MAX_STACKED {
             return;
         }
@@ -310,7 +330,8 @@ mod tests {
 
     #[test]
     fn a_near_miss_survives_its_packing() {
-        let m = NearMiss { from: "app-2".into(), to: "l2-0".into(), land_ns: 1_234_567_000, gap_ns: 4_300_000 };
+        let m =
+            NearMiss { from: "app-2".into(), to: "l2-0".into(), land_ns: 1_234_567_000, gap_ns: 4_300_000 };
         assert_eq!(NearMiss::decode(m.encode().unwrap()), Some(m));
         let far = NearMiss { from: "app-2".into(), to: "db".into(), land_ns: 1, gap_ns: 1 };
         assert_eq!(far.encode(), None, "db has no index: not a tier a fill lands at");

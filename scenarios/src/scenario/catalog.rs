@@ -16,8 +16,15 @@ fn small() -> SystemConfig {
 
 /// Partitions, loss, crashes and message shaping, a few of each: what a healthy protocol must
 /// survive.
-const ROUGH: Faults =
-    Faults { partitions: 2, loss_windows: 1, kills: 1, skews: 0, shaping_windows: 1, duration_ms: (50, 400), kill_tiers_only: false };
+const ROUGH: Faults = Faults {
+    partitions: 2,
+    loss_windows: 1,
+    kills: 1,
+    skews: 0,
+    shaping_windows: 1,
+    duration_ms: (50, 400),
+    kill_tiers_only: false,
+};
 
 pub fn fill_race() -> Workload {
     Workload {
@@ -345,8 +352,15 @@ pub fn flaky_links() -> Workload {
 pub fn warm_evict() -> Workload {
     Workload {
         name: "warm-evict",
-        description: "keys warmed from a replica 30 ms behind while they are deleted, through tiers one key short",
-        config: SystemConfig { replica_lag_ms: 30, l1_capacity: 7, l2_capacity: 7, l3_capacity: 7, ..small() },
+        description:
+            "keys warmed from a replica 30 ms behind while they are deleted, through tiers one key short",
+        config: SystemConfig {
+            replica_lag_ms: 30,
+            l1_capacity: 7,
+            l2_capacity: 7,
+            l3_capacity: 7,
+            ..small()
+        },
         processes: 4,
         keys: Workload::keys("item", 8),
         ops_per_process: 12,

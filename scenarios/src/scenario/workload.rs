@@ -274,7 +274,10 @@ pub fn pct(base: &Workload, seed: u64, mut schedule: Schedule<CacheOp>) -> Sched
     let tiers: Vec<&String> = nodes.iter().filter(|n| !n.starts_with("app-")).collect();
     let active_ns = schedule.ops.iter().map(|o| o.at_ns).max().unwrap_or(0).max(1);
     for _ in 0..PCT_DEPTH {
-        let (app, tier) = ((*apps.choose(&mut rng).expect("apps")).clone(), (*tiers.choose(&mut rng).expect("tiers")).clone());
+        let (app, tier) = (
+            (*apps.choose(&mut rng).expect("apps")).clone(),
+            (*tiers.choose(&mut rng).expect("tiers")).clone(),
+        );
         let (from, to) = if chance(&mut rng, 1, 2) { (app, tier) } else { (tier, app) };
         let at_ns = rng.gen_range(0..active_ns);
         let until = at_ns + rng.gen_range(1..7) * 1_000_000;
