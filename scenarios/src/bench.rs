@@ -21,6 +21,8 @@
 //! Nothing here is a pass condition: the targets are reported with whether they hold, and the
 //! tests assert only the JSON's shape.
 
+pub mod deep;
+
 use crate::explore::strategy::Strategy;
 use crate::explore::sweep::{self, SweepSpec};
 use crate::explore::worker::WorkerCmd;
@@ -777,7 +779,7 @@ fn first_failure(
         let end = (done + chunk).min(cap);
         // Coverage carries a corpus from seed to seed: re-run the whole prefix (deterministic,
         // so it repeats exactly). The others: only the new seeds, two at a time.
-        let first = if strategy == Strategy::Coverage { 0 } else { done };
+        let first = if strategy.sequential() { 0 } else { done };
         let spec = SweepSpec {
             pairs: vec![(s.clone(), p.clone())],
             seeds: offset + first..offset + end,
@@ -853,6 +855,7 @@ fn zoo_figures(counts: &Counts, opts: &BenchOptions) -> Value {
         let random = entry_medians[0];
         entries.push(json!({
             "name": entry.name,
+            "tier": entry.tier.name(),
             "scenario": entry.scenario,
             "invariant": entry.invariant.name(),
             "median_seeds_to_failure": random,

@@ -142,7 +142,7 @@ pub fn reproduce_command_with(
         Strategy::Random => {
             Some(format!("{command} run --scenario {scenario} --protocol {protocol} --seed {seed}"))
         }
-        Strategy::Coverage => None,
+        s if s.sequential() => None,
         s => Some(format!(
             "{command} run --scenario {scenario} --protocol {protocol} --seed {seed} --strategy {}",
             s.name()

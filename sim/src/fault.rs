@@ -70,6 +70,18 @@ pub enum Fault {
         client: String,
         server: String,
     },
+    /// Until `SlowLinkEnd`, every message `from` sends to `to` (requests, responses, one-way)
+    /// leaves `extra_ns` late, behind the messages sent after it: a change point of the `pct`
+    /// and `race` strategies, which reorder deliveries without losing any.
+    SlowLinkStart {
+        from: String,
+        to: String,
+        extra_ns: u64,
+    },
+    SlowLinkEnd {
+        from: String,
+        to: String,
+    },
 }
 
 /// The largest clock drift a fault may set, in parts per million either way (±50%): a drift of
@@ -126,6 +138,18 @@ impl Fault {
                 }
                 per_mille("dup_per_mille", *dup_per_mille)
             }
+            Fault::SlowLinkStart { from, to, extra_ns } => {
+                node("from", from)?;
+                node("to", to)?;
+                if *extra_ns > MAX_SIM_NS {
+                    return Err(format!("extra_ns is {extra_ns}; allowed 0..={MAX_SIM_NS}"));
+                }
+                Ok(())
+            }
+            Fault::SlowLinkEnd { from, to } => {
+                node("from", from)?;
+                node("to", to)
+            }
             Fault::LossEnd | Fault::ShapingEnd => Ok(()),
             Fault::DropConnection { client, server } => {
                 node("client", client)?;
@@ -144,6 +168,9 @@ impl Fault {
             Fault::Pause { node } => Some(Fault::Resume { node: node.clone() }),
             Fault::LossStart { .. } => Some(Fault::LossEnd),
             Fault::ShapingStart { .. } => Some(Fault::ShapingEnd),
+            Fault::SlowLinkStart { from, to, .. } => {
+                Some(Fault::SlowLinkEnd { from: from.clone(), to: to.clone() })
+            }
             _ => None,
         }
     }
@@ -179,6 +206,9 @@ pub fn unhealed(faults: &[TimedFault]) -> Vec<Fault> {
             Fault::Resume { node } => open.retain(|f| f != &Fault::Pause { node: node.clone() }),
             Fault::LossEnd => open.retain(|f| !matches!(f, Fault::LossStart { .. })),
             Fault::ShapingEnd => open.retain(|f| !matches!(f, Fault::ShapingStart { .. })),
+            Fault::SlowLinkEnd { from, to } => open.retain(
+                |f| !matches!(f, Fault::SlowLinkStart { from: a, to: b, .. } if a == from && b == to),
+            ),
             f if f.heal().is_some() => open.push(f.clone()),
             _ => {}
         }

@@ -101,6 +101,8 @@ pub struct SimCtx {
     /// The run's connections and when they drop (see `conn`).
     pub conns: crate::conn::Connections,
     pub(crate) messages: Arc<AtomicU64>,
+    /// Links (from, to) whose messages leave late, and by how much (`Fault::SlowLinkStart`).
+    pub(crate) slow_links: Arc<Mutex<BTreeMap<(String, String), u64>>>,
     /// Reply tags are unique in the whole run, so a late reply to a node that has since
     /// restarted can never be taken for the answer to a new request.
     next_reply_tag: Arc<AtomicU64>,
@@ -115,6 +117,7 @@ impl SimCtx {
             budget: StepBudget::new(step_budget),
             conns: Default::default(),
             messages: Default::default(),
+            slow_links: Default::default(),
             next_reply_tag: Arc::new(AtomicU64::new(FIRST_REPLY_TAG)),
         }
     }
@@ -126,6 +129,17 @@ impl SimCtx {
     /// Messages sent so far in this run.
     pub fn messages_sent(&self) -> u64 {
         self.messages.load(Ordering::Relaxed)
+    }
+
+    /// How late a message from `from` to the node at `to` leaves under the slow links in force.
+    fn slow_link_ns(&self, from: &str, to: SocketAddr) -> u64 {
+        let slow = self.slow_links.lock().unwrap();
+        if slow.is_empty() {
+            return 0;
+        }
+        let addrs = self.addrs.lock().unwrap();
+        let Some(to) = addrs.iter().find(|(_, a)| **a == to).map(|(n, _)| n) else { return 0 };
+        slow.get(&(from.to_string(), to.clone())).copied().unwrap_or(0)
     }
 
     /// The extra delays for one one-way message under the shaping in force: one entry per copy
@@ -182,6 +196,17 @@ impl Net {
     async fn send_raw(&self, to: SocketAddr, tag: u64, payload: Box<dyn Any + Send + Sync>) {
         self.ctx.budget.step();
         self.ctx.messages.fetch_add(1, Ordering::Relaxed);
+        let late_ns = self.ctx.slow_link_ns(&self.me, to);
+        if late_ns > 0 {
+            // Held back on a slow link: it leaves later, from a task of its own (which dies
+            // with the node, as a message in a crashed sender's buffer does).
+            let ep = self.ep.clone();
+            madsim::task::spawn_local(async move {
+                madsim::time::sleep(Duration::from_nanos(late_ns)).await;
+                let _ = ep.send_to_raw(to, tag, payload).await;
+            });
+            return;
+        }
         // A send to a clogged or dead peer is silently lost, as a datagram is.
         let _ = self.ep.send_to_raw(to, tag, payload).await;
     }

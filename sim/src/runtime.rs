@@ -178,6 +178,12 @@ impl World {
             }
             Fault::ShapingEnd => self.ctx.shaping.lock().unwrap().0 = Default::default(),
             Fault::DropConnection { .. } => {}
+            Fault::SlowLinkStart { from, to, extra_ns } => {
+                self.ctx.slow_links.lock().unwrap().insert((from.clone(), to.clone()), *extra_ns);
+            }
+            Fault::SlowLinkEnd { from, to } => {
+                self.ctx.slow_links.lock().unwrap().remove(&(from.clone(), to.clone()));
+            }
         }
         self.ctx.conns.on_fault(fault);
     }

@@ -6,6 +6,8 @@ pub mod pass_through;
 pub mod tracking;
 pub mod versioned;
 pub mod zoo;
+mod zoo_card;
+pub mod zoo_deep;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
 pub use leased::Leased;
@@ -20,13 +22,13 @@ use crate::protocol::{Invariant, ProtocolFactory};
 pub fn builtin() -> Vec<ProtocolFactory> {
     let mut all = vec![
         ProtocolFactory::new(LayeredProtocol::versioned),
-        ProtocolFactory::new(|| Leased),
+        ProtocolFactory::new(Leased::default),
         ProtocolFactory::new(|| CacheAside),
         ProtocolFactory::new(DoubleDelete::common),
         ProtocolFactory::new(|| PassThrough),
         ProtocolFactory::new(TrackingProtocol::correct),
     ];
-    all.extend(zoo::ZOO.iter().map(zoo::protocol));
+    all.extend(zoo::all().map(zoo::protocol));
     all
 }
 

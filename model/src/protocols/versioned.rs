@@ -57,6 +57,18 @@ pub enum Flaw {
     RefreshAfterInvalidate,
     /// Redis fills trust the floor key alone: when maxmemory evicted it, a late fill lands.
     EvictedFloor,
+    // The deep tier (see `zoo_deep`): each leaves every other protection in place, so the race
+    // needs three orderings to line up.
+    /// L1/L2/L3 fills carry no incarnation: the version floor is trusted alone, and a restarted
+    /// tier has none.
+    UnfencedFill,
+    /// Redis fills are floor-gated but carry no run id: a restarted Redis has no floor.
+    RedisUnfencedFill,
+    /// A shared tier's invalidation that timed out is retried as a plain delete (no floor).
+    RetryAsDelete,
+    /// Writes and deletes write their version through to every tier instead of invalidating,
+    /// and fills compare with the cached entry only; warming reads the lagging replica.
+    WriteThroughInEntry,
 }
 
 /// How many times an invalidation is sent before the write reports `info`.
@@ -76,7 +88,7 @@ impl Layered {
     }
 
     fn gate(&self) -> Gate {
-        if self.has(Flaw::VersionLostOnEvict) {
+        if self.has(Flaw::VersionLostOnEvict) || self.has(Flaw::WriteThroughInEntry) {
             Gate::IfNewerThanCached
         } else {
             Gate::IfNewer
@@ -133,9 +145,16 @@ impl Layered {
                 (Some(r), false) => FillTtl::AtMost { remaining_ns: r },
                 (None, false) => FillTtl::Tier,
             };
-            let gate =
-                if self.has(Flaw::NegativeCache) && data.value.is_none() { Gate::Plain } else { self.gate() };
-            let mut fill = cx.fill_of(key, &data, ttl, gate, Some(incarnation));
+            let gate = if self.has(Flaw::NegativeCache) && data.value.is_none() {
+                Gate::Plain
+            } else if self.has(Flaw::WriteThroughInEntry) && tier.tier() == crate::event::Tier::L1 {
+                // An in-process L1 keeps its floors: peers are told a version, not the value.
+                Gate::IfNewer
+            } else {
+                self.gate()
+            };
+            let fence = (!self.has(Flaw::UnfencedFill)).then_some(incarnation);
+            let mut fill = cx.fill_of(key, &data, ttl, gate, fence);
             fill.tag_generation = self.tag_generations().then_some(tag_generation);
             if self.has(Flaw::ReorderedFill) && tier.tier() != crate::event::Tier::L1 {
                 // Written back in the background, unchecked: fills of one key can overtake
@@ -163,7 +182,7 @@ impl Layered {
         let plain = self.has(Flaw::StaleSet) || (self.has(Flaw::NegativeCache) && data.value.is_none());
         let gate = if plain { Gate::Plain } else { self.gate() };
         let fence = RedisFence {
-            run_id: (!plain).then_some(seen.run_id),
+            run_id: (!plain && !self.has(Flaw::RedisUnfencedFill)).then_some(seen.run_id),
             tag_generation: (self.tag_generations() && !plain).then_some(seen.tag_generation),
             evicted_keys: (!plain && !self.has(Flaw::EvictedFloor)).then_some(seen.evicted_keys),
         };
@@ -206,12 +225,39 @@ impl Layered {
             return cx.db().write(key, value).await;
         }
         let row = cx.db().write(key, value).await?;
-        if self.has(Flaw::TopDownCascade) {
+        if self.has(Flaw::WriteThroughInEntry) {
+            self.write_through(cx, key, &row).await?;
+        } else if self.has(Flaw::TopDownCascade) {
             self.remove_everywhere(cx, key, true).await?;
         } else {
             self.invalidate_bottom_up(cx, key, row.version).await?;
         }
         Ok(row)
+    }
+
+    /// `WriteThroughInEntry`: put the committed row (a tombstone for a delete) into Redis and
+    /// every tier, each gated by the version it caches; peers' L1s get a floorless removal.
+    async fn write_through(&self, cx: &App, key: &str, row: &Row) -> Result<(), OpError> {
+        let data = Data { value: row.value, version: row.version, origin_ns: cx.now_ns() };
+        let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
+        let entry = cx.entry_of(key, &data);
+        self.retry("redis", || {
+            let (entry, opts) = (entry.clone(), opts.clone());
+            async move { cx.redis().fill(key, entry, opts, Gate::IfNewerThanCached, None).await.map(|_| ()) }
+        })
+        .await?;
+        for tier in cx.shared_tiers() {
+            let name = tier.node_name().to_string();
+            let fill = cx.fill_of(key, &data, FillTtl::Tier, Gate::IfNewerThanCached, None);
+            self.retry(&name, || {
+                let fill = fill.clone();
+                let tier = &tier;
+                async move { tier.fill(fill).await.map(|_| ()) }
+            })
+            .await?;
+        }
+        cx.l1().invalidate(key, row.version).await?;
+        self.fan_out(cx, Invalidation::Key { key: key.to_string(), version: row.version }).await
     }
 
     async fn retry<F, Fut>(&self, what: &str, mut f: F) -> Result<(), OpError>
@@ -232,6 +278,13 @@ impl Layered {
         self.retry("redis", || async move { cx.redis().invalidate(key, version).await }).await?;
         for tier in cx.shared_tiers() {
             let name = tier.node_name().to_string();
+            if self.has(Flaw::RetryAsDelete) {
+                // The versioned invalidation timed out; the retry falls back to a plain DEL.
+                if tier.invalidate(key, version).await.is_err() {
+                    self.retry(&name, || tier.remove(key)).await?;
+                }
+                continue;
+            }
             self.retry(&name, || tier.invalidate(key, version)).await?;
         }
         cx.l1().invalidate(key, version).await?;
@@ -317,7 +370,19 @@ impl Layered {
     /// every tier unconditionally instead.
     pub async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
         for key in keys {
-            if self.has(Flaw::LaggingReplicaWarm) {
+            if self.has(Flaw::WriteThroughInEntry) {
+                // The replica spares the primary; the cached version guards every fill.
+                let data = cx.replica().read(key).await?;
+                let opts =
+                    SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
+                cx.redis().fill(key, cx.entry_of(key, &data), opts, self.gate(), None).await?;
+                for tier in cx.path().iter().rev() {
+                    // The in-process L1 keeps its floors (see `read_through`).
+                    let gate =
+                        if tier.tier() == crate::event::Tier::L1 { Gate::IfNewer } else { self.gate() };
+                    tier.fill(cx.fill_of(key, &data, FillTtl::Tier, gate, None)).await?;
+                }
+            } else if self.has(Flaw::LaggingReplicaWarm) {
                 let data = cx.replica().read(key).await?;
                 let opts =
                     SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };

@@ -9,18 +9,7 @@ use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, Invariant, ProtocolFactory};
 use std::time::Duration;
 
-/// A zoo entry's card.
-#[derive(Clone, Copy, Debug)]
-pub struct ZooEntry {
-    pub name: &'static str,
-    /// The race, in a few steps.
-    pub story: &'static str,
-    /// Where it comes from.
-    pub source: &'static str,
-    /// The scenario and the invariant that expose it.
-    pub scenario: &'static str,
-    pub invariant: Invariant,
-}
+pub use super::zoo_card::{ZooEntry, ZooTier};
 
 /// What a pub/sub-invalidated protocol claims: its authors believe every published
 /// invalidation arrives within the request timeout (three attempts), so staleness stays within
@@ -48,6 +37,7 @@ macro_rules! entry {
             source: $source,
             scenario: $scenario,
             invariant: Invariant::$inv,
+            tier: ZooTier::Basic,
         }
     };
 }
@@ -145,6 +135,9 @@ pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
         let name = entry.name;
         return ProtocolFactory::new(move || TrackingProtocol::with_flaw(name, Some(flaw), pubsub_claims));
     }
+    if entry.tier == ZooTier::Deep {
+        return super::zoo_deep::protocol(entry);
+    }
     if entry.name == "short-double-delete" {
         return ProtocolFactory::new(|| DoubleDelete {
             name: "short-double-delete",
@@ -162,7 +155,12 @@ pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
     ProtocolFactory::new(move || LayeredProtocol { name, layered: Layered { flaw: Some(flaw) }, claims })
 }
 
+/// Every zoo entry: the basic tier in DESIGN.md's order, then the deep tier.
+pub fn all() -> impl Iterator<Item = &'static ZooEntry> {
+    ZOO.iter().chain(super::zoo_deep::DEEP.iter())
+}
+
 /// The zoo entry called `name`.
 pub fn entry(name: &str) -> Option<&'static ZooEntry> {
-    ZOO.iter().find(|e| e.name == name)
+    all().find(|e| e.name == name)
 }

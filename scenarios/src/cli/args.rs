@@ -95,11 +95,14 @@ pub enum StrategyArg {
     Random,
     /// Each seed also switches whole fault and operation kinds on or off.
     Swarm,
-    /// A few change points where one node is frozen for a while (ordering bugs).
+    /// Three change points where one link's messages are delivered far behind the others.
     Pct,
     /// Mutate schedules that reached a new interleaving of cache events (seeds depend on
     /// earlier seeds).
     Coverage,
+    /// Re-run passing seeds with the near misses they contain pushed over the edge (seeds
+    /// depend on earlier seeds).
+    Race,
 }
 
 impl From<StrategyArg> for crate::explore::strategy::Strategy {
@@ -110,6 +113,7 @@ impl From<StrategyArg> for crate::explore::strategy::Strategy {
             StrategyArg::Swarm => Strategy::Swarm,
             StrategyArg::Pct => Strategy::Pct,
             StrategyArg::Coverage => Strategy::Coverage,
+            StrategyArg::Race => Strategy::Race,
         }
     }
 }

@@ -15,11 +15,15 @@ pub struct BenchArgs {
     /// or 10m [default: 10m, 10s with --quick]
     #[arg(long, value_name = "DURATION")]
     pub explore_budget: Option<String>,
+    /// Only the deep-zoo section: runs to failure per deep entry and strategy (tens of minutes;
+    /// always prints JSON).
+    #[arg(long)]
+    pub deep: bool,
 }
 
 impl BenchArgs {
     pub fn execute(self, _: &Registry) -> Result<u8, BadInput> {
-        let BenchArgs { quick, json, explore_budget } = self;
+        let BenchArgs { quick, json, explore_budget, deep } = self;
         // The budget grammar's messages name `--budget`; this flag is another.
         let explore_budget = explore_budget
             .as_deref()
@@ -31,6 +35,11 @@ impl BenchArgs {
         use crate::bench::{run, BenchOptions};
         let progress = |line: &str| eprintln!("{line}");
         let shared_dir = BenchOptions::default_shared_dir();
+        if deep {
+            let opts = BenchOptions { shared_dir, quick, progress: Some(&progress), workers: None, explore_budget: None };
+            println!("{}", crate::bench::deep::figures(&opts));
+            return Ok(0);
+        }
         // Seeds per second are measured the way sweeps run: in worker processes of this binary.
         let workers = crate::explore::worker::WorkerCmd::current_exe().ok();
         let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers, explore_budget });

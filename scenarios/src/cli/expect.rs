@@ -33,6 +33,12 @@ pub(crate) enum Role {
 impl Role {
     pub(crate) fn of(protocol: &str) -> Role {
         if let Some(e) = zoo::entry(protocol) {
+            if e.tier == zoo::ZooTier::Deep {
+                // A sweep of everything runs too few seeds to expect a deep race.
+                return Role::Unexposed {
+                    note: "a deep zoo entry: uniform random search needs thousands of seeds (see tiersim bench --deep)",
+                };
+            }
             return Role::Zoo { scenario: e.scenario, invariant: e.invariant };
         }
         if let Some(b) = BASELINES.iter().find(|b| b.name == protocol) {

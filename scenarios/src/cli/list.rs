@@ -42,6 +42,7 @@ pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
                 "guarantees": claims.names(),
                 "staleness_bound_ns": claims.staleness_bound_ns,
                 "zoo": entry.is_some(),
+                "zoo_tier": entry.map(|e| e.tier.name()),
                 "exposed_by": entry.map(|e| json!({"scenario": e.scenario, "invariant": e.invariant.name()})),
                 "story": entry.map(|e| e.story),
                 "source": entry.map(|e| e.source),
@@ -50,8 +51,15 @@ pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
         .collect();
     // Checked on every run, claimed or not.
     let always: Vec<_> = Invariant::ALWAYS.iter().map(|i| i.name()).collect();
+    // The zoo, basic tier then deep tier, with the scenario and invariant that expose each.
+    let zoo_json: Vec<_> = zoo::all()
+        .map(|e| json!({"name": e.name, "tier": e.tier.name(), "scenario": e.scenario, "invariant": e.invariant.name()}))
+        .collect();
     if json {
-        println!("{}", json!({"scenarios": scenarios, "protocols": protocols, "always_checked": always}));
+        println!(
+            "{}",
+            json!({"scenarios": scenarios, "protocols": protocols, "zoo": zoo_json, "always_checked": always})
+        );
     } else {
         println!("scenarios:");
         for s in reg.scenarios() {
@@ -59,8 +67,9 @@ pub(crate) fn list(reg: &Registry, json: bool) -> u8 {
         }
         println!("protocols:");
         for p in reg.protocols() {
-            let exposed = zoo::entry(&p.name())
-                .map_or(String::new(), |e| format!(" · zoo: exposed by {} ({})", e.scenario, e.invariant));
+            let exposed = zoo::entry(&p.name()).map_or(String::new(), |e| {
+                format!(" · zoo ({}): exposed by {} ({})", e.tier.name(), e.scenario, e.invariant)
+            });
             println!("  {:<26} claims {}{exposed}", p.name(), claims_of(&*p).names().join(", "));
         }
         println!("checked on every run, whatever a protocol claims: {}", always.join(", "));

@@ -3,6 +3,7 @@
 //! coverage-guided).
 
 pub mod coverage;
+pub mod race;
 pub mod strategy;
 pub mod sweep;
 pub mod worker;

@@ -4,7 +4,9 @@
 //!
 //! `--shard i/n` keeps the seeds `s` with `s % n == i`, so a CI matrix or a batch scheduler
 //! splits a range and the shards add up to it exactly. The `coverage` strategy keeps a corpus
-//! per pair and mutates it, so its seeds depend on the seeds before them: each pair runs its
+//! per pair and mutates it, and `race` queues perturbations of earlier runs (which run under
+//! the seed they came from, so a result's seed can repeat), so their seeds depend on the seeds
+//! before them: each pair runs its
 //! seeds in order on one thread (pairs still run in parallel), and every schedule it ran is
 //! returned with its result so a failure replays exactly.
 //!
@@ -14,6 +16,7 @@
 //! named), not the sweep. The results are the same; an outcome from a worker has no history.
 
 use crate::explore::coverage::{signature, Coverage};
+use crate::explore::race::RaceQueue;
 use crate::explore::strategy::Strategy;
 use crate::explore::worker::{self, Job, Slot, WorkerCmd};
 use crate::run::run_in;
@@ -95,7 +98,7 @@ pub fn run(
         results.lock().unwrap().push((pair, r));
     };
     let jobs = spec.jobs.max(1);
-    if spec.strategy == Strategy::Coverage {
+    if spec.strategy.sequential() {
         let next_pair = AtomicUsize::new(0);
         std::thread::scope(|scope| {
             for _ in 0..jobs.min(spec.pairs.len()) {
@@ -106,12 +109,24 @@ pub fn run(
                         if pair >= spec.pairs.len() {
                             break;
                         }
-                        let mut corpus = Coverage::default();
+                        let (mut corpus, mut queue) = (Coverage::default(), RaceQueue::default());
+                        let scenario = &*spec.pairs[pair].0;
                         for &seed in &seeds {
-                            let schedule = corpus.schedule(&*spec.pairs[pair].0, seed);
+                            // The race strategy re-runs an earlier seed, perturbed, with that
+                            // seed: the network draws what it drew there.
+                            let (seed, schedule) = match spec.strategy {
+                                Strategy::Race => queue.next(scenario, seed),
+                                _ => (seed, corpus.schedule(scenario, seed)),
+                            };
                             let batch = [(pair, seed, schedule)];
                             runner.run(spec, &batch, true, &mut |pair, o, schedule, sig| {
-                                corpus.observe(sig.unwrap_or_default(), schedule);
+                                let sig = sig.unwrap_or_default();
+                                if spec.strategy == Strategy::Race {
+                                    let sig: Vec<u64> = sig.into_iter().collect();
+                                    queue.observe(o.seed, schedule, o.verdict != Verdict::Pass, &sig);
+                                } else {
+                                    corpus.observe(sig, schedule);
+                                }
                                 record(pair, o, schedule);
                             });
                         }

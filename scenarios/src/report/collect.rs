@@ -453,6 +453,10 @@ pub(super) fn fault_row(f: &Fault) -> (String, bool, String) {
             ),
         ),
         Fault::ShapingEnd => ("message shaping".into(), false, "shaping ends".into()),
+        Fault::SlowLinkStart { from, to, extra_ns } => {
+            (format!("{from} -> {to}"), true, format!("messages leave {} ms late", extra_ns / 1_000_000))
+        }
+        Fault::SlowLinkEnd { from, to } => (format!("{from} -> {to}"), false, "link fast again".into()),
         Fault::Pause { node } => (format!("pause {node}"), true, "paused (frozen)".into()),
         Fault::Resume { node } => (format!("pause {node}"), false, "resumed".into()),
         Fault::DropConnection { client, server } => {

@@ -25,6 +25,7 @@ const ROUGH: Faults = Faults {
     shaping_windows: 1,
     duration_ms: (50, 400),
     conn_drops: 0,
+    kill_tiers_only: false,
 };
 
 pub fn fill_race() -> Workload {
@@ -349,6 +350,79 @@ pub fn redis_pressure() -> Workload {
     }
 }
 
+// The deep zoo's scenarios (`zoo_deep`): small, sparse workloads in which a race needs three
+// orderings at once, so uniform random search meets it only every few thousand seeds.
+
+pub fn tier_restarts() -> Workload {
+    Workload {
+        name: "tier-restarts",
+        description: "4 processes on one key; tiers and Redis crash and come back within milliseconds",
+        config: small(),
+        processes: 4,
+        keys: vec!["k0".into()],
+        ops_per_process: 12,
+        max_gap_ms: 60,
+        mix: Mix { read: 6, write: 2, delete: 0, invalidate_tag: 0, warm: 0 },
+        warm_batch: 0,
+        // Short outages: a restart lands inside one read, not across many.
+        faults: Faults { kills: 3, duration_ms: (2, 30), kill_tiers_only: true, ..Faults::default() },
+    }
+}
+
+pub fn flaky_links() -> Workload {
+    let mut config = small();
+    config.run.latency_max_ns = 25_000_000;
+    Workload {
+        name: "flaky-links",
+        description: "a slow network (1-25 ms a message) whose links drop for a request timeout or two",
+        config,
+        processes: 4,
+        keys: vec!["k0".into()],
+        ops_per_process: 12,
+        max_gap_ms: 60,
+        mix: Mix { read: 6, write: 2, delete: 0, invalidate_tag: 0, warm: 0 },
+        warm_batch: 0,
+        faults: Faults { partitions: 20, duration_ms: (40, 140), ..Faults::default() },
+    }
+}
+
+pub fn warm_evict() -> Workload {
+    Workload {
+        name: "warm-evict",
+        description:
+            "keys warmed from a replica 30 ms behind while they are deleted, through tiers one key short",
+        config: SystemConfig {
+            replica_lag_ms: 30,
+            l1_capacity: 7,
+            l2_capacity: 7,
+            l3_capacity: 7,
+            ..small()
+        },
+        processes: 4,
+        keys: Workload::keys("item", 8),
+        ops_per_process: 12,
+        max_gap_ms: 60,
+        mix: Mix { read: 4, write: 1, delete: 2, invalidate_tag: 0, warm: 2 },
+        warm_batch: 2,
+        faults: Faults::default(),
+    }
+}
+
+pub fn skewed_partitions() -> Workload {
+    Workload {
+        name: "skewed-partitions",
+        description: "clocks step up to 40 ms either way while links between apps and tiers drop",
+        config: SystemConfig { max_clock_skew_ms: 40, ..small() },
+        processes: 4,
+        keys: vec!["k0".into()],
+        ops_per_process: 12,
+        max_gap_ms: 60,
+        mix: Mix { read: 6, write: 2, delete: 0, invalidate_tag: 0, warm: 0 },
+        warm_batch: 0,
+        faults: Faults { partitions: 10, skews: 20, duration_ms: (100, 400), ..Faults::default() },
+    }
+}
+
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
@@ -373,6 +447,11 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
         Arc::new(connection_drops()),
         Arc::new(client_tracking()),
         Arc::new(redis_pressure()),
+        // The deep zoo's scenarios.
+        Arc::new(tier_restarts()),
+        Arc::new(flaky_links()),
+        Arc::new(warm_evict()),
+        Arc::new(skewed_partitions()),
     ]
 }
 

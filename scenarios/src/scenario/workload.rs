@@ -45,6 +45,9 @@ pub struct Faults {
     pub duration_ms: (u64, u64),
     /// Resets of an app node's connections to a Redis shard (`Fault::DropConnection`).
     pub conn_drops: u32,
+    /// Crashes strike only the shared tiers (L2, L3, Redis), never an app process, so every
+    /// client operation runs to its end.
+    pub kill_tiers_only: bool,
 }
 
 /// A complete workload.
@@ -152,7 +155,11 @@ impl Workload {
         }
         for _ in 0..f.kills {
             let (from, to) = window(&mut rng);
-            let node = self.fault_targets(true).choose(&mut rng).unwrap().clone();
+            let mut targets = self.fault_targets(true);
+            if f.kill_tiers_only {
+                targets.retain(|n| !n.starts_with("app-"));
+            }
+            let node = targets.choose(&mut rng).unwrap().clone();
             out.push(TimedFault { at_ns: from, fault: Fault::Kill { node: node.clone() } });
             out.push(TimedFault { at_ns: to, fault: Fault::Restart { node } });
         }
@@ -203,7 +210,7 @@ impl Scenario for Workload {
 
     fn schedule_with(&self, seed: u64, strategy: Strategy) -> Schedule<CacheOp> {
         match strategy {
-            Strategy::Random | Strategy::Coverage => self.generate(seed),
+            Strategy::Random | Strategy::Coverage | Strategy::Race => self.generate(seed),
             Strategy::Swarm => swarm(self, seed).generate(seed),
             Strategy::Pct => pct(self, seed, self.generate(seed)),
         }
@@ -250,12 +257,19 @@ pub fn swarm(base: &Workload, seed: u64) -> Workload {
     if w.config.max_clock_skew_ms > 0 {
         flip(&mut w.faults.skews);
     }
+    w.faults.kill_tiers_only = chance(&mut rng, 1, 2);
     if w.faults.duration_ms.1 == 0 {
         w.faults.duration_ms = (50, 500);
     }
     let Mix { read, write, delete, invalidate_tag, warm } = base.mix;
     let mut keep = |weight: u32| if chance(&mut rng, 1, 2) { weight } else { 0 };
-    w.mix = Mix { read, write, delete: keep(delete), invalidate_tag: keep(invalidate_tag), warm: keep(warm) };
+    let (delete, invalidate_tag, warm) = (keep(delete), keep(invalidate_tag), keep(warm));
+    // Reads and writes stay, in proportions of their own: from read-mostly to write-heavy.
+    let (read, write) = (read * rng.gen_range(1..=4), write * rng.gen_range(1..=4));
+    w.mix = Mix { read, write, delete, invalidate_tag, warm };
+    // A few of the keys, so that some seeds pile every operation onto one.
+    let keys = rng.gen_range(1..=w.keys.len());
+    w.keys.truncate(keys);
     if base.faults.conn_drops > 0 {
         let mut rng = stream(seed, "swarm-connections");
         w.faults.conn_drops = if chance(&mut rng, 1, 2) { base.faults.conn_drops * 2 } else { 0 };
@@ -263,18 +277,30 @@ pub fn swarm(base: &Workload, seed: u64) -> Workload {
     w
 }
 
-/// PCT change points: freeze a node for 20-300 ms at a few random instants of the active phase.
+/// PCT change points over message delivery order: at each of `PCT_DEPTH` instants of the active
+/// phase, one link between an app and a tier (either way) carries its messages 10-150 ms late
+/// for 1-6 ms, so what it carries then is delivered behind everything sent after it.
 pub fn pct(base: &Workload, seed: u64, mut schedule: Schedule<CacheOp>) -> Schedule<CacheOp> {
     let mut rng = stream(seed, "pct");
     let nodes = base.fault_targets(false);
+    let apps: Vec<&String> = nodes.iter().filter(|n| n.starts_with("app-")).collect();
+    let tiers: Vec<&String> = nodes.iter().filter(|n| !n.starts_with("app-")).collect();
     let active_ns = schedule.ops.iter().map(|o| o.at_ns).max().unwrap_or(0).max(1);
     for _ in 0..PCT_DEPTH {
-        let node = nodes.choose(&mut rng).expect("a topology has nodes").clone();
+        let (app, tier) = (
+            (*apps.choose(&mut rng).expect("apps")).clone(),
+            (*tiers.choose(&mut rng).expect("tiers")).clone(),
+        );
+        let (from, to) = if chance(&mut rng, 1, 2) { (app, tier) } else { (tier, app) };
         let at_ns = rng.gen_range(0..active_ns);
-        let until = at_ns + rng.gen_range(20..300) * 1_000_000;
-        schedule.faults.push(TimedFault { at_ns, fault: Fault::Pause { node: node.clone() } });
-        schedule.faults.push(TimedFault { at_ns: until, fault: Fault::Resume { node } });
-        schedule.end_ns = schedule.end_ns.max(until + base.config.op_timeout_ms * 1_000_000);
+        let until = at_ns + rng.gen_range(1..7) * 1_000_000;
+        let extra_ns = rng.gen_range(10..150) * 1_000_000;
+        schedule.faults.push(TimedFault {
+            at_ns,
+            fault: Fault::SlowLinkStart { from: from.clone(), to: to.clone(), extra_ns },
+        });
+        schedule.faults.push(TimedFault { at_ns: until, fault: Fault::SlowLinkEnd { from, to } });
+        schedule.end_ns = schedule.end_ns.max(until + extra_ns + base.config.op_timeout_ms * 1_000_000);
     }
     schedule.faults.sort();
     schedule
