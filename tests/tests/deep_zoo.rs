@@ -10,8 +10,7 @@ use tiersim_scenarios::explore::strategy::Strategy;
 use tiersim_scenarios::explore::sweep::{self, SweepSpec};
 use tiersim_tests::{protocol, scenario};
 
-/// The deep entries with a kept failure (lease-skew-unpadded has none yet: no strategy found it
-/// within the bench's cap).
+/// Every deep entry, each with a kept failure.
 const PINNED: [&str; 4] =
     ["restart-unfenced-fill", "redis-restart-unfenced-fill", "heal-retry-delete", "write-through-evict"];
 

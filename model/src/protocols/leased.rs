@@ -93,29 +93,9 @@ struct WriteLeases<'a> {
     peers: Vec<&'a str>,
 }
 
-/// The `leased` protocol. `skew_allowance: false` is the deep zoo entry `lease-skew-unpadded`,
-/// which waits out an unreachable tier's read leases as if every clock were right.
-#[derive(Clone, Copy, Debug)]
-pub struct Leased {
-    pub skew_allowance: bool,
-}
-
-impl Default for Leased {
-    fn default() -> Self {
-        Leased { skew_allowance: true }
-    }
-}
-
-impl Leased {
-    /// How long to wait for the read leases of a tier that could not be told.
-    fn unreachable_wait(&self, t: &LeaseTiming) -> Duration {
-        if self.skew_allowance {
-            t.unreachable_wait()
-        } else {
-            Duration::from_nanos(t.read_lease_ns)
-        }
-    }
-}
+/// The `leased` protocol.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Leased;
 
 /// `f` until it succeeds, at most `ATTEMPTS` times.
 async fn retry<T, F, Fut>(mut f: F) -> Option<T>
@@ -257,7 +237,7 @@ impl Leased {
         }
         if unreachable {
             // They were not told; every read lease they could hold (or grant) runs out by now.
-            cx.sleep(self.unreachable_wait(&t)).await;
+            cx.sleep(t.unreachable_wait()).await;
         }
         Ok(WriteLeases { redis_gen, tiers, l1_gen, peers })
     }
@@ -281,7 +261,7 @@ impl Leased {
             unreachable |= acked.is_none();
         }
         if unreachable {
-            cx.sleep(self.unreachable_wait(&t)).await;
+            cx.sleep(t.unreachable_wait()).await;
         }
         Ok(())
     }
@@ -289,7 +269,7 @@ impl Leased {
 
 impl Protocol for Leased {
     fn name(&self) -> String {
-        if self.skew_allowance { "leased" } else { "lease-skew-unpadded" }.into()
+        "leased".into()
     }
 
     fn claims(&self, cfg: &SystemConfig) -> Claims {

@@ -8,7 +8,6 @@
 //! or a filter on seeds; each entry's story names the three orderings. They are registered in
 //! the same zoo as the basic tier (`zoo::all`), with `tier: deep`.
 
-use super::leased::Leased;
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
 use super::zoo_card::{ZooEntry, ZooTier};
 use crate::protocol::{Invariant, ProtocolFactory};
@@ -27,7 +26,7 @@ macro_rules! deep {
 }
 
 /// The deep tier.
-pub const DEEP: [ZooEntry; 5] = [
+pub const DEEP: [ZooEntry; 4] = [
     deep!("restart-unfenced-fill", "tier-restarts", InvalidationBarrier,
         "1. R misses L1, L2, L3 and Redis and reads v1 from the database. 2. W commits v2 and invalidates bottom-up; L2 raises its floor to v2 and W is acknowledged. 3. L2 crashes and restarts: its floors were in memory. 4. R's fill of v1 reaches the fresh L2, which has no floor and no incarnation to compare (the fill carries none), and keeps v1. Redis and L3 refused the same fill: only a restart between the invalidation and the fill, inside one read, lets it through.",
         "version floors kept in process memory, trusted without an epoch fence (memcached restarts under lease-less gets; Facebook's cold-cluster warm-up in Scaling Memcache 4.3)"),
@@ -40,9 +39,6 @@ pub const DEEP: [ZooEntry; 5] = [
     deep!("write-through-evict", "warm-evict", InvalidationBarrier,
         "1. A warmer reads k from a read replica that lags, and gets v1. 2. D deletes k: it commits v2 and writes a v2 tombstone through every tier, each keeping the version in the entry alone. 3. Capacity pressure evicts the tombstone. 4. The warmer's fill of v1 finds nothing to compare with and lands: the deleted value is back after D was acknowledged.",
         "write-through caches that keep the version only in the cached entry (CAS tokens in memcached, Caffeine/Guava refresh races under eviction); cache warming from replicas"),
-    deep!("lease-skew-unpadded", "skewed-partitions", InvalidationBarrier,
-        "1. L2 holds k at v1 under a read lease. 2. W cannot reach L2 (a partitioned link) and waits one read lease, assuming clocks agree, then commits v2 and is acknowledged. 3. L2's clock stepped back while it held the lease, so on its clock the lease has not run out. 4. A reader on L2's host is served v1 after W's acknowledgement.",
-        "leases without a clock-skew allowance (Gray & Cheriton, SOSP 1989, section 4; the IQ framework's lease expiry on the holder's clock)"),
 ];
 
 /// The protocol of deep entry `entry`.
@@ -52,7 +48,6 @@ pub fn protocol(entry: &ZooEntry) -> ProtocolFactory {
         "redis-restart-unfenced-fill" => Flaw::RedisUnfencedFill,
         "heal-retry-delete" => Flaw::RetryAsDelete,
         "write-through-evict" => Flaw::WriteThroughInEntry,
-        "lease-skew-unpadded" => return ProtocolFactory::new(|| Leased { skew_allowance: false }),
         other => panic!("tiersim bug: deep zoo entry {other} has no protocol"),
     };
     let name = entry.name;
