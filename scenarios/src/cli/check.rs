@@ -46,21 +46,12 @@ impl CheckArgs {
     }
 }
 
-/// `--timeout`: a whole number and a unit, ms, s, m or h.
+/// `--timeout`: a duration in humantime's grammar, as `--budget` reads it (500ms, 10s, 2m,
+/// 1m 30s), more than zero.
 fn parse_timeout(text: &str) -> Result<Duration, BadInput> {
     let bad = || BadInput(format!("--timeout {text:?}: expected a duration such as 500ms, 10s or 2m"));
-    let split = text.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n.parse().map_err(|_| bad())?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        _ => return Err(bad()),
-    };
-    if ms == 0 {
-        return Err(bad());
+    match humantime::parse_duration(text) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(bad()),
     }
-    Ok(Duration::from_millis(ms))
 }

@@ -70,6 +70,17 @@ impl ValueTable {
         })
     }
 
+    /// Whether `prefix` is a prefix of `value` (the empty string of every string). Integers
+    /// are prefixes only of themselves.
+    pub fn is_prefix(&self, prefix: Option<i64>, value: Option<i64>) -> bool {
+        match (&self.strings, prefix, value) {
+            (None, p, v) => p == v,
+            (Some(_), None, _) => true,
+            (Some(_), Some(_), None) => false,
+            (Some(s), Some(p), Some(v)) => p == v || s.texts[v as usize].starts_with(&s.texts[p as usize]),
+        }
+    }
+
     /// The value as a JSON value: the integer, the string, or `null` (absent, or "" in a string
     /// history).
     pub fn json(&self, value: Option<i64>) -> serde_json::Value {
@@ -126,6 +137,8 @@ mod tests {
         // The same concatenation reached twice is the same value.
         assert_eq!(t.append(x, z), Some(joined));
         assert_eq!(t.intern("x 0 1 yz"), joined);
+        assert!(t.is_prefix(x, joined) && t.is_prefix(None, joined) && t.is_prefix(joined, joined));
+        assert!(!t.is_prefix(joined, x) && !t.is_prefix(z, joined) && !t.is_prefix(x, None));
     }
 
     #[test]

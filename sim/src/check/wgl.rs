@@ -516,6 +516,7 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
     let mut orders_at: Vec<usize> = vec![0; count + 1];
     let mut orders: Vec<u32> = Vec::new();
     let mut stretch_ops: Vec<SearchOp> = Vec::new();
+    let mut later_ops: Vec<SearchOp> = Vec::new();
     let mut stuck_ns = 0u64;
     let mut s = 0;
     let mut rounds = 0u64;
@@ -551,12 +552,17 @@ fn stretches(ops: &[SearchOp], limits: &Limits, values: &mut ValueTable) -> Sear
         } else {
             stretch_ops.clear();
             stretch_ops.extend(by_invoke[bounds[s]..bounds[s + 1]].iter().map(|&i| ops[i]));
+            later_ops.clear();
+            if values.is_strings() {
+                later_ops.extend(by_invoke[bounds[s + 1]..].iter().take(4 * LATER_READS).map(|&i| ops[i]));
+            }
             if let Err(why) = dfs(
                 &stretch_ops,
                 &starts_of[s],
                 all[s],
                 limits,
                 values,
+                &later_ops,
                 &mut reached,
                 &mut orders,
                 &mut stuck_ns,
@@ -631,6 +637,7 @@ fn dfs(
     enumerate: bool,
     limits: &Limits,
     values: &mut ValueTable,
+    later: &[SearchOp],
     reached: &mut Vec<Reached>,
     orders: &mut Vec<u32>,
     stuck_ns: &mut u64,
@@ -702,6 +709,7 @@ fn dfs(
         NIL => i,
         c => members[c][used[c]],
     };
+    let reachable = Reachable::new(ops, later, values);
     let zobrist: Vec<u64> = (0..n as u64).map(|i| splitmix64(i ^ 0x1234_5678)).collect();
     let words = n.div_ceil(64).max(1);
     let mut bits = vec![0u64; words];
@@ -766,7 +774,7 @@ fn dfs(
                 candidate = Some(op_of[cur]);
             }
             if let Some(i) = candidate {
-                if let Some(new_state) = ops[i].effect.apply(state, values).filter(|&new_state| {
+                let applied = ops[i].effect.apply(state, values).filter(|&new_state| {
                     // Two prunings for indeterminate operations, which may also never take
                     // effect: one that leaves the register as it is changes nothing, and a
                     // write or delete right after another indeterminate operation hides that
@@ -778,7 +786,22 @@ fn dfs(
                     !(indeterminate
                         && (new_state == state
                             || (after_indeterminate && matches!(ops[i].effect, Effect::Write(_)))))
-                }) {
+                });
+                // A string register that a read still to come can no longer reach is a dead
+                // end; no configuration below it gets past that read's completion.
+                let applied = applied.filter(|&new_state| {
+                    let blocked = reachable
+                        .as_ref()
+                        .filter(|_| new_state != state)
+                        .and_then(|r| r.blocked_by(new_state, ops, &bits, values));
+                    // (A read of a later stretch completes after everything here.)
+                    if let Some(read) = blocked {
+                        let done_ns = ops.get(read).map_or(u64::MAX, |o| o.complete_ns.unwrap_or(0));
+                        *stuck_ns = (*stuck_ns).max(done_ns);
+                    }
+                    blocked.is_none()
+                });
+                if let Some(new_state) = applied {
                     let b = canonical(i, &used);
                     bits[b / 64] |= 1 << (b % 64);
                     // The state includes whether the last operation was indeterminate, because
@@ -866,6 +889,90 @@ fn dfs(
         }
     }
     Ok(())
+}
+
+/// The reads a string register must still be able to reach. Porcupine's key-value histories
+/// append to strings, so a register's value only grows until the next put: a read of `g` can
+/// follow a state `s` only if `s` is a prefix of `g`, or a put not yet linearized has a value
+/// that is. Each get names the appends before it, so a search that orders concurrent appends
+/// wrongly learns it at the first get that disagrees instead of exploring every order of them
+/// to the end.
+struct Reachable {
+    /// The completed reads, in invoke order: (operation, value, the puts whose value is a
+    /// prefix of it); reads of later stretches have no operation here (`NIL`) and are never
+    /// linearized by this search.
+    reads: Vec<(usize, Option<i64>, Vec<usize>)>,
+}
+
+/// Most reads of later stretches a stretch's search keeps in view.
+const LATER_READS: usize = 256;
+
+impl Reachable {
+    /// `None` unless the operations are reads, puts and appends on strings, with an append.
+    /// `later`: the operations of the stretches after this one, in invoke order; their reads
+    /// that complete before a later put is invoked must be reachable too, so a stretch is not
+    /// searched for end values that no later read can grow out of.
+    fn new(ops: &[SearchOp], later: &[SearchOp], values: &ValueTable) -> Option<Self> {
+        if !values.is_strings()
+            || !ops.iter().all(|o| matches!(o.effect, Effect::Read(_) | Effect::Write(_) | Effect::Append(_)))
+            || !ops.iter().any(|o| matches!(o.effect, Effect::Append(_)))
+        {
+            return None;
+        }
+        let puts: Vec<(usize, Option<i64>)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| if let Effect::Write(v) = o.effect { Some((i, v)) } else { None })
+            .collect();
+        let resets = |g: Option<i64>| -> Vec<usize> {
+            puts.iter().filter(|&&(_, p)| values.is_prefix(p, g)).map(|&(j, _)| j).collect()
+        };
+        let mut reads: Vec<(usize, Option<i64>, Vec<usize>)> = ops
+            .iter()
+            .enumerate()
+            .filter_map(|(i, o)| match o.effect {
+                Effect::Read(g) if o.complete_ns.is_some() => Some((i, g, resets(g))),
+                _ => None,
+            })
+            .collect();
+        reads.sort_by_key(|&(i, _, _)| (ops[i].invoke_ns, i));
+        // A later read that completes before any later put is invoked must grow out of what
+        // this stretch leaves (or out of one of its puts).
+        let first_put_ns = later
+            .iter()
+            .find(|o| !matches!(o.effect, Effect::Read(_) | Effect::Append(_)))
+            .map_or(u64::MAX, |o| o.invoke_ns);
+        let later_reads = later
+            .iter()
+            .take_while(|o| o.invoke_ns < first_put_ns)
+            .filter_map(|o| match (o.effect, o.complete_ns) {
+                (Effect::Read(g), Some(done_ns)) if done_ns < first_put_ns => Some((NIL, g, resets(g))),
+                _ => None,
+            })
+            .take(LATER_READS);
+        reads.extend(later_reads);
+        Some(Reachable { reads })
+    }
+
+    /// A read not yet linearized that `state` cannot grow into and no put still to come can
+    /// reset towards. An indeterminate put is always counted as still to come.
+    fn blocked_by(
+        &self,
+        state: Option<i64>,
+        ops: &[SearchOp],
+        bits: &[u64],
+        values: &ValueTable,
+    ) -> Option<usize> {
+        let open = |i: usize| i == NIL || bits[i / 64] & (1 << (i % 64)) == 0;
+        self.reads
+            .iter()
+            .find(|(i, g, resets)| {
+                open(*i)
+                    && !values.is_prefix(state, *g)
+                    && !resets.iter().any(|&p| ops[p].complete_ns.is_none() || open(p))
+            })
+            .map(|&(i, _, _)| i)
+    }
 }
 
 /// Decides one key: its verdict, its witness (or partial linearization) and the operations
