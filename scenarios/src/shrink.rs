@@ -129,8 +129,9 @@ pub fn shrink_with(
             // different timing to pin), a few times, before giving up.
             stalls += 1;
             let base = current.get();
-            let other =
-                (1..256u64).map(|i| base ^ i.wrapping_mul(0xd1b5_4a32_d192_ed03)).find(|&s| violates(s, &shrunk));
+            let other = (1..256u64)
+                .map(|i| base ^ i.wrapping_mul(0xd1b5_4a32_d192_ed03))
+                .find(|&s| violates(s, &shrunk));
             match other {
                 Some(s) if stalls <= 8 => current.set(s),
                 _ => break,
@@ -144,8 +145,9 @@ pub fn shrink_with(
         let mut candidate = shrunk.clone();
         candidate.ops.remove(i);
         let base = current.get();
-        let found =
-            (0..512u64).map(|k| base ^ k.wrapping_mul(0xa076_1d64_78bd_642f)).find(|&s| violates(s, &candidate));
+        let found = (0..512u64)
+            .map(|k| base ^ k.wrapping_mul(0xa076_1d64_78bd_642f))
+            .find(|&s| violates(s, &candidate));
         total.runs += 1;
         match found {
             Some(s) => {

@@ -238,7 +238,9 @@ fn report_escapes_run_text() {
                 | ModelEvent::Remove { key, .. }
                 | ModelEvent::Floor { key, .. }
                 | ModelEvent::Serve { key, .. } => rename(key),
-                ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } | ModelEvent::Disconnect { .. } => {}
+                ModelEvent::TagInvalidate { .. }
+                | ModelEvent::Start { .. }
+                | ModelEvent::Disconnect { .. } => {}
             },
             Event::Fault { .. } => {}
         }

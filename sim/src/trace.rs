@@ -15,7 +15,11 @@ use std::fmt::Debug;
 /// Digest one history event and fold its bytes into the running trace hash. `buf` is scratch
 /// space the recorder keeps for the whole run, so encoding an event allocates nothing once it
 /// has grown to the largest event's size; the bytes are bincode's either way.
-pub fn digest_event<T: Serialize>(event: &T, buf: &mut Vec<u8>, running: &mut xxhash_rust::xxh3::Xxh3) -> u64 {
+pub fn digest_event<T: Serialize>(
+    event: &T,
+    buf: &mut Vec<u8>,
+    running: &mut xxhash_rust::xxh3::Xxh3,
+) -> u64 {
     buf.clear();
     bincode::serde::encode_into_std_write(event, buf, bincode::config::standard())
         .expect("tiersim bug: history event does not encode");

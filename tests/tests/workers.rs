@@ -21,9 +21,9 @@ use tiersim_model::state::database::{Change, Row};
 use tiersim_scenarios::explore::strategy::Strategy;
 use tiersim_scenarios::explore::sweep::{self, SeedResult, SweepSpec};
 use tiersim_scenarios::explore::worker::{InWorker, WorkerCmd, WORKER_ARG};
+use tiersim_scenarios::registry::Registry;
 use tiersim_scenarios::run::run_in;
 use tiersim_scenarios::shrink::shrink_with;
-use tiersim_scenarios::registry::Registry;
 use tiersim_scenarios::Scenario;
 use tiersim_sim::schedule::Schedule;
 

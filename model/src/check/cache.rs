@@ -131,7 +131,12 @@ pub struct TierContents {
 }
 
 /// `map[key][node]`, set to `missing` first when absent; the names are copied only then.
-fn slot<'m, V>(map: &'m mut BTreeMap<String, BTreeMap<String, V>>, key: &str, node: &str, missing: V) -> &'m mut V {
+fn slot<'m, V>(
+    map: &'m mut BTreeMap<String, BTreeMap<String, V>>,
+    key: &str,
+    node: &str,
+    missing: V,
+) -> &'m mut V {
     if !map.contains_key(key) {
         map.insert(key.to_string(), BTreeMap::new());
     }

@@ -6,8 +6,8 @@
 
 pub mod config;
 pub mod db;
-pub mod pubsub;
 pub mod floor;
+pub mod pubsub;
 pub mod redis;
 pub mod script;
 pub mod tier;

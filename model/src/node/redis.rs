@@ -9,9 +9,9 @@
 //! that a fill whose read began before the restart is refused.
 
 use crate::event::{ModelEvent, RemoveCause, Tier};
+use crate::node::floor::{self, is_floor_key};
 use crate::node::pubsub::Outbox;
 pub use crate::node::pubsub::Published;
-use crate::node::floor::{self, is_floor_key};
 use crate::node::script::{self, Script};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
@@ -587,12 +587,7 @@ impl RedisState {
     /// MULTI ... EXEC: refused whole on a command a transaction may not hold, nil when a watched
     /// key changed, an error when the connection was lost to a restart, else every command's
     /// reply in order, run with nothing in between and no eviction until the end.
-    fn exec(
-        &mut self,
-        watch: Option<WatchToken>,
-        cmds: Vec<RedisReq>,
-        from: &str,
-    ) -> (RedisResp, Vec<Push>) {
+    fn exec(&mut self, watch: Option<WatchToken>, cmds: Vec<RedisReq>, from: &str) -> (RedisResp, Vec<Push>) {
         let mut deliveries = Vec::new();
         if watch.is_some_and(|w| w.run_id != self.run_id) {
             return (

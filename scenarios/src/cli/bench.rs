@@ -36,13 +36,20 @@ impl BenchArgs {
         let progress = |line: &str| eprintln!("{line}");
         let shared_dir = BenchOptions::default_shared_dir();
         if deep {
-            let opts = BenchOptions { shared_dir, quick, progress: Some(&progress), workers: None, explore_budget: None };
+            let opts = BenchOptions {
+                shared_dir,
+                quick,
+                progress: Some(&progress),
+                workers: None,
+                explore_budget: None,
+            };
             println!("{}", crate::bench::deep::figures(&opts));
             return Ok(0);
         }
         // Seeds per second are measured the way sweeps run: in worker processes of this binary.
         let workers = crate::explore::worker::WorkerCmd::current_exe().ok();
-        let report = run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers, explore_budget });
+        let report =
+            run(&BenchOptions { shared_dir, quick, progress: Some(&progress), workers, explore_budget });
         if json {
             println!("{report}");
         } else {

@@ -171,7 +171,14 @@ pub(crate) fn explore(
                         let runner = crate::explore::worker::InWorker::new(cmd.clone(), s.name(), &p.name());
                         crate::shrink::shrink_with(&runner, o.seed, &schedule, &invariant, max_runs)
                     }
-                    None => crate::shrink::shrink_failure(&config, p.clone(), o.seed, &schedule, &invariant, max_runs),
+                    None => crate::shrink::shrink_failure(
+                        &config,
+                        p.clone(),
+                        o.seed,
+                        &schedule,
+                        &invariant,
+                        max_runs,
+                    ),
                 }
             } else {
                 (schedule.clone(), o.seed, Default::default(), o.clone())

@@ -539,10 +539,16 @@ impl crate::shrink::Candidates for InWorker {
         let mut result = None;
         self.slot.borrow_mut().run(std::slice::from_ref(&job), &mut |_, r| result = Some(r));
         match result.expect("tiersim bug: a worker slot gave no result for its job") {
-            Ok(done) => crate::shrink::Tried { invokes: done.invokes.clone().unwrap_or_default(), outcome: done.outcome() },
+            Ok(done) => crate::shrink::Tried {
+                invokes: done.invokes.clone().unwrap_or_default(),
+                outcome: done.outcome(),
+            },
             Err(message) => {
                 self.crashes.borrow_mut().push(message.clone());
-                crate::shrink::Tried { outcome: crashed(seed, schedule.ops.len(), message), invokes: Vec::new() }
+                crate::shrink::Tried {
+                    outcome: crashed(seed, schedule.ops.len(), message),
+                    invokes: Vec::new(),
+                }
             }
         }
     }
