@@ -9,6 +9,7 @@ use crate::node::config::SystemConfig;
 use crate::protocol::{Claims, Invariant, ProtocolFactory};
 use std::time::Duration;
 
+use super::zoo_card::card;
 pub use super::zoo_card::{ZooEntry, ZooTier};
 
 /// What a pub/sub-invalidated protocol claims: its authors believe every published
@@ -30,16 +31,7 @@ fn short_double_delete_claims(cfg: &SystemConfig) -> Claims {
 }
 
 macro_rules! entry {
-    ($name:literal, $scenario:literal, $inv:ident, $story:literal, $source:literal) => {
-        ZooEntry {
-            name: $name,
-            story: $story,
-            source: $source,
-            scenario: $scenario,
-            invariant: Invariant::$inv,
-            tier: ZooTier::Basic,
-        }
-    };
+    ($($card:tt)*) => { card!(Basic, $($card)*) };
 }
 
 /// The zoo, in DESIGN.md's order.

@@ -33,3 +33,18 @@ impl ZooTier {
         }
     }
 }
+
+/// A card from its fields in the order the zoo lists them, after the tier it belongs to.
+macro_rules! card {
+    ($tier:ident, $name:literal, $scenario:literal, $inv:ident, $story:literal, $source:literal) => {
+        $crate::protocols::zoo_card::ZooEntry {
+            name: $name,
+            story: $story,
+            source: $source,
+            scenario: $scenario,
+            invariant: $crate::protocol::Invariant::$inv,
+            tier: $crate::protocols::zoo_card::ZooTier::$tier,
+        }
+    };
+}
+pub(crate) use card;

@@ -9,20 +9,11 @@
 //! the same zoo as the basic tier (`zoo::all`), with `tier: deep`.
 
 use super::versioned::{versioned_claims, Flaw, Layered, LayeredProtocol};
-use super::zoo_card::{ZooEntry, ZooTier};
-use crate::protocol::{Invariant, ProtocolFactory};
+use super::zoo_card::{card, ZooEntry};
+use crate::protocol::ProtocolFactory;
 
 macro_rules! deep {
-    ($name:literal, $scenario:literal, $inv:ident, $story:literal, $source:literal) => {
-        ZooEntry {
-            name: $name,
-            story: $story,
-            source: $source,
-            scenario: $scenario,
-            invariant: Invariant::$inv,
-            tier: ZooTier::Deep,
-        }
-    };
+    ($($card:tt)*) => { card!(Deep, $($card)*) };
 }
 
 /// The deep tier.
