@@ -146,25 +146,60 @@ fn start_server() -> Option<Server> {
         );
         return None;
     };
-    // A free port: bind 0, read it, release it for the server.
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let dir = std::env::temp_dir().join(format!("tiersim-redis-conformance-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let child = Command::new(bin)
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
-        .arg("--dir")
-        .arg(&dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start redis-server");
-    let server = Server { child, port, dir };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Resp::connect(port).map(|mut c| c.call(&["PING".into()])).ok() != Some(Reply::Bulk("PONG".into())) {
-        assert!(Instant::now() < deadline, "redis-server did not answer PING on port {port} within 10 s");
-        std::thread::sleep(Duration::from_millis(20));
+    // Tests run in parallel, each with a server of its own: a port released by `bind 0` can be
+    // handed to another test's server before ours takes it. So the server is ours only once it
+    // answers with our child's pid; a child that exits (port taken) is started again elsewhere.
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    for _attempt in 0..5 {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("tiersim-redis-conformance-{}-{n}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let child = Command::new(&bin)
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start redis-server");
+        let mut server = Server { child, port, dir };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if server.child.try_wait().ok().flatten().is_some() {
+                break; // it could not listen: try another port
+            }
+            if server_pid(port) == Some(server.child.id()) {
+                return Some(server);
+            }
+            assert!(Instant::now() < deadline, "redis-server did not answer on port {port} within 10 s");
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
-    Some(server)
+    panic!("redis-server exited at start five times (ports taken?)");
+}
+
+/// The `process_id` of the redis-server answering on `port`, if one answers (never panics: the
+/// server may be starting, or be another test's that is stopping).
+fn server_pid(port: u16) -> Option<u32> {
+    use std::io::Read;
+    let mut c = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    c.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
+    c.write_all(b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n").ok()?;
+    let mut text = String::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = c.read(&mut buf).ok()?;
+        if n == 0 {
+            return None;
+        }
+        text.push_str(&String::from_utf8_lossy(&buf[..n]));
+        if let Some(rest) = text.split("process_id:").nth(1) {
+            if let Some((pid, _)) = rest.split_once("\r\n") {
+                return pid.trim().parse().ok();
+            }
+        }
+    }
 }
 
 /// One command, as the model takes it; `args` renders it for the server.
