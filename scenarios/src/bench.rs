@@ -438,7 +438,13 @@ fn explore_rss(budget: Duration, workers: Option<&WorkerCmd>) -> Vec<(&'static s
     };
     let before_kb = children_max_kb();
     if before_kb > 0 {
-        return skipped(format!("a child of {} MB had ended before the explore", mb(before_kb)));
+        // `cargo run` (so `cargo tiersim`) execs the binary in place, and the rusage of cargo's
+        // own children (rustc) comes with it.
+        return skipped(format!(
+            "a child of {} MB had ended before the explore (under `cargo run`, cargo's own; run \
+             target/release/tiersim bench directly for this figure)",
+            mb(before_kb)
+        ));
     }
     let out = std::env::temp_dir().join(format!("tiersim-bench-explore-{}", std::process::id()));
     let load_before = load_avg_1m();
