@@ -585,14 +585,7 @@ impl<V: Clone> RedisStore<V> {
         if !met {
             return Ok(false);
         }
-        if when <= now_i64(now_ms) {
-            self.unlink(key);
-        } else {
-            let when = u64::try_from(when).expect("a positive instant fits u64");
-            let value = self.unlink(key).expect("live key vanished").value;
-            self.put(key, value, Some(when));
-        }
-        self.debug_check();
+        self.expire_live_at(key, when, now_i64(now_ms));
         Ok(true)
     }
 
@@ -676,6 +669,13 @@ impl<V: Clone> RedisStore<V> {
         if self.live(key, now_ms).is_none() {
             return Ok(false);
         }
+        self.expire_live_at(key, when, now);
+        Ok(true)
+    }
+
+    /// Give live `key` the expiry instant `when`, or delete it if that is not after `now`, as
+    /// every EXPIRE variant does once its conditions are met.
+    fn expire_live_at(&mut self, key: &str, when: i64, now: i64) {
         if when <= now {
             self.unlink(key);
         } else {
@@ -684,7 +684,6 @@ impl<V: Clone> RedisStore<V> {
             self.put(key, value, Some(when));
         }
         self.debug_check();
-        Ok(true)
     }
 
     /// The stored value of `key` if it is live at `now_ms`; an expired key is removed (lazy
