@@ -7,6 +7,7 @@
 mod args;
 mod bench;
 mod check;
+mod compare;
 mod expect;
 mod explore;
 mod junit;
@@ -62,6 +63,11 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Re-run a replay file and say whether it reproduced.
     Replay(replay::ReplayArgs),
+    /// Protocols side by side on the same seeds of a scenario (or --all): consistency nines,
+    /// p99 latencies, hit ratios, database reads per read, messages per op and the invariants
+    /// that failed, as a table, JSON, or an HTML page with a plot (--html OUT). Exits 1 when any
+    /// run failed.
+    Compare(compare::CompareArgs),
 }
 
 /// The shipped `tiersim` binary: every built-in scenario and protocol.
@@ -124,6 +130,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Report(a) => a.execute(&registry),
         Command::Bench(a) => a.execute(&registry),
         Command::Replay(a) => a.execute(&registry),
+        Command::Compare(a) => a.execute(&registry),
     };
     match result {
         Ok(code) => ExitCode::from(code),
@@ -144,7 +151,7 @@ fn parse(registry: &Registry) -> Result<Cli, clap::Error> {
     let scenario_help = format!("One of: {}", scenarios.join(", "));
     let protocol_help = format!("One of: {}", protocols.join(", "));
     let mut command = Cli::command();
-    for sub in ["run", "sweep", "explore"] {
+    for sub in ["run", "sweep", "explore", "compare"] {
         command = command.mut_subcommand(sub, |c| {
             c.mut_arg("scenario", |a| {
                 let short = a.get_help().map(|h| h.to_string()).unwrap_or_default();

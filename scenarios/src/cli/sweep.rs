@@ -112,7 +112,7 @@ impl SweepArgs {
 
 /// The consistency counts of a row's runs, summed: the row's nines are those of all its reads
 /// and entries together (not an average of per-run nines).
-fn aggregate_consistency(
+pub(crate) fn aggregate_consistency(
     runs: &[&crate::explore::sweep::SeedResult],
 ) -> tiersim_model::check::figures::Consistency {
     let mut c = tiersim_model::check::figures::Consistency::default();
@@ -124,7 +124,7 @@ fn aggregate_consistency(
 
 /// A row's cost: counts summed over its runs (so ratios are over all its reads and ops); a
 /// run keeps only its percentiles, so latencies are the worst run's p50 and p99, in ns.
-fn aggregate_cost(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Value {
+pub(crate) fn aggregate_cost(runs: &[&crate::explore::sweep::SeedResult]) -> serde_json::Value {
     let mut c = tiersim_model::check::figures::Cost::default();
     for r in runs {
         c.add(&r.figures.cost);

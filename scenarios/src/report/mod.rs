@@ -46,6 +46,7 @@
 
 mod axis;
 mod collect;
+pub mod compare;
 mod describe;
 mod lanes;
 mod page;

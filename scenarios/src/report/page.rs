@@ -131,11 +131,18 @@ const SCRIPT: &str = r#"
 impl Page {
     /// The document head: the title and the styles.
     pub(super) fn head(&mut self, title: &str) {
+        self.head_of("tiersim report", title);
+    }
+
+    /// The document head of a page that `generator` (`tiersim report`, `tiersim compare`)
+    /// writes, in the report's styles.
+    pub(super) fn head_of(&mut self, generator: &str, title: &str) {
         let _ = write!(
             self.out,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"generator\" content=\"tiersim report\">\n\
-             <title>tiersim report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+             <meta name=\"generator\" content=\"{0}\">\n\
+             <title>{0}: {1}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+            escape(generator),
             escape(title)
         );
     }
