@@ -1,20 +1,21 @@
 //! The timeline report (`tiersim_scenarios::report`) checked the way a person reads it: rendered
 //! by a real headless browser (Debian's chromium), whose serialised DOM must hold every client
-//! operation as a bar, a known operation label, and the violation marker with its invariant
-//! exactly when the run failed.
+//! operation as a bar, a known operation label, the run's own figures in its figures panel, and
+//! the violation marker with its invariant exactly when the run failed.
 //!
 //! Without chromium the test fails, so a machine or CI image that lost it cannot pass silently.
 //! Setting `TIERSIM_NO_BROWSER=1` is the explicit opt-out: the browser half is then skipped
 //! (with a note on stderr) and the assertions on the HTML text itself still run.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+mod browser;
+
+use browser::{body_attr, browser, dump_dom, temp_dir};
 use tiersim_model::event::ModelEvent;
 use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_scenarios::report::{escape, render};
+use tiersim_model::check::Violation;
+use tiersim_model::protocol::Invariant;
+use tiersim_scenarios::report::{escape, render, render_claiming};
 use tiersim_sim::history::{Event, EventType, OpFn};
 
 fn run(protocol: &str, seed: u64) -> (Outcome, SystemConfig) {
@@ -83,6 +84,7 @@ fn assert_page(what: &str, page: &str, o: &Outcome, failing: bool) {
     let label = first_ok_write_label(o);
     assert!(page.contains(&label), "{what}: op label {label:?} missing");
     assert!(page.contains(&tiersim_sim::replay::hash_hex(o.trace_hash)), "{what}: trace hash missing");
+    assert_figures(what, page, o);
     if failing {
         let v = violation_element(page).unwrap_or_else(|| panic!("{what}: no element with id=\"violation\""));
         assert!(
@@ -97,90 +99,57 @@ fn assert_page(what: &str, page: &str, o: &Outcome, failing: bool) {
     }
 }
 
-/// A fresh directory for this test's files.
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tiersim-report-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
+/// The text of the figures panel's entry for `field` (a `run --json` field name).
+fn figure<'a>(page: &'a str, field: &str) -> Option<&'a str> {
+    let needle = format!("data-figure=\"{field}\">");
+    let at = page.find(&needle)? + needle.len();
+    Some(&page[at..at + page[at..].find("</dd>")?])
 }
 
-fn chromium() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("chromium")).find(|p| p.is_file()));
-    on_path.or_else(|| {
-        let p = PathBuf::from("/usr/bin/chromium");
-        p.is_file().then_some(p)
-    })
+/// The figures panel shows the run's own figures: the nines of its reads and entries, its
+/// database reads per read, its read latencies, and no warming for a run that warmed nothing.
+fn assert_figures(what: &str, page: &str, o: &Outcome) {
+    let f = &o.figures;
+    let get = |field: &str| figure(page, field).unwrap_or_else(|| panic!("{what}: no figure {field}"));
+    let reads = format!("{} ({} stale of {})", f.consistency.reads.nines().text(), f.consistency.reads.stale, f.consistency.reads.total);
+    assert_eq!(get("consistency.nines"), reads, "{what}");
+    assert!(f.consistency.reads.total > 0, "{what}: a run with no read tests nothing here");
+    let entries = f.consistency.entries.nines().text();
+    assert!(get("consistency.entries.nines").starts_with(&format!("{entries} (")), "{what}");
+    let by = f.consistency.reads.nines_by_threshold();
+    assert!(get("consistency.nines_by_threshold_ms").contains(&format!("&gt;1 s {}", by[2].text())), "{what}");
+    let db = f.cost.db_reads_per_read().map(|x| format!("{x:.2}")).unwrap();
+    assert_eq!(get("cost.db_reads_per_read"), db, "{what}");
+    let read = f.cost.read_latency.as_ref().expect("reads completed");
+    assert!(get("cost.read_latency_ns").ends_with(&format!("({} samples)", read.samples)), "{what}");
+    assert!(figure(page, "warming.success_ratio").is_none(), "{what}: fill-race warms nothing");
+    assert!(figure(page, "slo").is_none(), "{what}: no slo claimed");
 }
 
-/// The browser; `None` only when `TIERSIM_NO_BROWSER=1` opts out of the browser half.
-fn browser() -> Option<PathBuf> {
-    if std::env::var("TIERSIM_NO_BROWSER").as_deref() == Ok("1") {
-        eprintln!("TIERSIM_NO_BROWSER=1: the report is NOT checked in a browser");
-        return None;
-    }
-    Some(chromium().unwrap_or_else(|| {
-        panic!(
-            "chromium is missing, so the report cannot be checked in a browser: install it \
-             (apt-get install -y chromium), or set TIERSIM_NO_BROWSER=1 to skip this half"
-        )
-    }))
-}
-
-/// Load `html` in headless chromium and return the serialised DOM after its scripts ran.
-fn dump_dom(chromium: &Path, html: &Path, dir: &Path) -> String {
-    let profile = dir.join(format!("profile-{}", html.file_stem().unwrap().to_string_lossy()));
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1400,900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).map(|_| s)
+#[test]
+fn figures_panel_shows_warming_and_a_claimed_slo_only_when_there_are_some() {
+    let (pass, config) = passing_run();
+    let held = render_claiming("t", &pass, &config, &[Invariant::Slo]);
+    assert_eq!(figure(&held, "slo"), Some("held"));
+    let mut slow = pass.clone();
+    slow.verdict = Verdict::Fail;
+    slow.violations.push(Violation {
+        invariant: "slo".into(),
+        key: "k0".into(),
+        time_ns: 1_000_000,
+        message: "invalidation latency p99 was 98 ms over 40 samples, bound 50 ms".into(),
     });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {} within 180 s", html.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let dom = reader.join().unwrap().expect("chromium's output is text");
-    assert!(status.success(), "chromium failed ({status}) on {}", html.display());
-    assert!(dom.contains("<svg"), "chromium returned no page for {}", html.display());
-    dom
-}
+    let page = render_claiming("t", &slow, &config, &[Invariant::Slo]);
+    assert_eq!(figure(&page, "slo"), Some("violated (1)"));
+    // Not claimed: no slo entry, whatever the violations say.
+    assert_eq!(figure(&render("t", &slow, &config), "slo"), None);
 
-fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
-    let body = &dom[dom.find("<body").expect("a body")..];
-    let body = &body[..body.find('>').unwrap()];
-    let needle = format!("{name}=\"");
-    let at = body.find(&needle).unwrap_or_else(|| panic!("the page's script did not set {name}: {body}"))
-        + needle.len();
-    &body[at..at + body[at..].find('"').unwrap()]
+    let mut warmed = pass.clone();
+    warmed.figures.warming =
+        tiersim_model::check::figures::Warming { batches: 2, keys: 10, warmed: 9, warmed_in_time: 8 };
+    let page = render("t", &warmed, &config);
+    assert_eq!(figure(&page, "warming.success_ratio"), Some("0.90 (9 of 10 in 2 batches; 8 in time)"));
+    assert!(figure(&page, "latency_ns.warming").is_some());
 }
 
 #[test]
@@ -200,7 +169,7 @@ fn report_shows_operations_and_the_violation_in_a_browser() {
 
     // The same in a real browser.
     let Some(chromium) = browser() else { return };
-    let dir = temp_dir("browser");
+    let dir = temp_dir("report-browser");
     let fail_path = dir.join("fail.html");
     let pass_path = dir.join("pass.html");
     std::fs::write(&fail_path, &fail_html).unwrap();
@@ -260,7 +229,7 @@ fn report_escapes_run_text() {
     assert!(violation_element(&html).is_some());
 
     let Some(chromium) = browser() else { return };
-    let dir = temp_dir("escape");
+    let dir = temp_dir("report-escape");
     let path = dir.join("escaped.html");
     std::fs::write(&path, &html).unwrap();
     let dom = dump_dom(&chromium, &path, &dir);

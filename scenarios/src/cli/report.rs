@@ -28,9 +28,10 @@ pub(crate) fn report(reg: &Registry, path: &Path, out: &Path, json: bool) -> Res
     let super::validate::Loaded { file, protocol: p, config, .. } = super::validate::load(reg, path)?;
     super::validate::output_file(out)?;
     let name = path.display();
-    let o = crate::run::run_in(&config, p, file.seed, &file.schedule, &[]);
+    let o = crate::run::run_in(&config, p.clone(), file.seed, &file.schedule, &[]);
     let title = format!("{} · {} · seed {}", file.scenario, file.protocol, file.seed);
-    let html = crate::report::render(&title, &o, &config);
+    let claimed: Vec<_> = p.claims(&config).invariants.into_iter().collect();
+    let html = crate::report::render_claiming(&title, &o, &config, &claimed);
     write_atomically(out, &html)?;
     if json {
         println!(

@@ -4,7 +4,9 @@
 //!
 //! The page is built from the run's history alone, so it shows what the checkers judged. It has
 //! a header (the caller's title, which should name the scenario and protocol, then the seed,
-//! verdict, trace hash and the system's shape), the violations, a legend, and one timeline:
+//! verdict, trace hash and the system's shape), the run's figures (consistency nines, cost,
+//! latencies, convergence, warming when it warmed, the `slo` verdict when claimed: the same
+//! figures as `run --json`), the violations, a legend, and one timeline:
 //! - every client process is a row, and each of its operations a bar from invoke to completion,
 //!   coloured by outcome (ok, fail, info, or never completed) and labelled `f key value vN`
 //!   (for example `read k1 8 v28`, `write k1 19 v30`, `delete k1 v29`; the value is what a read
@@ -66,10 +68,22 @@ pub use text::escape;
 /// heads the page and should name the scenario and the protocol, for example
 /// `"fill-race · cache-aside · seed 1"`.
 pub fn render(title: &str, outcome: &Outcome, config: &SystemConfig) -> String {
+    render_claiming(title, outcome, config, &[])
+}
+
+/// [`render`], for a protocol that claimed `claimed`: the figures panel then also says whether
+/// a claimed `slo` held.
+pub fn render_claiming(
+    title: &str,
+    outcome: &Outcome,
+    config: &SystemConfig,
+    claimed: &[tiersim_model::protocol::Invariant],
+) -> String {
     let run = Run::read(outcome, config);
     let mut page = Page::default();
     page.head(title);
     page.header(title, outcome, config);
+    page.figures(outcome, claimed);
     page.violations(&outcome.violations);
     page.legend();
     page.timeline(&run, outcome);

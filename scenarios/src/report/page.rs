@@ -9,13 +9,16 @@
 use super::axis::Axis;
 use super::collect::{Op, Run};
 use super::describe::describe;
-use super::text::{escape, ms};
+use super::text::{duration, escape, ms};
 use super::timeline;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use tiersim_model::check::cache::Percentiles;
 use tiersim_model::check::Violation;
+use tiersim_model::event::Tier;
 use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::Outcome;
+use tiersim_model::protocol::Invariant;
 
 /// Events of the focus key listed before and after the violation in the table.
 const TABLE_BEFORE: usize = 30;
@@ -41,6 +44,7 @@ h2 { font-size: 16px; margin: 22px 0 8px; }
 .verdict.pass { background: var(--ok); } .verdict.fail, .verdict.crash, .verdict.liveness { background: var(--stale); }
 dl.facts { display: grid; grid-template-columns: max-content auto max-content auto max-content auto;
   gap: 2px 14px; margin: 8px 0; font-size: 13px; }
+dl.facts.figures { grid-template-columns: max-content auto max-content auto; }
 dl.facts dt { color: var(--muted); } dl.facts dd { margin: 0; font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 ol.violations { margin: 4px 0; padding-left: 22px; }
 ol.violations li { margin: 3px 0; }
@@ -202,6 +206,77 @@ impl Page {
         self.out.push_str("</header>\n");
     }
 
+    /// What the run measured besides its verdict, in a small panel: consistency in nines,
+    /// cost, latencies, convergence, warming when the run warmed, and the `slo` verdict when
+    /// `claimed` has it (each figure in a `dd` whose `data-figure` names its `run --json` field).
+    pub(super) fn figures(&mut self, o: &Outcome, claimed: &[Invariant]) {
+        let f = &o.figures;
+        let pct = |p: &Option<Percentiles>| {
+            p.as_ref().map_or("-".to_string(), |p| {
+                format!("{} / {} / {} ({} samples)", duration(p.p50_ns), duration(p.p95_ns), duration(p.p99_ns), p.samples)
+            })
+        };
+        let ratio = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
+        let nines = |i: &tiersim_model::check::figures::Inconsistency| {
+            let by: Vec<String> = tiersim_model::check::figures::THRESHOLDS_MS
+                .iter()
+                .zip(i.nines_by_threshold())
+                .map(|(ms, n)| format!("&gt;{} {}", threshold(*ms), n.text()))
+                .collect();
+            (format!("{} ({} stale of {})", i.nines().text(), i.stale, i.total), by.join(" · "))
+        };
+        let (reads, reads_by) = nines(&f.consistency.reads);
+        let (entries, entries_by) = nines(&f.consistency.entries);
+        let c = &f.cost;
+        let mut rows: Vec<(&str, &str, String)> = vec![
+            ("consistency.nines", "nines (reads)", escape(&reads)),
+            ("consistency.nines_by_threshold_ms", "by staleness", reads_by),
+            ("consistency.entries.nines", "nines (tier entries)", escape(&entries)),
+            ("consistency.entries.nines_by_threshold_ms", "by staleness", entries_by),
+            (
+                "cost.hit_ratio",
+                "hit ratio L1/L2/L3/Redis",
+                [Tier::L1, Tier::L2, Tier::L3, Tier::Redis].map(|t| ratio(c.hit_ratio(t))).join(" / "),
+            ),
+            ("cost.db_reads_per_read", "db reads per read", ratio(c.db_reads_per_read())),
+            ("cost.messages_per_op", "messages per op", ratio(c.messages_per_op())),
+            ("cost.read_latency_ns", "read p50/p95/p99", pct(&c.read_latency)),
+            ("cost.write_latency_ns", "write p50/p95/p99", pct(&c.write_latency)),
+            ("latency_ns.invalidation", "invalidation p50/p95/p99", pct(&o.latency.invalidation)),
+            ("latency_ns.cascade", "cascade p50/p95/p99", pct(&o.latency.cascade)),
+            ("latency_ns.convergence", "convergence p50/p95/p99", pct(&f.convergence)),
+        ];
+        if f.unconverged > 0 {
+            rows.push(("unconverged_commits", "never converged", format!("{} commits", f.unconverged)));
+        }
+        if f.warming.batches > 0 {
+            rows.push(("latency_ns.warming", "warming p50/p95/p99", pct(&o.latency.warming)));
+            rows.push((
+                "warming.success_ratio",
+                "keys warmed",
+                format!(
+                    "{} ({} of {} in {} batches; {} in time)",
+                    ratio(f.warming.success_ratio()),
+                    f.warming.warmed,
+                    f.warming.keys,
+                    f.warming.batches,
+                    f.warming.warmed_in_time
+                ),
+            ));
+        }
+        if claimed.contains(&Invariant::Slo) {
+            let broken = o.violations.iter().filter(|v| v.invariant == Invariant::Slo.name()).count();
+            let verdict = if broken == 0 { "held".to_string() } else { format!("violated ({broken})") };
+            rows.push(("slo", "slo (claimed)", verdict));
+        }
+        self.out.push_str("<section>\n<h2>Figures</h2>\n<dl class=\"facts figures\" id=\"figures\">\n");
+        for (field, name, value) in rows {
+            // Values are escaped where they come from the run; the thresholds' `&gt;` is markup.
+            let _ = writeln!(self.out, "<dt>{}</dt><dd data-figure=\"{field}\">{value}</dd>", escape(name));
+        }
+        self.out.push_str("</dl>\n</section>\n");
+    }
+
     /// The violations as a list (the first few open, the rest folded away), each time a link
     /// to its marker on the timeline once `timeline` has placed them.
     pub(super) fn violations(&mut self, violations: &[Violation]) {
@@ -340,6 +415,15 @@ impl Page {
     /// The script and the end of the document.
     pub(super) fn finish(&mut self) {
         let _ = write!(self.out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+    }
+}
+
+/// A staleness threshold as the figures name it: `10 ms`, `1 s`.
+fn threshold(ms: u64) -> String {
+    if ms >= 1000 && ms % 1000 == 0 {
+        format!("{} s", ms / 1000)
+    } else {
+        format!("{ms} ms")
     }
 }
 
