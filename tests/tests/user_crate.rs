@@ -118,6 +118,25 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     let list =
         cargo(&dir, &target, &["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--", "list"]);
     assert!(text(&list).contains("our-cache"), "{}", text(&list));
+    // And `compare`: the team's protocol in a row of its own, its stale set caught and counted.
+    let compare = cargo(
+        &dir,
+        &target,
+        &["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--"]
+            .into_iter()
+            .chain(["compare", "--scenario", "fill-race", "--protocol", "our-cache", "--seeds", "0..8", "--json"])
+            .collect::<Vec<_>>(),
+    );
+    let j: serde_json::Value =
+        serde_json::from_slice(&compare.stdout).unwrap_or_else(|_| panic!("{}", text(&compare)));
+    let row = &j["rows"][0];
+    assert_eq!(row["protocol"], "our-cache", "{j}");
+    assert_eq!(row["seeds_run"], 8, "{j}");
+    assert!(
+        row["invariants"].as_array().unwrap().iter().any(|i| i["invariant"] == "invalidation-barrier"
+            && i["reproduce"].as_str().unwrap().starts_with(CLI)),
+        "{row}"
+    );
 
     // 3. The kept regression is re-run first (no seeds at all: it still fails), and the
     //    regression directory replays as a corpus.

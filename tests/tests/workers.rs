@@ -11,6 +11,9 @@
 //! `magic-writes` scenario is fill-race with every write but a process's first operation made a
 //! write of `MAGIC`. A whole schedule runs fine (each app's first operation is some process's
 //! first), but a shrink candidate that drops the operations before such a write aborts.
+//!
+//! The binary also answers `compare …` as the user's `tiersim` would, so a comparison that
+//! includes `abort-on-magic` is run from the outside, workers and all.
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -318,9 +321,33 @@ fn a_shrink_survives_candidates_that_abort(registry: &Registry) {
     );
 }
 
+/// `compare` on a protocol that aborts the process on one seed: that seed is a `crash` row entry
+/// with its reproduce command, and the other protocol's row and the other seeds are all there.
+fn a_comparison_with_an_aborting_protocol_goes_on() {
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["compare", "--scenario", "abort-on-seed-5", "--protocol", "abort-on-magic,versioned"])
+        .args(["--seeds", "3..8", "--jobs", "2", "--json"])
+        .output()
+        .unwrap();
+    let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{all}"));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(j["seeds_run"], 10, "every seed of both protocols is reported: {all}");
+    let row = |p: &str| j["rows"].as_array().unwrap().iter().find(|r| r["protocol"] == p).unwrap().clone();
+    let aborting = row("abort-on-magic");
+    assert_eq!(aborting["seeds_run"], 5);
+    assert_eq!(aborting["failing_runs"], 1, "{aborting}");
+    let crash = &aborting["invariants"][0];
+    assert_eq!(crash["invariant"], "crash", "{aborting}");
+    assert!(crash["reproduce"].as_str().unwrap().ends_with(&format!("--seed {ABORTING_SEED}")), "{crash}");
+    assert_eq!(row("versioned")["failing_runs"], 0);
+    println!("ok: a comparison with an aborting protocol goes on");
+}
+
 fn main() -> ExitCode {
     let registry = registry();
-    if std::env::args().nth(1).as_deref() == Some(WORKER_ARG) {
+    // A worker, or the comparison below running this binary as its `tiersim`.
+    if let Some(WORKER_ARG | "compare") = std::env::args().nth(1).as_deref() {
         return tiersim_scenarios::cli::main_with(registry);
     }
     // `cargo test` passes libtest's flags; a filter that names neither test skips both.
@@ -334,6 +361,9 @@ fn main() -> ExitCode {
     }
     if wanted("a_shrink_survives_candidates_that_abort") {
         a_shrink_survives_candidates_that_abort(&registry);
+    }
+    if wanted("a_comparison_with_an_aborting_protocol_goes_on") {
+        a_comparison_with_an_aborting_protocol_goes_on();
     }
     ExitCode::SUCCESS
 }
