@@ -10,10 +10,10 @@
 mod browser;
 
 use browser::{body_attr, browser, dump_dom, temp_dir};
+use tiersim_model::check::Violation;
 use tiersim_model::event::ModelEvent;
 use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::{Outcome, Verdict};
-use tiersim_model::check::Violation;
 use tiersim_model::protocol::Invariant;
 use tiersim_scenarios::report::{escape, render, render_claiming};
 use tiersim_sim::history::{Event, EventType, OpFn};
@@ -111,13 +111,21 @@ fn figure<'a>(page: &'a str, field: &str) -> Option<&'a str> {
 fn assert_figures(what: &str, page: &str, o: &Outcome) {
     let f = &o.figures;
     let get = |field: &str| figure(page, field).unwrap_or_else(|| panic!("{what}: no figure {field}"));
-    let reads = format!("{} ({} stale of {})", f.consistency.reads.nines().text(), f.consistency.reads.stale, f.consistency.reads.total);
+    let reads = format!(
+        "{} ({} stale of {})",
+        f.consistency.reads.nines().text(),
+        f.consistency.reads.stale,
+        f.consistency.reads.total
+    );
     assert_eq!(get("consistency.nines"), reads, "{what}");
     assert!(f.consistency.reads.total > 0, "{what}: a run with no read tests nothing here");
     let entries = f.consistency.entries.nines().text();
     assert!(get("consistency.entries.nines").starts_with(&format!("{entries} (")), "{what}");
     let by = f.consistency.reads.nines_by_threshold();
-    assert!(get("consistency.nines_by_threshold_ms").contains(&format!("&gt;1 s {}", by[2].text())), "{what}");
+    assert!(
+        get("consistency.nines_by_threshold_ms").contains(&format!("&gt;1 s {}", by[2].text())),
+        "{what}"
+    );
     let db = f.cost.db_reads_per_read().map(|x| format!("{x:.2}")).unwrap();
     assert_eq!(get("cost.db_reads_per_read"), db, "{what}");
     let read = f.cost.read_latency.as_ref().expect("reads completed");

@@ -22,6 +22,7 @@ use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 use tiersim_scenarios::explore::worker::WORKER_ARG;
 use tiersim_scenarios::registry::Registry;
+use tiersim_scenarios::report::compare::COLUMNS;
 
 const PROTOCOLS: &str = "versioned,cache-aside,pass-through";
 
@@ -32,12 +33,26 @@ fn tiersim(args: &[&str]) -> Output {
         .expect("run the test's own tiersim")
 }
 
+/// The words of a command line without quoting.
+fn words(line: &str) -> Vec<&str> {
+    line.split_whitespace().collect()
+}
+
+/// `compare` of the three protocols on fill-race's `seeds`, as JSON, with `extra` arguments.
+fn compare_fill_race(seeds: &str, extra: &[&str]) -> Output {
+    let mut args = words("compare --scenario fill-race --jobs 2 --json --protocol");
+    args.extend_from_slice(&[PROTOCOLS, "--seeds", seeds]);
+    args.extend_from_slice(extra);
+    tiersim(&args)
+}
+
 fn text(out: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
 }
 
 fn json_of(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", text(out)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not one JSON object ({e}):\n{}", text(out)))
 }
 
 /// The value at a dotted path (`cost.hit_ratio.L1`).
@@ -46,22 +61,35 @@ fn at<'a>(v: &'a Value, path: &str) -> &'a Value {
 }
 
 fn row<'a>(j: &'a Value, protocol: &str) -> &'a Value {
-    j["rows"].as_array().unwrap().iter().find(|r| r["protocol"] == protocol).unwrap_or_else(|| panic!("no row {protocol}"))
+    j["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["protocol"] == protocol)
+        .unwrap_or_else(|| panic!("no row {protocol}"))
 }
 
 fn compare_json_tells_the_protocols_apart() {
-    let out = tiersim(&["compare", "--scenario", "fill-race", "--protocol", PROTOCOLS, "--seeds", "0..6", "--jobs", "2", "--json"]);
+    let out = compare_fill_race("0..6", &[]);
     let j = json_of(&out);
     assert_eq!(out.status.code(), Some(1), "cache-aside fails, so the comparison exits 1:\n{}", text(&out));
-    let names: Vec<&str> = j["rows"].as_array().unwrap().iter().map(|r| r["protocol"].as_str().unwrap()).collect();
-    assert_eq!(names, ["versioned", "cache-aside", "pass-through"], "one row per protocol, in the order given");
+    let names: Vec<&str> =
+        j["rows"].as_array().unwrap().iter().map(|r| r["protocol"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        ["versioned", "cache-aside", "pass-through"],
+        "one row per protocol, in the order given"
+    );
     assert_eq!(j["seeds_run"], 18);
     assert_eq!(j["by_scenario"].as_array().unwrap().len(), 0);
 
     let aside = row(&j, "cache-aside");
-    let nines = aside["consistency"]["nines"].as_f64().unwrap_or_else(|| panic!("cache-aside's nines: {}", aside["consistency"]));
+    let nines = aside["consistency"]["nines"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("cache-aside's nines: {}", aside["consistency"]));
     assert!(nines > 0.0 && aside["consistency"]["stale_reads"].as_u64().unwrap() > 0, "{aside}");
-    let barrier = aside["invariants"].as_array().unwrap().iter().find(|i| i["invariant"] == "invalidation-barrier");
+    let barrier =
+        aside["invariants"].as_array().unwrap().iter().find(|i| i["invariant"] == "invalidation-barrier");
     let barrier = barrier.unwrap_or_else(|| panic!("cache-aside's stale set went unnoticed: {aside}"));
     assert!(barrier["runs"].as_u64().unwrap() >= 1);
     assert!(aside["failing_runs"].as_u64().unwrap() >= barrier["runs"].as_u64().unwrap());
@@ -81,7 +109,10 @@ fn compare_json_tells_the_protocols_apart() {
     let versioned = row(&j, "versioned");
     assert_eq!(versioned["failing_runs"], 0, "{versioned}");
     for ms in ["100", "1000", "10000", "60000"] {
-        assert_eq!(versioned["consistency"]["nines_by_threshold_ms"][ms], "inf", "versioned stale beyond {ms} ms");
+        assert_eq!(
+            versioned["consistency"]["nines_by_threshold_ms"][ms], "inf",
+            "versioned stale beyond {ms} ms"
+        );
     }
     let pass_through = row(&j, "pass-through");
     assert_eq!(pass_through["consistency"]["nines"], "inf", "{pass_through}");
@@ -90,7 +121,8 @@ fn compare_json_tells_the_protocols_apart() {
     assert!(versioned["cost"]["db_reads_per_read"].as_f64().unwrap() < load, "versioned caches");
 
     // Every figure is the sweep's own for the same seeds.
-    let sweep = tiersim(&["sweep", "--scenario", "fill-race", "--protocol", "cache-aside", "--seeds", "0..6", "--jobs", "2", "--json"]);
+    let sweep =
+        tiersim(&words("sweep --scenario fill-race --protocol cache-aside --seeds 0..6 --jobs 2 --json"));
     let sweep_row = &json_of(&sweep)["rows"][0];
     for field in ["consistency", "cost"] {
         assert_eq!(aside[field], sweep_row[field], "{field} differs from the sweep's");
@@ -98,7 +130,17 @@ fn compare_json_tells_the_protocols_apart() {
     assert_eq!(aside["failing_runs"], sweep_row["failures"]);
 
     // Every scenario: a row per scenario and protocol, adding up to the overall rows.
-    let out = tiersim(&["compare", "--all", "--protocol", "versioned,pass-through", "--seeds", "0..1", "--jobs", "2", "--json"]);
+    let out = tiersim(&[
+        "compare",
+        "--all",
+        "--protocol",
+        "versioned,pass-through",
+        "--seeds",
+        "0..1",
+        "--jobs",
+        "2",
+        "--json",
+    ]);
     let j = json_of(&out);
     let scenarios = tiersim_scenarios::all().len();
     let by = j["by_scenario"].as_array().unwrap();
@@ -137,8 +179,10 @@ fn assert_cell(protocol: &str, field: &str, cell: &str, json: &Value) {
         Value::String(s) if s == "inf" => assert_eq!(cell, "∞", "{what}"),
         Value::String(s) => assert_eq!(cell, s, "{what}"),
         Value::Array(failed) => {
-            let expected: Vec<String> =
-                failed.iter().map(|f| format!("{} ({})", f["invariant"].as_str().unwrap(), f["runs"])).collect();
+            let expected: Vec<String> = failed
+                .iter()
+                .map(|f| format!("{} ({})", f["invariant"].as_str().unwrap(), f["runs"]))
+                .collect();
             let expected = if expected.is_empty() { "-".to_string() } else { expected.join(", ") };
             assert_eq!(cell, expected, "{what}");
         }
@@ -146,7 +190,9 @@ fn assert_cell(protocol: &str, field: &str, cell: &str, json: &Value) {
             let (ns, half) = duration_ns(cell);
             assert!((ns - n.as_f64().unwrap()).abs() <= half, "{what}");
         }
-        Value::Number(n) if n.is_u64() && !field.starts_with("cost.") && !field.starts_with("consistency.") => {
+        Value::Number(n)
+            if n.is_u64() && !field.starts_with("cost.") && !field.starts_with("consistency.") =>
+        {
             assert_eq!(cell, n.to_string(), "{what}")
         }
         Value::Number(n) => {
@@ -159,7 +205,9 @@ fn assert_cell(protocol: &str, field: &str, cell: &str, json: &Value) {
 
 /// The cells of the table row of `protocol`: (data-field, text).
 fn table_row(dom: &str, protocol: &str) -> Vec<(String, String)> {
-    let start = dom.find(&format!("<tr data-protocol=\"{protocol}\"")).unwrap_or_else(|| panic!("no table row for {protocol}"));
+    let start = dom
+        .find(&format!("<tr data-protocol=\"{protocol}\""))
+        .unwrap_or_else(|| panic!("no table row for {protocol}"));
     let tr = &dom[start..start + dom[start..].find("</tr>").unwrap()];
     let mut cells = Vec::new();
     let mut rest = tr;
@@ -177,23 +225,29 @@ fn table_row(dom: &str, protocol: &str) -> Vec<(String, String)> {
 fn compare_page_in_a_browser_matches_the_json() {
     let dir = browser::temp_dir("compare-browser");
     let page = dir.join("compare.html");
-    let out = tiersim(&[
-        "compare", "--scenario", "fill-race", "--protocol", PROTOCOLS, "--seeds", "0..4", "--jobs", "2", "--json", "--html",
-        page.to_str().unwrap(),
-    ]);
+    let out = compare_fill_race("0..4", &["--html", page.to_str().unwrap()]);
     let j = json_of(&out);
     let html = std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("no page ({e}):\n{}", text(&out)));
-    assert!(!html.contains("https://") && !html.contains(" src=") && !html.contains("<link"), "self-contained");
+    assert!(
+        !html.contains("https://") && !html.contains(" src=") && !html.contains("<link"),
+        "self-contained"
+    );
     let check = |what: &str, dom: &str| {
         for r in j["rows"].as_array().unwrap() {
             let p = r["protocol"].as_str().unwrap();
             let cells = table_row(dom, p);
-            assert_eq!(cells.len(), 14, "{what}: {p}'s row has every column");
+            assert_eq!(cells.len(), COLUMNS.len(), "{what}: {p}'s row has every column");
             for (field, cell) in &cells {
                 assert_cell(p, field, cell, at(r, field));
             }
-            assert!(dom.contains(&format!("<g class=\"point\" data-protocol=\"{p}\"")), "{what}: no point for {p}");
-            assert!(dom.contains(&format!("<g class=\"bar\" data-protocol=\"{p}\"")), "{what}: no bar for {p}");
+            assert!(
+                dom.contains(&format!("<g class=\"point\" data-protocol=\"{p}\"")),
+                "{what}: no point for {p}"
+            );
+            assert!(
+                dom.contains(&format!("<g class=\"bar\" data-protocol=\"{p}\"")),
+                "{what}: no bar for {p}"
+            );
         }
         // pass-through is never stale: it sits in the ∞ band.
         assert!(dom.contains("∞: no stale read"), "{what}");
@@ -204,7 +258,11 @@ fn compare_page_in_a_browser_matches_the_json() {
     check("chromium DOM", &dom);
     for attr in ["data-drawn-points", "data-drawn-bars"] {
         let drawn: Vec<&str> = browser::body_attr(&dom, attr).split(',').collect();
-        assert_eq!(drawn, ["versioned", "cache-aside", "pass-through"], "{attr}: what the browser drew with a size");
+        assert_eq!(
+            drawn,
+            ["versioned", "cache-aside", "pass-through"],
+            "{attr}: what the browser drew with a size"
+        );
     }
     let _ = std::fs::remove_dir_all(&dir);
     println!("ok: the compare page in a browser matches the JSON");
@@ -219,7 +277,10 @@ fn bad_input_is_one_line_and_writes_nothing() {
         (&["--scenario", "no-such", "--protocol", "versioned"], "unknown scenario \"no-such\""),
         (&["--scenario", "fill-race", "--protocol", ""], "comma-separated list"),
         (&["--scenario", "fill-race", "--protocol", "versioned,,leased"], "an empty name"),
-        (&["--scenario", "fill-race", "--protocol", "versioned,leased,versioned"], "versioned is given twice"),
+        (
+            &["--scenario", "fill-race", "--protocol", "versioned,leased,versioned"],
+            "versioned is given twice",
+        ),
         (&["--all", "--scenario", "fill-race", "--protocol", "versioned"], "exclude each other"),
         (&["--protocol", "versioned"], "needs --scenario S or --all"),
     ];
@@ -235,6 +296,19 @@ fn bad_input_is_one_line_and_writes_nothing() {
         assert!(out.stdout.is_empty(), "{all:?}");
         assert!(!Path::new(&page).exists(), "{all:?} wrote a page");
     }
+    // A page onto a directory is refused before anything runs, and the directory stays.
+    let out = tiersim(&[
+        "compare",
+        "--scenario",
+        "fill-race",
+        "--protocol",
+        "versioned",
+        "--html",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stderr).lines().count(), 1, "{}", text(&out));
+    assert!(dir.is_dir());
     let _ = std::fs::remove_dir_all(&dir);
     println!("ok: bad input is one line and writes nothing");
 }

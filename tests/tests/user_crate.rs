@@ -124,7 +124,16 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
         &target,
         &["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--"]
             .into_iter()
-            .chain(["compare", "--scenario", "fill-race", "--protocol", "our-cache", "--seeds", "0..8", "--json"])
+            .chain([
+                "compare",
+                "--scenario",
+                "fill-race",
+                "--protocol",
+                "our-cache",
+                "--seeds",
+                "0..8",
+                "--json",
+            ])
             .collect::<Vec<_>>(),
     );
     let j: serde_json::Value =
@@ -133,8 +142,12 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     assert_eq!(row["protocol"], "our-cache", "{j}");
     assert_eq!(row["seeds_run"], 8, "{j}");
     assert!(
-        row["invariants"].as_array().unwrap().iter().any(|i| i["invariant"] == "invalidation-barrier"
-            && i["reproduce"].as_str().unwrap().starts_with(CLI)),
+        row["invariants"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["invariant"] == "invalidation-barrier"
+                && i["reproduce"].as_str().unwrap().starts_with(CLI)),
         "{row}"
     );
 

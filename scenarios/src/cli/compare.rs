@@ -74,7 +74,10 @@ impl CompareArgs {
         let protocols = parse_protocols(reg, &protocol)?;
         let (a, b) = parse_range(seeds.as_deref().unwrap_or(DEFAULT_SEEDS))?;
         let spec = SweepSpec {
-            pairs: scenarios.iter().flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone()))).collect(),
+            pairs: scenarios
+                .iter()
+                .flat_map(|s| protocols.iter().map(move |p| (s.clone(), p.clone())))
+                .collect(),
             seeds: a..b,
             shard: (0, 1),
             jobs: parse_jobs(jobs)?,
@@ -177,14 +180,17 @@ fn run(spec: &SweepSpec, json: bool) -> Vec<SeedResult> {
     let (done, failing) = (AtomicU64::new(0), AtomicU64::new(0));
     let on_result = |r: &SeedResult, _: &_, _: &_| {
         let done = done.fetch_add(1, Ordering::Relaxed) + 1;
-        let failing = failing.fetch_add(u64::from(r.verdict != Verdict::Pass), Ordering::Relaxed)
-            + u64::from(r.verdict != Verdict::Pass);
+        let failed = u64::from(r.verdict != Verdict::Pass);
+        let failing = failing.fetch_add(failed, Ordering::Relaxed) + failed;
         if let Some(bar) = &bar {
             bar.set_message(format!("{failing} failing"));
             bar.inc(1);
         }
+        if !heartbeat {
+            return;
+        }
         let mut last = last_beat.lock().unwrap();
-        if heartbeat && last.elapsed() >= HEARTBEAT {
+        if last.elapsed() >= HEARTBEAT {
             *last = std::time::Instant::now();
             eprintln!(
                 "compare: {done} of {total} runs, {failing} failing, {} s",
@@ -199,6 +205,9 @@ fn run(spec: &SweepSpec, json: bool) -> Vec<SeedResult> {
     results
 }
 
+/// Rows, each with its JSON object.
+type RowsWithJson = Vec<(Row, serde_json::Value)>;
+
 /// The rows, each with its JSON: one per protocol over what was compared (plotted), and with
 /// `all` one per scenario and protocol too.
 fn rows(
@@ -207,7 +216,7 @@ fn rows(
     protocols: &[ProtocolFactory],
     results: &[SeedResult],
     all: bool,
-) -> (Vec<(Row, serde_json::Value)>, Vec<(Row, serde_json::Value)>) {
+) -> (RowsWithJson, RowsWithJson) {
     let of = |scenario: Option<&str>, protocol: &str| {
         let runs: Vec<&SeedResult> = results
             .iter()

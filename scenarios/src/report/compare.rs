@@ -59,31 +59,29 @@ pub struct Row {
     pub failed: Vec<Failed>,
 }
 
-/// The staleness threshold of the second nines column, 1 s (one of `figures::THRESHOLDS_MS`).
-const OVER_MS: u64 = 1_000;
-
 impl Row {
     /// Nines of all reads: −log10 of the share that returned a superseded version.
     pub fn nines(&self) -> Nines {
         self.consistency.reads.nines()
     }
 
-    /// Nines of the reads stale by more than 1 s.
-    pub fn nines_over_1s(&self) -> Nines {
+    /// Nines of the reads stale by more than `ms` (one of `figures::THRESHOLDS_MS`).
+    pub fn nines_over(&self, ms: u64) -> Nines {
         let i = tiersim_model::check::figures::THRESHOLDS_MS
             .iter()
-            .position(|ms| *ms == OVER_MS)
-            .expect("1 s is a Polaris threshold");
+            .position(|t| *t == ms)
+            .expect("a Polaris threshold");
         self.consistency.reads.nines_by_threshold()[i]
     }
 }
 
 /// The table's columns: heading and the JSON field of a `rows[]` object each shows.
-pub const COLUMNS: [(&str, &str); 14] = [
+pub const COLUMNS: [(&str, &str); 15] = [
     ("protocol", "protocol"),
     ("seeds", "seeds_run"),
     ("failing", "failing_runs"),
     ("nines", "consistency.nines"),
+    ("nines >100 ms", "consistency.nines_by_threshold_ms.100"),
     ("nines >1 s", "consistency.nines_by_threshold_ms.1000"),
     ("read p99", "cost.read_latency_ns.p99_max"),
     ("write p99", "cost.write_latency_ns.p99_max"),
@@ -110,7 +108,8 @@ pub fn cells(row: &Row) -> Vec<String> {
         row.runs.to_string(),
         row.failing_runs.to_string(),
         row.nines().text(),
-        row.nines_over_1s().text(),
+        row.nines_over(100).text(),
+        row.nines_over(1_000).text(),
         ns(row.read_p99_ns),
         ns(row.write_p99_ns),
         ratio(row.cost.hit_ratio(Tier::L1)),
@@ -146,7 +145,8 @@ const BAR_PX: f64 = 22.0;
 const BAR_MAX_PX: f64 = 460.0;
 
 /// One colour per protocol, in row order (cycled).
-const COLOURS: [&str; 8] = ["#4a7fc1", "#d33f3f", "#4f9d69", "#e8a93a", "#6b2fb3", "#2b9fa8", "#c2577a", "#616e7c"];
+const COLOURS: [&str; 8] =
+    ["#4a7fc1", "#d33f3f", "#4f9d69", "#e8a93a", "#6b2fb3", "#2b9fa8", "#c2577a", "#616e7c"];
 
 const EXTRA_STYLE: &str = r#"
 table.compare { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; }
@@ -296,7 +296,8 @@ fn scatter(out: &mut String, rows: &[Row]) {
 
 /// Database reads per read: one labelled bar per protocol.
 fn bars(out: &mut String, rows: &[Row]) {
-    let label_px = rows.iter().map(|r| r.protocol.chars().count()).max().unwrap_or(0) as f64 * CHAR_PX * 1.15 + 16.0;
+    let label_px =
+        rows.iter().map(|r| r.protocol.chars().count()).max().unwrap_or(0) as f64 * CHAR_PX * 1.15 + 16.0;
     let most = rows.iter().filter_map(|r| r.cost.db_reads_per_read()).fold(1.0f64, f64::max);
     let width = label_px + BAR_MAX_PX + 70.0;
     let height = rows.len() as f64 * (BAR_PX + 8.0) + 16.0;
@@ -355,7 +356,8 @@ fn table(out: &mut String, rows: &[Row]) {
 
 /// One command per failing invariant of each protocol that reproduces a failing seed.
 fn reproduce(out: &mut String, rows: &[Row]) {
-    let failed: Vec<(&Row, &Failed)> = rows.iter().flat_map(|r| r.failed.iter().map(move |f| (r, f))).collect();
+    let failed: Vec<(&Row, &Failed)> =
+        rows.iter().flat_map(|r| r.failed.iter().map(move |f| (r, f))).collect();
     if failed.is_empty() {
         out.push_str("<p class=\"scope\">No invariant failed in any run.</p>\n");
         return;

@@ -213,7 +213,13 @@ impl Page {
         let f = &o.figures;
         let pct = |p: &Option<Percentiles>| {
             p.as_ref().map_or("-".to_string(), |p| {
-                format!("{} / {} / {} ({} samples)", duration(p.p50_ns), duration(p.p95_ns), duration(p.p99_ns), p.samples)
+                format!(
+                    "{} / {} / {} ({} samples)",
+                    duration(p.p50_ns),
+                    duration(p.p95_ns),
+                    duration(p.p99_ns),
+                    p.samples
+                )
             })
         };
         let ratio = |x: Option<f64>| x.map_or("-".to_string(), |x| format!("{x:.2}"));
@@ -420,7 +426,7 @@ impl Page {
 
 /// A staleness threshold as the figures name it: `10 ms`, `1 s`.
 fn threshold(ms: u64) -> String {
-    if ms >= 1000 && ms % 1000 == 0 {
+    if ms >= 1000 && ms.is_multiple_of(1000) {
         format!("{} s", ms / 1000)
     } else {
         format!("{ms} ms")
