@@ -95,9 +95,9 @@ fn compare_json_tells_the_protocols_apart() {
     assert!(aside["failing_runs"].as_u64().unwrap() >= barrier["runs"].as_u64().unwrap());
     // The printed reproduce command fails the same invariant.
     let cmd = barrier["reproduce"].as_str().unwrap();
-    let words: Vec<&str> = cmd.split_whitespace().collect();
-    assert_eq!(&words[..3], ["cargo", "tiersim", "run"], "{cmd}");
-    let arg = |flag: &str| words[words.iter().position(|w| *w == flag).unwrap() + 1];
+    let printed = words(cmd);
+    assert_eq!(&printed[..3], ["cargo", "tiersim", "run"], "{cmd}");
+    let arg = |flag: &str| printed[printed.iter().position(|w| *w == flag).unwrap() + 1];
     let o = tiersim_scenarios::run_seed(
         &*tiersim_tests::scenario(arg("--scenario")),
         tiersim_tests::protocol(arg("--protocol")),
