@@ -151,7 +151,7 @@ const COLOURS: [&str; 8] =
 const EXTRA_STYLE: &str = r#"
 table.compare { border-collapse: collapse; font-size: 13px; margin: 6px 0 12px; }
 table.compare th, table.compare td { padding: 3px 10px; border-bottom: 1px solid #e4e7eb; text-align: right; white-space: nowrap; }
-table.compare th:first-child, table.compare td:first-child, table.compare td.text, table.compare th:last-child { text-align: left; }
+table.compare .text { text-align: left; }
 table.compare tr.failing td[data-field="failing_runs"] { color: var(--stale); font-weight: 600; }
 table.compare td { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; }
 svg.chart { border: 1px solid #d9dee3; border-radius: 4px; background: #fff; }
@@ -193,10 +193,10 @@ pub fn render(c: &Comparison<'_>) -> String {
     out.push_str("<h2>Database reads per read</h2>\n");
     bars(out, c.protocols);
     out.push_str("<h2>Protocols</h2>\n");
-    table(out, c.protocols);
+    table(out, c.protocols, false);
     if !c.by_scenario.is_empty() {
         out.push_str("<h2>By scenario</h2>\n");
-        table(out, c.by_scenario);
+        table(out, c.by_scenario, true);
     }
     reproduce(out, c.protocols);
     let _ = write!(out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
@@ -323,15 +323,16 @@ fn bars(out: &mut String, rows: &[Row]) {
     out.push_str("</svg>\n");
 }
 
-/// The rows as a table, each cell naming its JSON field.
-fn table(out: &mut String, rows: &[Row]) {
-    let with_scenario = rows.iter().any(|r| r.scenario != rows[0].scenario);
+/// The rows as a table, each cell naming its JSON field (and the scenario first when asked).
+fn table(out: &mut String, rows: &[Row], with_scenario: bool) {
     out.push_str("<table class=\"compare\">\n<tr>");
+    // Names and the failed invariants read from the left, figures from the right.
+    let class = |field: &str| if matches!(field, "protocol" | "invariants") { " class=\"text\"" } else { "" };
     if with_scenario {
-        out.push_str("<th>scenario</th>");
+        out.push_str("<th class=\"text\">scenario</th>");
     }
-    for (heading, _) in COLUMNS {
-        let _ = write!(out, "<th>{}</th>", escape(heading));
+    for (heading, field) in COLUMNS {
+        let _ = write!(out, "<th{}>{}</th>", class(field), escape(heading));
     }
     out.push_str("</tr>\n");
     for r in rows {
@@ -346,8 +347,7 @@ fn table(out: &mut String, rows: &[Row]) {
             let _ = write!(out, "<td class=\"text\">{}</td>", escape(&r.scenario));
         }
         for ((_, field), text) in COLUMNS.iter().zip(cells(r)) {
-            let class = if *field == "invariants" { " class=\"text\"" } else { "" };
-            let _ = write!(out, "<td data-field=\"{field}\"{class}>{}</td>", escape(&text));
+            let _ = write!(out, "<td data-field=\"{field}\"{}>{}</td>", class(field), escape(&text));
         }
         out.push_str("</tr>\n");
     }
