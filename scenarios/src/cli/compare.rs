@@ -92,12 +92,8 @@ impl CompareArgs {
         let results = run(&spec, json);
         let wall_ms = started.elapsed().as_millis() as u64;
         let (headline, by_scenario) = rows(reg, &scenarios, &protocols, &results, all);
-        let (headline_json, by_scenario_json): (Vec<_>, Vec<_>) = (
-            headline.iter().map(|(_, j)| j.clone()).collect(),
-            by_scenario.iter().map(|(_, j)| j.clone()).collect(),
-        );
-        let headline: Vec<Row> = headline.into_iter().map(|(r, _)| r).collect();
-        let by_scenario: Vec<Row> = by_scenario.into_iter().map(|(r, _)| r).collect();
+        let (headline, headline_json): (Vec<Row>, Vec<_>) = headline.into_iter().unzip();
+        let (by_scenario, by_scenario_json): (Vec<Row>, Vec<_>) = by_scenario.into_iter().unzip();
         let seeds_text = format!("{a}..{b}");
         if let Some(out) = &html {
             let what = if all { "every scenario".to_string() } else { scenarios[0].name().to_string() };
