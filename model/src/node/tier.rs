@@ -514,3 +514,61 @@ impl TierState {
         true
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Tier;
+    use crate::node::tier::{Fill, FillTtl, Gate, TierCmd, TierState};
+    use crate::state::store::TierStore;
+    use std::sync::{Arc, Mutex};
+    use tiersim_sim::clock::Clocks;
+    use tiersim_sim::history::Recorder;
+    use tiersim_sim::runtime::{run, RunConfig};
+
+    fn fill(version: u64) -> TierCmd {
+        TierCmd::Fill(Fill {
+            key: "k".into(),
+            value: Some(version as i64),
+            version,
+            origin_ns: 0,
+            tags: Vec::new(),
+            ttl: FillTtl::Never,
+            gate: Gate::IfNewer,
+            incarnation: None,
+            tag_generation: None,
+            op: None,
+        })
+    }
+
+    /// The version the quiet-phase snapshot cell holds for "k", if any.
+    fn seen(cell: &Arc<Mutex<TierStore>>) -> Option<u64> {
+        cell.lock().unwrap().peek_any("k").map(|e| e.version)
+    }
+
+    /// The snapshot cell is the tier's memory: it shows every command's effect at once, keeps a
+    /// crashed tier's last memory until the next start, and a start empties it.
+    #[test]
+    fn the_snapshot_cell_follows_every_command_and_each_start() {
+        let finished = run(7, &RunConfig::default(), |_world| async move {
+            let cell = Arc::new(Mutex::new(TierStore::new(4)));
+            let start = || {
+                let (clock, recorder) = (Clocks::default().node("l2-0"), Recorder::new());
+                TierState::start("l2-0", Tier::L2, 4, None, clock, recorder, cell.clone())
+            };
+            let mut tier = start();
+            tier.apply(fill(1));
+            assert_eq!(seen(&cell), Some(1));
+            tier.apply(TierCmd::Invalidate { key: "k".into(), version: 2 });
+            assert_eq!((seen(&cell), cell.lock().unwrap().floor("k")), (None, 2));
+            tier.apply(fill(1)); // below the floor: refused, nothing changes
+            assert_eq!(seen(&cell), None);
+            tier.apply(fill(3));
+            assert_eq!(seen(&cell), Some(3));
+            drop(tier); // a crash: the cell keeps what the tier held
+            assert_eq!(seen(&cell), Some(3));
+            let _restarted = start();
+            assert_eq!((seen(&cell), cell.lock().unwrap().floor("k")), (None, 0));
+        });
+        finished.result.expect("the run finishes");
+    }
+}
