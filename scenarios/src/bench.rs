@@ -256,6 +256,8 @@ fn round(x: f64, places: i32) -> f64 {
 
 /// Raw madsim ping-pong against tiersim's message rate on the `race` scenario.
 fn engine(counts: &Counts, versioned: &ProtocolFactory) -> Value {
+    // Both rates are wall-clock figures, so the load they were measured under goes with them.
+    let load_before = load_avg_1m();
     let (raw_delivered, raw_wall) = raw_madsim_pingpong(counts.raw_messages);
     let raw = per_sec(raw_delivered as f64, raw_wall);
 
@@ -295,6 +297,7 @@ fn engine(counts: &Counts, versioned: &ProtocolFactory) -> Value {
         "sim_only_ratio_to_raw_madsim": round(sim_only / raw, 3),
         "scenario": "race",
         "protocol": "versioned",
+        "load_avg_1m": {"before": load_before, "after": load_avg_1m()},
     })
 }
 
@@ -995,7 +998,7 @@ fn targets(
         "rss_growth_le_1kb_per_run": holds(&memory["rss_growth_kb_per_run"], &|x| x <= 1.0),
         "parallel_efficiency_ge_0_9_everywhere": (!efficiencies.is_empty())
             .then(|| efficiencies.iter().all(|&e| e >= 0.9)),
-        "engine_ratio_ge_0_5": holds(&engine["ratio_to_raw_madsim"], &|x| x >= 0.5),
+        "engine_ratio_ge_0_7": holds(&engine["ratio_to_raw_madsim"], &|x| x >= 0.7),
         "time_acceleration_ge_10000": holds(&accel["sim_sec_per_wall_sec"], &|x| x >= 10_000.0),
         "etcd_well_under_1s": holds(&checker["etcd_total_ms"], &|x| x < 500.0),
         "fast_path_ge_1m_ops_per_sec": holds(&checker["fast_path_ops_per_sec"], &|x| x >= 1e6),

@@ -14,7 +14,7 @@
 use crate::event::{ModelEvent, RemoveCause, Tier};
 use crate::state::store::{Entry, TierStore};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
 use tiersim_sim::clock::{sim_now_ns, NodeClock};
 use tiersim_sim::history::Recorder;
 
@@ -180,7 +180,6 @@ pub enum TierReply {
 pub struct TierState {
     node: String,
     tier: Tier,
-    store: TierStore,
     clock: NodeClock,
     ttl_ns: Option<u64>,
     /// Rises on every restart; fills carrying an older one are refused.
@@ -194,7 +193,9 @@ pub struct TierState {
     lease_gens: BTreeMap<String, u64>,
     write_leases: BTreeMap<String, BTreeMap<u64, u64>>,
     recorder: Recorder<ModelEvent>,
-    /// What the quiet-phase snapshot sees (published after every command).
+    /// The tier's memory. It lives in the cell the quiet-phase snapshot reads (and that
+    /// outlives a crash until the next start), not in a copy published after every command:
+    /// a copy kept beside a persistent map makes every later change copy the path it touches.
     shared: Arc<Mutex<TierStore>>,
 }
 
@@ -215,12 +216,10 @@ impl TierState {
         shared: Arc<Mutex<TierStore>>,
     ) -> TierState {
         recorder.internal(ModelEvent::Start { node: node.to_string() });
-        let store = TierStore::new(capacity);
-        *shared.lock().unwrap() = store.clone();
+        *shared.lock().unwrap() = TierStore::new(capacity);
         TierState {
             node: node.to_string(),
             tier,
-            store,
             clock,
             ttl_ns,
             incarnation: sim_now_ns() + 1,
@@ -241,8 +240,13 @@ impl TierState {
         self.incarnation
     }
 
+    /// The tier's memory, for one statement: no caller holds it across a call that takes it again.
+    fn store(&self) -> MutexGuard<'_, TierStore> {
+        self.shared.lock().expect("tiersim bug: a tier's store was poisoned")
+    }
+
     pub fn floor(&self, key: &str) -> u64 {
-        self.store.floor(key)
+        self.store().floor(key)
     }
 
     fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
@@ -270,7 +274,7 @@ impl TierState {
             TierCmd::Get { key, op, touch } => self.get(&key, op, touch),
             TierCmd::Fill(fill) => TierReply::Filled(self.fill(fill)),
             TierCmd::Invalidate { key, version } => {
-                self.store.raise_floor(&key, version);
+                self.store().raise_floor(&key, version);
                 let node = self.node.clone();
                 self.recorder.internal(ModelEvent::Floor {
                     node,
@@ -278,14 +282,14 @@ impl TierState {
                     key: key.clone(),
                     version,
                 });
-                if self.store.peek_any(&key).is_some_and(|e| e.version < version) {
-                    let e = self.store.remove(&key).unwrap();
+                if self.store().peek_any(&key).is_some_and(|e| e.version < version) {
+                    let e = self.store().remove(&key).unwrap();
                     self.removed(&key, e.version, RemoveCause::Invalidate);
                 }
                 TierReply::Done
             }
             TierCmd::Remove { key } => {
-                if let Some(e) = self.store.remove(&key) {
+                if let Some(e) = self.store().remove(&key) {
                     self.removed(&key, e.version, RemoveCause::Delete);
                 }
                 TierReply::Done
@@ -301,16 +305,17 @@ impl TierState {
                 self.recorder.internal(ModelEvent::TagInvalidate { node, tier: self.tier, tag: tag.clone() });
                 // Entries the epoch covers go now; the rest (a strict epoch spares the same
                 // millisecond) stay until a later epoch or their TTL.
-                for key in self.store.keys_with_tag(&tag) {
-                    let invalid = self.store.peek_any(&key).is_some_and(|e| self.tag_invalid(e));
+                let tagged = self.store().keys_with_tag(&tag);
+                for key in tagged {
+                    let invalid = self.store().peek_any(&key).is_some_and(|e| self.tag_invalid(e));
                     if invalid {
-                        let e = self.store.remove(&key).unwrap();
+                        let e = self.store().remove(&key).unwrap();
                         self.removed(&key, e.version, RemoveCause::Tag);
                     }
                 }
                 TierReply::Done
             }
-            TierCmd::KeysWithTag { tag } => TierReply::Keys(self.store.keys_with_tag(&tag)),
+            TierCmd::KeysWithTag { tag } => TierReply::Keys(self.store().keys_with_tag(&tag)),
             TierCmd::LeaseGet { key, op } => self.lease_get(&key, op),
             TierCmd::LeaseFill { fill, token, lease_ns } => {
                 TierReply::Filled(self.lease_fill(fill, token, lease_ns))
@@ -320,7 +325,7 @@ impl TierState {
                 let gen = self.lease_gens.get(&key).copied().unwrap_or(0) + 1;
                 self.lease_gens.insert(key.clone(), gen);
                 self.write_leases.entry(key.clone()).or_default().insert(gen, now + lease_ns);
-                if let Some(e) = self.store.remove(&key) {
+                if let Some(e) = self.store().remove(&key) {
                     self.removed(&key, e.version, RemoveCause::Invalidate);
                 }
                 TierReply::WriteLeased { gen }
@@ -337,26 +342,25 @@ impl TierState {
                 TierReply::Done
             }
         };
-        *self.shared.lock().unwrap() = self.store.clone();
         reply
     }
 
     fn get(&mut self, key: &str, op: Option<u64>, touch: bool) -> TierReply {
         let now = self.clock.now_ns();
-        let stored = self.store.peek_any(key).cloned();
-        let mut hit = self.store.get(key, now);
+        let stored = self.store().peek_any(key).cloned();
+        let mut hit = self.store().get(key, now);
         if let (None, Some(old)) = (&hit, &stored) {
             self.removed(key, old.version, RemoveCause::Expire);
         }
         if hit.as_ref().is_some_and(|e| self.tag_invalid(e)) {
-            let e = self.store.remove(key).unwrap();
+            let e = self.store().remove(key).unwrap();
             self.removed(key, e.version, RemoveCause::Tag);
             hit = None;
         }
         if let (Some(e), true, Some(ttl)) = (&mut hit, touch, self.ttl_ns) {
             // A sliding TTL: every hit buys the entry another full TTL.
             e.expires_at_ns = Some(now + ttl);
-            self.store.insert(key, e.clone());
+            self.store().insert(key, e.clone());
         }
         if let Some(e) = &hit {
             self.recorder.internal(ModelEvent::Serve {
@@ -415,8 +419,8 @@ impl TierState {
     fn lease_fill(&mut self, f: Fill, token: LeaseToken, lease_ns: u64) -> bool {
         let now = self.clock.now_ns();
         let lease_end = token.asked_at_local_ns.saturating_add(lease_ns);
-        let floor = self.store.floor(&f.key);
-        let cached = self.store.peek(&f.key, now).map(|e| e.version);
+        let floor = self.store().floor(&f.key);
+        let cached = self.store().peek(&f.key, now).map(|e| e.version);
         let asked_ms = ms(token.asked_at_local_ns);
         let tag_invalidated =
             f.tags.iter().any(|t| self.tag_epochs.get(t).is_some_and(|&(epoch_ms, _)| asked_ms <= epoch_ms));
@@ -450,8 +454,8 @@ impl TierState {
     /// Fill; `cap_local_ns` bounds the entry's expiry (the end of a read lease).
     fn fill_capped(&mut self, f: Fill, cap_local_ns: Option<u64>) -> bool {
         let now = self.clock.now_ns();
-        let floor = self.store.floor(&f.key);
-        let cached = self.store.peek(&f.key, now).map(|e| e.version);
+        let floor = self.store().floor(&f.key);
+        let cached = self.store().peek(&f.key, now).map(|e| e.version);
         let stale_incarnation = f.incarnation.is_some_and(|i| i != self.incarnation);
         let stale_tag = f.tag_generation.is_some_and(|g| {
             f.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
@@ -487,11 +491,11 @@ impl TierState {
             expires_at_ns,
             tags: f.tags.iter().cloned().collect(),
         };
-        if let Some(old) = self.store.peek_any(&f.key) {
+        if let Some(old) = self.store().peek_any(&f.key) {
             let v = old.version;
             self.removed(&f.key, v, RemoveCause::Invalidate);
         }
-        let evicted = self.store.insert(&f.key, entry);
+        let evicted = self.store().insert(&f.key, entry);
         self.recorder.internal(ModelEvent::Fill {
             node: self.node.clone(),
             tier: self.tier,
@@ -508,5 +512,63 @@ impl TierState {
             self.removed(&k, e.version, RemoveCause::Evict);
         }
         true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::event::Tier;
+    use crate::node::tier::{Fill, FillTtl, Gate, TierCmd, TierState};
+    use crate::state::store::TierStore;
+    use std::sync::{Arc, Mutex};
+    use tiersim_sim::clock::Clocks;
+    use tiersim_sim::history::Recorder;
+    use tiersim_sim::runtime::{run, RunConfig};
+
+    fn fill(version: u64) -> TierCmd {
+        TierCmd::Fill(Fill {
+            key: "k".into(),
+            value: Some(version as i64),
+            version,
+            origin_ns: 0,
+            tags: Vec::new(),
+            ttl: FillTtl::Never,
+            gate: Gate::IfNewer,
+            incarnation: None,
+            tag_generation: None,
+            op: None,
+        })
+    }
+
+    /// The version the quiet-phase snapshot cell holds for "k", if any.
+    fn seen(cell: &Arc<Mutex<TierStore>>) -> Option<u64> {
+        cell.lock().unwrap().peek_any("k").map(|e| e.version)
+    }
+
+    /// The snapshot cell is the tier's memory: it shows every command's effect at once, keeps a
+    /// crashed tier's last memory until the next start, and a start empties it.
+    #[test]
+    fn the_snapshot_cell_follows_every_command_and_each_start() {
+        let finished = run(7, &RunConfig::default(), |_world| async move {
+            let cell = Arc::new(Mutex::new(TierStore::new(4)));
+            let start = || {
+                let (clock, recorder) = (Clocks::default().node("l2-0"), Recorder::new());
+                TierState::start("l2-0", Tier::L2, 4, None, clock, recorder, cell.clone())
+            };
+            let mut tier = start();
+            tier.apply(fill(1));
+            assert_eq!(seen(&cell), Some(1));
+            tier.apply(TierCmd::Invalidate { key: "k".into(), version: 2 });
+            assert_eq!((seen(&cell), cell.lock().unwrap().floor("k")), (None, 2));
+            tier.apply(fill(1)); // below the floor: refused, nothing changes
+            assert_eq!(seen(&cell), None);
+            tier.apply(fill(3));
+            assert_eq!(seen(&cell), Some(3));
+            drop(tier); // a crash: the cell keeps what the tier held
+            assert_eq!(seen(&cell), Some(3));
+            let _restarted = start();
+            assert_eq!((seen(&cell), cell.lock().unwrap().floor("k")), (None, 0));
+        });
+        finished.result.expect("the run finishes");
     }
 }
