@@ -76,6 +76,11 @@ impl ExploreArgs {
             known
         };
         let known = known_signatures(&known_dirs)?;
+        if known_dirs.is_empty() && !json {
+            eprintln!(
+                "explore: no regression corpus (no seeds/ here, no --known DIR): every failure counts as new"
+            );
+        }
         super::validate::output_dir(&out)?;
         prepare_dir(&out)?;
         explore(pairs, strategies, start, budget, parallel, Files { out: &out, known: &known }, json)
@@ -105,11 +110,11 @@ pub(crate) fn explore(
     json: bool,
 ) -> Result<u8, BadInput> {
     const BATCH: u64 = 8;
-    const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(60);
-    // A CI log (stdout not a terminal) gets a line on stderr every minute: still alive, how far.
-    let heartbeat = !std::io::stdout().is_terminal();
-    let mut last_beat = std::time::Instant::now();
     let started = std::time::Instant::now();
+    // A CI log (stdout not a terminal) gets a line on stderr every minute: still alive, how far.
+    // From a thread of its own, so a shrink that takes a quarter of an hour does not silence it.
+    let heartbeat = (!std::io::stdout().is_terminal())
+        .then(|| Heartbeat::start(started, budget, Heartbeat::EVERY, |line| eprintln!("{line}")));
     let bar = progress(budget.as_secs(), json, "s");
     // (scenario, protocol, strategy) -> next seed
     let mut next: BTreeMap<(usize, usize), u64> = BTreeMap::new();
@@ -162,6 +167,9 @@ pub(crate) fn explore(
                 continue;
             }
             // Shrink, then name the failure by what is left of it.
+            if let Some(h) = &heartbeat {
+                h.update(|st| st.shrinking = Some(format!("{} × {} ({invariant})", s.name(), p.name())));
+            }
             let config = s.config();
             let (shrunk, seed, _, shrunk_outcome) = if o.verdict == Verdict::Fail {
                 let max_runs = shrink_runs(budget.saturating_sub(started.elapsed()), started.elapsed(), runs);
@@ -210,22 +218,24 @@ pub(crate) fn explore(
             signatures.insert(signature, path.display().to_string());
             cell.new += 1;
         }
-        if heartbeat && last_beat.elapsed() >= HEARTBEAT {
-            last_beat = std::time::Instant::now();
-            eprintln!(
-                "explore: {} s of {} s: {runs} runs, {failures} failing, {} new, {} known, {} cells",
-                started.elapsed().as_secs(),
-                budget.as_secs(),
-                signatures.len(),
-                known_seen.len(),
-                cells.len()
-            );
+        if let Some(h) = &heartbeat {
+            h.update(|st| {
+                *st = Status {
+                    runs,
+                    failures,
+                    new: signatures.len(),
+                    known: known_seen.len(),
+                    cells: cells.len(),
+                    shrinking: None,
+                }
+            });
         }
         if let Some(bar) = &bar {
             bar.set_position(started.elapsed().as_secs().min(budget.as_secs()));
             bar.set_message(format!("{runs} runs · {} new failures", signatures.len()));
         }
     }
+    drop(heartbeat);
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -272,6 +282,81 @@ pub(crate) fn explore(
         }
     }
     Ok(if signatures.is_empty() { 0 } else { 1 })
+}
+
+/// How far an exploration is, as its heartbeat prints it.
+#[derive(Default)]
+struct Status {
+    runs: usize,
+    failures: usize,
+    new: usize,
+    known: usize,
+    cells: usize,
+    /// The failure being shrunk now, if one is.
+    shrinking: Option<String>,
+}
+
+impl Status {
+    fn line(&self, elapsed: std::time::Duration, budget: std::time::Duration) -> String {
+        let Status { runs, failures, new, known, cells, shrinking } = self;
+        let mut line = format!(
+            "explore: {} s of {} s: {runs} runs, {failures} failing, {new} new, {known} known, {cells} cells",
+            elapsed.as_secs(),
+            budget.as_secs()
+        );
+        if let Some(what) = shrinking {
+            line.push_str(&format!("; shrinking a failure of {what}"));
+        }
+        line
+    }
+}
+
+/// A line on stderr every minute from a thread of its own, with the status the loop last set;
+/// it stops when dropped.
+struct Heartbeat {
+    state: Arc<(Mutex<(Status, bool)>, std::sync::Condvar)>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Heartbeat {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    fn start(
+        started: std::time::Instant,
+        budget: std::time::Duration,
+        every: std::time::Duration,
+        print: impl Fn(String) + Send + 'static,
+    ) -> Heartbeat {
+        let state = Arc::new((Mutex::new((Status::default(), false)), std::sync::Condvar::new()));
+        let shared = state.clone();
+        let thread = std::thread::spawn(move || {
+            let (lock, stop) = &*shared;
+            let mut guard = lock.lock().unwrap();
+            loop {
+                let (next, timeout) = stop.wait_timeout_while(guard, every, |(_, done)| !*done).unwrap();
+                guard = next;
+                if !timeout.timed_out() {
+                    return;
+                }
+                print(guard.0.line(started.elapsed(), budget));
+            }
+        });
+        Heartbeat { state, thread: Some(thread) }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut Status)) {
+        change(&mut self.state.0.lock().unwrap().0);
+    }
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.state.0.lock().unwrap().1 = true;
+        self.state.1.notify_all();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }
 
 /// What one scenario × protocol × strategy cell of an exploration saw.
@@ -354,8 +439,9 @@ fn shrink_runs(left: std::time::Duration, spent: std::time::Duration, runs_so_fa
 
 #[cfg(test)]
 mod tests {
-    use crate::cli::explore::shrink_runs;
-    use std::time::Duration;
+    use crate::cli::explore::{shrink_runs, Heartbeat, Status};
+    use std::sync::{Arc, Mutex};
+    use std::time::{Duration, Instant};
 
     #[test]
     fn the_budget_decides_how_long_a_shrink_may_take() {
@@ -366,5 +452,33 @@ mod tests {
         assert_eq!(shrink_runs(s(4), s(10), 1000), 200);
         // Nothing left: a quick pass still.
         assert_eq!(shrink_runs(s(0), s(10), 1000), 60);
+    }
+
+    #[test]
+    fn the_heartbeat_beats_while_the_loop_is_busy_shrinking_and_stops_when_dropped() {
+        let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = lines.clone();
+        let every = Duration::from_millis(20);
+        let beat = Heartbeat::start(Instant::now(), Duration::from_secs(60), every, move |line| {
+            sink.lock().unwrap().push(line)
+        });
+        beat.update(|st| {
+            *st = Status { runs: 16, failures: 2, cells: 1, ..Status::default() };
+            st.shrinking = Some("fill-race × stale-set (invalidation-barrier)".into());
+        });
+        // The loop is "shrinking": it sets nothing for several beats.
+        std::thread::sleep(every * 6);
+        drop(beat);
+        let after = lines.lock().unwrap().len();
+        std::thread::sleep(every * 3);
+        let lines = lines.lock().unwrap();
+        assert_eq!(lines.len(), after, "no beat after the heartbeat was dropped");
+        assert!(lines.len() >= 2, "beats while busy: {lines:?}");
+        let last = lines.last().unwrap();
+        assert!(last.contains("16 runs, 2 failing, 0 new, 0 known, 1 cells"), "{last}");
+        assert!(
+            last.ends_with("; shrinking a failure of fill-race × stale-set (invalidation-barrier)"),
+            "{last}"
+        );
     }
 }
