@@ -126,7 +126,8 @@ pub enum RedisReq {
         channel: String,
         inv: Invalidation,
     },
-    /// GET under leases (a script; the `leased` protocol): nothing is served and no token is
+    /// GET under leases (a script; the `leased` protocol; stamped as `Get { stamped }`, so a
+    /// promoted replica's copy is a miss): nothing is served and no token is
     /// handed out while the key is write-leased or within `quarantine_ns` of a restart (a
     /// restart forgets write leases; a first boot has none to forget); a miss answers a token
     /// for `LeaseFill`.
