@@ -85,8 +85,8 @@ pub enum Fault {
     /// Fail a replicated node over to its replica: the node goes down as on `Kill` (its
     /// connections drop, in-flight requests are lost) and its next `Restart` — the end of the
     /// promotion window, which the fault plan sets — starts it from what its replica held at
-    /// this instant rather than from nothing. What a replica holds is the model's business;
-    /// the model refuses the fault for a node that has none.
+    /// this instant rather than from nothing. What a replica holds is the model's business: it
+    /// refuses the fault in a replay file for a node that has none, where it is just a crash.
     Failover {
         node: String,
     },

@@ -350,16 +350,16 @@ pub struct RedisShared {
 
 impl RedisShared {
     /// A failover at `now_ns`: the replica's keyspace as of now is what the node will start
-    /// from. A shard that has not started yet has nothing to promote: it starts as it would have.
-    /// Panics when a started shard has no replica (the fault plan is validated against the
-    /// configuration).
+    /// from. A shard that has not started yet, or has no replica, has nothing to promote: it
+    /// starts empty, as after a crash (replay files cannot ask for that: `validate_schedule`
+    /// refuses a failover without a replica).
     pub fn fail_over(&self, now_ns: u64) {
         if self.data.lock().unwrap().is_none() {
             return;
         }
-        let replication = self.replication.lock().unwrap();
-        let replica = replication.as_ref().expect("tiersim bug: a failover of a shard without a replica");
-        *self.promoted.lock().unwrap() = Some(replica.replica_at(now_ns).without_watches());
+        if let Some(replica) = self.replication.lock().unwrap().as_ref() {
+            *self.promoted.lock().unwrap() = Some(replica.replica_at(now_ns).without_watches());
+        }
     }
 }
 

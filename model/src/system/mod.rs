@@ -144,8 +144,11 @@ pub fn run(
         for tf in &faults {
             sleep_until(tf.at_ns).await;
             if let tiersim_sim::fault::Fault::Failover { node } = &tf.fault {
-                // The replica's keyspace as of now is what the shard's next start promotes.
-                redis[node].fail_over(sim_now_ns());
+                // The replica's keyspace as of now is what the shard's next start promotes (a
+                // node that is no Redis shard has no replica: its failover is a crash).
+                if let Some(shared) = redis.get(node) {
+                    shared.fail_over(sim_now_ns());
+                }
             }
             world.apply(&tf.fault);
             rec.fault(tf.fault.clone());
