@@ -614,7 +614,9 @@ impl RedisState {
         token: LeaseToken,
         op: Option<u64>,
     ) -> RedisResp {
-        let cached = self.live(&key).map(|e| e.version);
+        // Another incarnation's entry (a promoted replica's copy) is not this version's root.
+        let run_id = self.run_id;
+        let cached = self.live(&key).filter(|e| e.run_id.is_none_or(|r| r == run_id)).map(|e| e.version);
         if self.write_leased(&key) || token.gen != self.lease_gen(&key) {
             self.refused(key, entry.version, cached.unwrap_or(0));
             return RedisResp::Bool(false);
