@@ -944,12 +944,10 @@ impl RedisState {
                 if quarantined || self.write_leased(&key) {
                     RedisResp::LeaseEntry { entry: None, token: None }
                 } else {
-                    match self
-                        .execute(
-                            RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None, stamped: true },
-                            from,
-                        )
-                    {
+                    match self.execute(
+                        RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None, stamped: true },
+                        from,
+                    ) {
                         (RedisResp::Entry { entry: Some(e), .. }, _) => {
                             RedisResp::LeaseEntry { entry: Some(e), token: None }
                         }

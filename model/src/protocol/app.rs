@@ -443,7 +443,12 @@ impl RedisClient<'_> {
         self.get_script(key, touch_ms, true).await
     }
 
-    async fn get_script(&self, key: &str, touch_ms: Option<u64>, stamped: bool) -> Result<RedisLookup, OpError> {
+    async fn get_script(
+        &self,
+        key: &str,
+        touch_ms: Option<u64>,
+        stamped: bool,
+    ) -> Result<RedisLookup, OpError> {
         let tag = self.app.tags_of(key).into_iter().next();
         let get = RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag, stamped };
         match self.call(key, get).await? {
