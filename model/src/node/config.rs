@@ -281,13 +281,13 @@ impl SystemConfig {
         let max_skew_ns = self.max_clock_skew_ms * 1_000_000;
         for (i, f) in schedule.faults.iter().enumerate() {
             match &f.fault {
-                tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. } => {
-                    if skew_ns.unsigned_abs() > max_skew_ns {
-                        return Err(format!(
-                            "schedule.faults[{i}].fault.skew_ns is {skew_ns}; allowed within ±config.system.max_clock_skew_ms ({} ms)",
-                            self.max_clock_skew_ms
-                        ));
-                    }
+                tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. }
+                    if skew_ns.unsigned_abs() > max_skew_ns =>
+                {
+                    return Err(format!(
+                        "schedule.faults[{i}].fault.skew_ns is {skew_ns}; allowed within ±config.system.max_clock_skew_ms ({} ms)",
+                        self.max_clock_skew_ms
+                    ));
                 }
                 tiersim_sim::fault::Fault::Failover { node } => {
                     let shards = self.topology.redis_shards;
