@@ -105,4 +105,9 @@ pub enum ModelEvent {
     /// crash, partition, reset or closed; see `tiersim_sim::conn`): what it subscribed on it and
     /// what was not yet delivered are gone.
     Disconnect { node: String, server: String, conn: u64, cause: String },
+    /// A Redis node started again as its promoted replica (a failover), right after its
+    /// `Start`: `restored` is what the replica brought back, (key, version) of every live cache
+    /// entry in key order. These are not contents the protocol put there: the checkers judge
+    /// what is served or filled from them, not that Redis holds them (`check::cache`).
+    Promote { node: String, restored: Vec<(String, u64)> },
 }

@@ -147,6 +147,34 @@ fn every_bad_value_issue_17_listed_is_one_line_and_exit_2_for_replay_shrink_and_
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A failover is only for a Redis shard with a replica: a replay file that fails over another
+/// node, or a shard of a system configured without replication, is one line and exit 2.
+#[test]
+fn a_failover_without_a_replica_or_of_a_non_redis_node_is_refused() {
+    let dir = temp_dir("failover");
+    let base = serde_json::from_str::<Value>(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../seeds/failover-resurrection.json"))
+            .unwrap(),
+    )
+    .unwrap();
+    let faults = base["schedule"]["faults"].as_array().unwrap();
+    let i = faults.iter().position(|f| f["fault"]["kind"] == "failover").expect("the seed has a failover");
+    let not_redis = set(base.clone(), &format!("schedule.faults[{i}].fault.node"), json!("l3-0"));
+    let mut no_replica = base.clone();
+    no_replica["config"]["system"].as_object_mut().unwrap().remove("redis_replica_lag_ms");
+    for (name, file, expect) in [
+        ("not-redis.json", not_redis, "is not a Redis shard"),
+        ("no-replica.json", no_replica, "redis_replica_lag_ms is not set"),
+    ] {
+        let path = write(&dir, name, &file.to_string());
+        let err = one_line_error(&tiersim(&["replay", &path]));
+        assert!(err.contains(name) && err.contains(expect), "{err}");
+    }
+    // The file itself is fine.
+    let ok = write(&dir, "ok.json", &base.to_string());
+    assert_eq!(tiersim(&["replay", &ok]).status.code(), Some(0));
+}
+
 #[test]
 fn a_key_given_twice_is_refused_with_its_path_not_silently_the_last() {
     let dir = temp_dir("dup");

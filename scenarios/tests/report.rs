@@ -215,6 +215,7 @@ fn report_escapes_run_text() {
                 | ModelEvent::Remove { key, .. }
                 | ModelEvent::Floor { key, .. }
                 | ModelEvent::Serve { key, .. } => rename(key),
+                ModelEvent::Promote { restored, .. } => restored.iter_mut().for_each(|(k, _)| rename(k)),
                 ModelEvent::TagInvalidate { .. }
                 | ModelEvent::Start { .. }
                 | ModelEvent::Disconnect { .. } => {}

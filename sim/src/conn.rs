@@ -169,9 +169,9 @@ impl Connections {
     pub(crate) fn on_fault(&self, fault: &Fault) {
         let mut t = self.table.lock().unwrap();
         match fault {
-            Fault::Kill { node } | Fault::Restart { node } => {
+            Fault::Kill { node } | Fault::Failover { node } | Fault::Restart { node } => {
                 t.drop_where(DropCause::Crash, |c| c.client == *node || c.server == *node);
-                if matches!(fault, Fault::Kill { .. }) {
+                if !matches!(fault, Fault::Restart { .. }) {
                     t.down.insert(node.clone());
                 } else {
                     t.down.remove(node);

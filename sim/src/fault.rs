@@ -82,6 +82,14 @@ pub enum Fault {
         from: String,
         to: String,
     },
+    /// Fail a replicated node over to its replica: the node goes down as on `Kill` (its
+    /// connections drop, in-flight requests are lost) and its next `Restart` — the end of the
+    /// promotion window, which the fault plan sets — starts it from what its replica held at
+    /// this instant rather than from nothing. What a replica holds is the model's business: it
+    /// refuses the fault in a replay file for a node that has none, where it is just a crash.
+    Failover {
+        node: String,
+    },
 }
 
 /// The largest clock drift a fault may set, in parts per million either way (±50%): a drift of
@@ -118,7 +126,8 @@ impl Fault {
             | Fault::Kill { node: n }
             | Fault::Restart { node: n }
             | Fault::Pause { node: n }
-            | Fault::Resume { node: n } => node("node", n),
+            | Fault::Resume { node: n }
+            | Fault::Failover { node: n } => node("node", n),
             Fault::LossStart { per_mille: v } => per_mille("per_mille", *v),
             Fault::ClockSkew { node: n, skew_ns, drift_ppm } => {
                 node("node", n)?;
@@ -164,7 +173,7 @@ impl Fault {
         match self {
             Fault::ClogLink { a, b } => Some(Fault::UnclogLink { a: a.clone(), b: b.clone() }),
             Fault::ClogNode { node } => Some(Fault::UnclogNode { node: node.clone() }),
-            Fault::Kill { node } => Some(Fault::Restart { node: node.clone() }),
+            Fault::Kill { node } | Fault::Failover { node } => Some(Fault::Restart { node: node.clone() }),
             Fault::Pause { node } => Some(Fault::Resume { node: node.clone() }),
             Fault::LossStart { .. } => Some(Fault::LossEnd),
             Fault::ShapingStart { .. } => Some(Fault::ShapingEnd),
@@ -202,7 +211,9 @@ pub fn unhealed(faults: &[TimedFault]) -> Vec<Fault> {
                 open.retain(|f| f != &Fault::ClogLink { a: a.clone(), b: b.clone() })
             }
             Fault::UnclogNode { node } => open.retain(|f| f != &Fault::ClogNode { node: node.clone() }),
-            Fault::Restart { node } => open.retain(|f| f != &Fault::Kill { node: node.clone() }),
+            Fault::Restart { node } => open.retain(|f| {
+                f != &Fault::Kill { node: node.clone() } && f != &Fault::Failover { node: node.clone() }
+            }),
             Fault::Resume { node } => open.retain(|f| f != &Fault::Pause { node: node.clone() }),
             Fault::LossEnd => open.retain(|f| !matches!(f, Fault::LossStart { .. })),
             Fault::ShapingEnd => open.retain(|f| !matches!(f, Fault::ShapingStart { .. })),
@@ -231,6 +242,18 @@ mod tests {
             at(50, Fault::ClockSkew { node: "z".into(), skew_ns: 5, drift_ppm: 0 }),
         ];
         assert_eq!(unhealed(&plan), vec![Fault::Restart { node: "z".into() }, Fault::LossEnd]);
+    }
+
+    /// A failover is healed by the restart that ends its promotion window, like a kill.
+    #[test]
+    fn a_failover_is_open_until_its_restart() {
+        let at = |at_ns, fault| TimedFault { at_ns, fault };
+        let failover = |n: &str| Fault::Failover { node: n.into() };
+        let restart = |n: &str| Fault::Restart { node: n.into() };
+        let plan = vec![at(10, failover("r0")), at(30, restart("r0")), at(40, failover("r1"))];
+        assert_eq!(unhealed(&plan), vec![restart("r1")]);
+        assert!(failover("nope").validate(&|n| n == "r0").is_err());
+        assert!(failover("r0").validate(&|n| n == "r0").is_ok());
     }
 
     /// The fuzzer's find: `i64::MIN` has no absolute value, and taking one panicked.

@@ -155,7 +155,7 @@ impl World {
             }
             Fault::ClogNode { node } => net.clog_node(self.id(node)),
             Fault::UnclogNode { node } => net.unclog_node(self.id(node)),
-            Fault::Kill { node } => self.handle.kill(self.id(node)),
+            Fault::Kill { node } | Fault::Failover { node } => self.handle.kill(self.id(node)),
             Fault::Restart { node } => {
                 // Killing first makes a restart of a running node (overlapping outages) a clean
                 // crash-and-start: its sockets are released before the init task binds again.

@@ -179,6 +179,61 @@ fn no_resurrection_allows_an_older_delete_after_a_newer_one() {
     assert_holds(&b.judge(Invariant::NoResurrection));
 }
 
+// ---- a failover's restored entries ----------------------------------------------------------
+
+/// Redis holds v1 of k; the delete v2 reaches it and is acknowledged at 20 ms; at 30 ms Redis
+/// fails over to a replica that still held v1 (`Start`, then `Promote` restoring k v1); a write
+/// v3 is acknowledged at 50 ms without reaching Redis's restored copy. Then `after` happens.
+fn restored_by_failover(after: impl FnOnce(&mut Builder)) -> Builder {
+    let mut b = Builder::with_nodes();
+    b.commit(0, 1, 0, "k", Some(7), 1);
+    b.fill(2, "redis-0", Tier::Redis, "k", 1);
+    b.commit(10, 20, 0, "k", None, 2);
+    b.internal(
+        12,
+        ModelEvent::Remove {
+            node: "redis-0".into(),
+            tier: Tier::Redis,
+            key: "k".into(),
+            version: 1,
+            cause: RemoveCause::Invalidate,
+        },
+    );
+    b.internal(30, ModelEvent::Start { node: "redis-0".into() });
+    b.internal(30, ModelEvent::Promote { node: "redis-0".into(), restored: vec![("k".into(), 1)] });
+    b.commit(45, 50, 0, "k", Some(9), 3);
+    after(&mut b);
+    b
+}
+
+#[test]
+fn a_failover_that_restores_a_deleted_value_is_not_the_protocols_doing() {
+    // Redis holds v1 again after the delete v2 and the write v3 were acknowledged, and below the
+    // app's tiers: none of it is a violation while nothing serves or propagates it.
+    for inv in [Invariant::NoResurrection, Invariant::InvalidationBarrier, Invariant::TierOrder] {
+        assert_holds(&restored_by_failover(|_| {}).judge(inv));
+    }
+    // Once a fill overwrites it, Redis's entry is judged again: v1 filled anew is a resurrection.
+    let refilled = restored_by_failover(|b| b.fill(60, "redis-0", Tier::Redis, "k", 1));
+    assert_broken(&refilled.judge(Invariant::NoResurrection), Invariant::NoResurrection);
+}
+
+#[test]
+fn serving_or_propagating_a_restored_entry_is_caught() {
+    // A read after the promotion that returns the restored v1.
+    let served = || {
+        restored_by_failover(|b| {
+            b.read(55, 56, 1, "k", Some(7), 1);
+        })
+    };
+    assert_broken(&served().judge(Invariant::NoResurrection), Invariant::NoResurrection);
+    assert_broken(&served().judge(Invariant::InvalidationBarrier), Invariant::InvalidationBarrier);
+    // An upper tier filled from it.
+    let propagated = || restored_by_failover(|b| b.fill(55, "l2-0", Tier::L2, "k", 1));
+    assert_broken(&propagated().judge(Invariant::NoResurrection), Invariant::NoResurrection);
+    assert_broken(&propagated().judge(Invariant::InvalidationBarrier), Invariant::InvalidationBarrier);
+}
+
 // ---- monotonic-reads and read-your-writes ----------------------------------------------------
 
 /// p0 reads v2, then `reader` reads v1.

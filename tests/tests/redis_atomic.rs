@@ -47,7 +47,7 @@ impl Protocol for Watcher {
                     panic!("the script's own bug");
                 }
                 let key = call.keys()[0].clone();
-                call.call(RedisReq::Get { key, op: None, touch_ms: None, tag: None })
+                call.call(RedisReq::Get { key, op: None, touch_ms: None, tag: None, stamped: false })
             });
         let reply = cx.redis().eval(&script, &[key], &[]).await;
         self.log

@@ -38,7 +38,7 @@ fn versioned_passes_every_scenario_with_its_faults() {
 
 #[test]
 fn the_zoo_is_complete_and_each_entry_claims_what_exposes_it() {
-    assert_eq!(ZOO.len(), 18);
+    assert_eq!(ZOO.len(), 19);
     for entry in &ZOO {
         let s = scenario(entry.scenario);
         let claims = zoo::protocol(entry).claims(&s.config());
@@ -80,4 +80,42 @@ fn the_tracking_entries_fail_where_the_prescribed_client_passes() {
             correct.violations
         );
     }
+}
+
+/// `failover-resurrection` against `versioned` on the schedule that catches it: a delete is
+/// acknowledged, Redis fails over to a replica that had not received it, and the replica brings
+/// the deleted value back. The flawed GET serves it (`no-resurrection`); `versioned`, whose GET
+/// treats the promoted replica's unstamped copy as a miss, passes — although Redis held the
+/// old value after the promotion, which the checkers must not count against it.
+#[test]
+fn a_failover_restores_a_deleted_value_that_only_the_stamp_check_refuses() {
+    use tiersim_model::event::ModelEvent;
+    use tiersim_sim::history::Event;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../seeds/failover-resurrection.json");
+    let file = tiersim_scenarios::run::load_replay(&path).unwrap_or_else(|e| panic!("{e}"));
+    let config = tiersim_scenarios::config_from_json(&file.config).unwrap();
+    let run = |name: &str| {
+        let p = tiersim_tests::protocol(name);
+        tiersim_scenarios::run_in(&config, p, file.seed, &file.schedule, &[])
+    };
+    let flawed = run("failover-resurrection");
+    assert!(
+        flawed.violations.iter().any(|v| v.invariant == "no-resurrection"),
+        "failover-resurrection: {:?}",
+        flawed.violations
+    );
+    let correct = run("versioned");
+    assert_eq!(correct.verdict, Verdict::Pass, "versioned: {:?}", correct.violations);
+    // The temptation was there: the promoted replica restored a value of a key.
+    let restored: Vec<&(String, u64)> = correct
+        .history
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Internal { event: ModelEvent::Promote { restored, .. }, .. } => Some(restored),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(restored.iter().any(|(k, v)| k == "hot:0" && *v == 1), "v1 was not restored: {restored:?}");
 }

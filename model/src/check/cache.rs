@@ -10,6 +10,12 @@
 //!
 //! The exact definitions, as checked:
 //!
+//! - Failover (`ModelEvent::Promote`): a Redis shard that fails over starts again (`Start`)
+//!   from its replica's keyspace, which may hold values that acknowledged deletes and
+//!   invalidations had removed — put back by the failover, not by the protocol. Those restored
+//!   entries are not contents of Redis for any invariant below (nor for `invalidation-barrier`
+//!   or `converged`) until a fill overwrites them; every read served from them and every fill
+//!   of another tier with them is judged as usual. A protocol must not serve or propagate them.
 //! - `no-resurrection`: a delete that committed version v and completed ok at instant a sets a
 //!   barrier from a on. A read invoked at or after a that returns a value at a version below v,
 //!   a fill at or after a of a version below v whose commit carried a value, and any tier still
@@ -181,6 +187,8 @@ impl TierContents {
                 }
                 None
             }
+            // What a failover restored is not held until it is filled again (module docs).
+            ModelEvent::Promote { .. } => None,
             _ => None,
         }
     }

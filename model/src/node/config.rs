@@ -136,6 +136,11 @@ pub struct SystemConfig {
     /// from the run's seed. Default none: Redis is unbounded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis_maxmemory: Option<MaxMemory>,
+    /// Each Redis shard's replica applies the primary's writes this many ms after it
+    /// (asynchronous replication, `state::replication`); a `failover` fault promotes it and
+    /// loses what it had not received. Default none: no replica, and no failover is possible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redis_replica_lag_ms: Option<u64>,
 }
 
 impl Default for SystemConfig {
@@ -158,6 +163,7 @@ impl Default for SystemConfig {
             quiet_ms: 5000,
             run: RunConfig::default(),
             redis_maxmemory: None,
+            redis_replica_lag_ms: None,
         }
     }
 }
@@ -212,6 +218,9 @@ impl SystemConfig {
         }
         if let Some(i) = self.tags.iter().position(|t| t.is_empty() || t.contains(':')) {
             return Err(format!("tags[{i}] is {:?}; allowed: a non-empty name without ':'", self.tags[i]));
+        }
+        if let Some(lag) = self.redis_replica_lag_ms {
+            range("redis_replica_lag_ms", lag, 0, MAX_DURATION_MS)?;
         }
         if let Some(m) = &self.redis_maxmemory {
             range("redis_maxmemory.max_keys", m.max_keys as u64, 1, MAX_CAPACITY as u64)?;
@@ -271,13 +280,30 @@ impl SystemConfig {
         })?;
         let max_skew_ns = self.max_clock_skew_ms * 1_000_000;
         for (i, f) in schedule.faults.iter().enumerate() {
-            if let tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. } = f.fault {
-                if skew_ns.unsigned_abs() > max_skew_ns {
+            match &f.fault {
+                tiersim_sim::fault::Fault::ClockSkew { skew_ns, .. }
+                    if skew_ns.unsigned_abs() > max_skew_ns =>
+                {
                     return Err(format!(
                         "schedule.faults[{i}].fault.skew_ns is {skew_ns}; allowed within ±config.system.max_clock_skew_ms ({} ms)",
                         self.max_clock_skew_ms
                     ));
                 }
+                tiersim_sim::fault::Fault::Failover { node } => {
+                    let shards = self.topology.redis_shards;
+                    if !(0..shards).any(|s| redis_node(s) == *node) {
+                        return Err(format!(
+                            "schedule.faults[{i}].fault.node is {node:?}, which is not a Redis shard; a failover promotes a Redis replica: allowed {}",
+                            if shards == 1 { redis_node(0) } else { format!("{}..{}", redis_node(0), redis_node(shards - 1)) }
+                        ));
+                    }
+                    if self.redis_replica_lag_ms.is_none() {
+                        return Err(format!(
+                            "schedule.faults[{i}].fault is a failover of {node}, but config.system.redis_replica_lag_ms is not set; a failover needs a replica (set the lag in ms)"
+                        ));
+                    }
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -413,10 +439,21 @@ mod tests {
                 },
                 "max_clock_skew_ms (0 ms)",
             ),
+            (
+                Schedule { faults: vec![fault(Fault::Failover { node: "l3-0".into() })], ..ok.clone() },
+                "schedule.faults[0].fault.node is \"l3-0\", which is not a Redis shard; a failover promotes a Redis replica: allowed redis-0",
+            ),
+            (
+                Schedule { faults: vec![fault(Fault::Failover { node: "redis-0".into() })], ..ok.clone() },
+                "redis_replica_lag_ms is not set",
+            ),
         ];
         for (s, expect) in cases {
             let e = c.validate_schedule(&s).unwrap_err();
             assert!(e.contains(expect), "{e:?} should contain {expect:?}");
         }
+        let replicated = SystemConfig { redis_replica_lag_ms: Some(50), ..c.clone() };
+        let failover = Schedule { faults: vec![fault(Fault::Failover { node: "redis-0".into() })], ..ok };
+        assert_eq!(replicated.validate_schedule(&failover), Ok(()));
     }
 }

@@ -43,6 +43,7 @@ pub fn raise_floor(data: &mut RedisStore<Entry>, key: &str, version: u64, now_ms
         origin_ns: 0,
         expires_at_ns: None,
         tags: Default::default(),
+        run_id: None,
     };
     data.set(&floor_key(key), stored, &SetOpts::default(), now_ms).expect("a plain SET cannot fail");
 }

@@ -16,11 +16,12 @@ use crate::node::script::{self, Script};
 use crate::node::tier::{Gate, LeaseToken};
 use crate::state::invalidation::Invalidation;
 use crate::state::redis::{ExpireCond, GetExOpt, MaxMemory, PubSub, RedisStore, SetOpts};
+use crate::state::replication::{self, Replication};
 use crate::state::store::Entry;
 use crate::state::tracking::{Tracking, TrackingOpts, INVALIDATE_CHANNEL};
 use crate::state::transaction::errors;
 use std::cell::RefCell;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::{Arc, Mutex};
 use tiersim_sim::clock::{sim_now_ns, NodeClock};
@@ -31,12 +32,15 @@ use tiersim_sim::net::Net;
 #[derive(Clone, Debug)]
 pub enum RedisReq {
     /// GET, or GETEX PX when `touch_ms` is set (a sliding TTL); with `tag`, also the tag's
-    /// generation (a GET of `tag-gen:{tag}` in the same script).
+    /// generation (a GET of `tag-gen:{tag}` in the same script). `stamped`: a script that answers
+    /// only an entry a fenced fill stamped with this node's run id (`Entry::run_id`) and treats
+    /// any other as a miss — after a failover, the promoted replica's copies.
     Get {
         key: String,
         op: Option<u64>,
         touch_ms: Option<u64>,
         tag: Option<String>,
+        stamped: bool,
     },
     /// SET with options, gated as `gate` says (Plain is a plain SET); `run_id`: refuse if the
     /// node restarted since the reader saw this run id.
@@ -122,7 +126,8 @@ pub enum RedisReq {
         channel: String,
         inv: Invalidation,
     },
-    /// GET under leases (a script; the `leased` protocol): nothing is served and no token is
+    /// GET under leases (a script; the `leased` protocol; stamped as `Get { stamped }`, so a
+    /// promoted replica's copy is a miss): nothing is served and no token is
     /// handed out while the key is write-leased or within `quarantine_ns` of a restart (a
     /// restart forgets write leases; a first boot has none to forget); a miss answers a token
     /// for `LeaseFill`.
@@ -328,10 +333,34 @@ impl Outbox {
     }
 }
 
-/// What the quiet-phase snapshot can see of a Redis node from outside.
+/// What outlives one incarnation of a Redis node: what the quiet-phase snapshot sees of it
+/// from outside, and its replica (`state::replication`), which a failover promotes.
 #[derive(Clone, Default)]
 pub struct RedisShared {
     pub data: Arc<Mutex<Option<RedisStore<Entry>>>>,
+    /// The replica, when `SystemConfig::redis_replica_lag_ms` configures one.
+    pub replication: Arc<Mutex<Option<Replication<RedisStore<Entry>>>>>,
+    /// The replica's keyspace a failover promoted, waiting for the node to start from it.
+    pub promoted: Arc<Mutex<Option<RedisStore<Entry>>>>,
+    /// Keys the promoted replica brought back that no command has written or removed since
+    /// (cache entries only, not floors): the checkers do not count them as contents the
+    /// protocol put there (`check::cache`, "failover").
+    pub restored: Arc<Mutex<BTreeSet<String>>>,
+}
+
+impl RedisShared {
+    /// A failover at `now_ns`: the replica's keyspace as of now is what the node will start
+    /// from. A shard that has not started yet, or has no replica, has nothing to promote: it
+    /// starts empty, as after a crash (replay files cannot ask for that: `validate_schedule`
+    /// refuses a failover without a replica).
+    pub fn fail_over(&self, now_ns: u64) {
+        if self.data.lock().unwrap().is_none() {
+            return;
+        }
+        if let Some(replica) = self.replication.lock().unwrap().as_ref() {
+            *self.promoted.lock().unwrap() = Some(replica.replica_at(now_ns).without_watches());
+        }
+    }
 }
 
 /// What a gated fill must still find for Redis to take it (None: not checked): the run id, the
@@ -383,6 +412,17 @@ impl RedisState {
 
     fn publish_state(&self) {
         *self.shared.data.lock().unwrap() = Some(self.data.clone());
+        if let Some(replica) = self.shared.replication.lock().unwrap().as_mut() {
+            replica.record(sim_now_ns(), self.data.without_watches());
+        }
+    }
+
+    /// `key` was written or removed: whatever a failover restored under it is gone.
+    fn overwritten(&self, key: &str) {
+        let mut restored = self.shared.restored.lock().unwrap();
+        if !restored.is_empty() {
+            restored.remove(key);
+        }
     }
 
     /// Record a refused fill, naming the floor (or cached version) that refused it.
@@ -393,6 +433,7 @@ impl RedisState {
 
     fn removed(&self, key: &str, version: u64, cause: RemoveCause) {
         self.touched(key);
+        self.overwritten(key);
         self.recorder.internal(ModelEvent::Remove {
             node: self.node.clone(),
             tier: Tier::Redis,
@@ -496,7 +537,11 @@ impl RedisState {
         let floor_known = floor::floor(&mut self.data, &key, now_ms);
         let floor = floor_known.unwrap_or(0);
         let current = self.live(&key);
-        let cached = current.as_ref().map(|c| c.version);
+        // A fenced fill runs the script that stamps entries with the run id: it does not let
+        // another incarnation's entry (a promoted replica's copy) stand in for the key's version.
+        let run_id = self.run_id;
+        let foreign = |c: &Entry| fence.run_id.is_some() && c.run_id.is_some_and(|r| r != run_id);
+        let cached = current.as_ref().filter(|c| !foreign(c)).map(|c| c.version);
         let stale_tag = fence.tag_generation.is_some_and(|g| {
             entry.tags.iter().any(|t| self.tag_generations.get(t).is_some_and(|&current| g < current))
         });
@@ -515,9 +560,11 @@ impl RedisState {
             return RedisResp::Bool(false);
         }
         entry.filled_at_ns = self.clock.now_ns();
+        entry.run_id = fence.run_id;
         match self.data.set(&key, entry.clone(), &opts, now_ms) {
             Ok(true) => {
                 self.touched(&key);
+                self.overwritten(&key);
                 if let Some(old) = current {
                     self.removed(&key, old.version, RemoveCause::Invalidate);
                 }
@@ -567,7 +614,9 @@ impl RedisState {
         token: LeaseToken,
         op: Option<u64>,
     ) -> RedisResp {
-        let cached = self.live(&key).map(|e| e.version);
+        // Another incarnation's entry (a promoted replica's copy) is not this version's root.
+        let run_id = self.run_id;
+        let cached = self.live(&key).filter(|e| e.run_id.is_none_or(|r| r == run_id)).map(|e| e.version);
         if self.write_leased(&key) || token.gen != self.lease_gen(&key) {
             self.refused(key, entry.version, cached.unwrap_or(0));
             return RedisResp::Bool(false);
@@ -699,8 +748,9 @@ impl RedisState {
         let now_ms = self.now_ms();
         let mut deliveries = Vec::new();
         let resp = match req {
-            RedisReq::Get { key, op, touch_ms, tag } => {
-                let hit = self.live(&key);
+            RedisReq::Get { key, op, touch_ms, tag, stamped } => {
+                let run_id = self.run_id;
+                let hit = self.live(&key).filter(|e| !stamped || e.run_id == Some(run_id));
                 if let (Some(_), Some(ms)) = (&hit, touch_ms) {
                     // A real GETEX PX: the TTL restarts in the same command as the read.
                     if let Err(e) = self.data.getex(&key, GetExOpt::Px(ms), now_ms) {
@@ -894,9 +944,10 @@ impl RedisState {
                 if quarantined || self.write_leased(&key) {
                     RedisResp::LeaseEntry { entry: None, token: None }
                 } else {
-                    match self
-                        .execute(RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None }, from)
-                    {
+                    match self.execute(
+                        RedisReq::Get { key: key.clone(), op, touch_ms: None, tag: None, stamped: true },
+                        from,
+                    ) {
                         (RedisResp::Entry { entry: Some(e), .. }, _) => {
                             RedisResp::LeaseEntry { entry: Some(e), token: None }
                         }
@@ -994,12 +1045,15 @@ impl RedisState {
 /// The Redis node's main task. Active expiry runs every 100 ms of the node's clock, as Redis's
 /// `hz 10` does (deterministically: every due key, not a random sample). Under `maxmemory` the
 /// eviction samples come from the run `seed`'s stream `evict:<node>` (restarted afresh with the
-/// node).
+/// node). With `replica_lag_ms` the shard has a replica that follows it that far behind; a
+/// failover (`RedisShared::fail_over`) makes the next start begin from the replica's keyspace,
+/// with a new run id, no connections and nothing restored but keys.
 pub async fn serve(
     net: Net,
     recorder: Recorder<ModelEvent>,
     shared: RedisShared,
     maxmemory: Option<MaxMemory>,
+    replica_lag_ms: Option<u64>,
     seed: u64,
 ) {
     let node = net.name().to_string();
@@ -1007,13 +1061,38 @@ pub async fn serve(
     // The node's data directory says whether it ran before (its snapshot handle outlives a
     // crash): only a restarted node may have forgotten write leases.
     let restarted = shared.data.lock().unwrap().is_some();
-    let state = Rc::new(RefCell::new(RedisState {
-        data: match maxmemory {
-            Some(config) => {
-                RedisStore::with_maxmemory(config, tiersim_sim::rng::stream(seed, &format!("evict:{node}")))
+    let clock = net.ctx().clocks.node(&node);
+    let promoted = shared.promoted.lock().unwrap().take();
+    let data = match promoted {
+        Some(replica) => {
+            let now_ms = clock.now_ns() / 1_000_000;
+            let (data, _expired) = replication::promote(&replica, now_ms);
+            let restored: Vec<(String, u64)> = data
+                .keys()
+                .filter(|k| !is_floor_key(k))
+                .filter_map(|k| data.peek(k, now_ms).map(|e| (k.clone(), e.version)))
+                .collect();
+            *shared.restored.lock().unwrap() = restored.iter().map(|(k, _)| k.clone()).collect();
+            recorder.internal(ModelEvent::Promote { node: node.clone(), restored });
+            data
+        }
+        None => {
+            shared.restored.lock().unwrap().clear();
+            match maxmemory {
+                Some(config) => RedisStore::with_maxmemory(
+                    config,
+                    tiersim_sim::rng::stream(seed, &format!("evict:{node}")),
+                ),
+                None => RedisStore::new(),
             }
-            None => RedisStore::new(),
-        },
+        }
+    };
+    // A new primary's replica starts as a full copy of it (a restart without persistence
+    // empties both, as in Redis).
+    *shared.replication.lock().unwrap() =
+        replica_lag_ms.map(|lag| Replication::synced(lag * 1_000_000, sim_now_ns(), data.without_watches()));
+    let state = Rc::new(RefCell::new(RedisState {
+        data,
         evicted_keys: 0,
         atomic_depth: 0,
         atomic_reads: Vec::new(),
@@ -1028,7 +1107,7 @@ pub async fn serve(
         restarted_local_ns: restarted.then(|| net.ctx().clocks.node(&node).now_ns()),
         lease_gens: BTreeMap::new(),
         write_leases: BTreeMap::new(),
-        clock: net.ctx().clocks.node(&node),
+        clock,
         node,
         recorder,
         shared,

@@ -490,6 +490,7 @@ impl TierState {
             origin_ns: f.origin_ns,
             expires_at_ns,
             tags: f.tags.iter().cloned().collect(),
+            run_id: None,
         };
         if let Some(old) = self.store().peek_any(&f.key) {
             let v = old.version;

@@ -152,6 +152,7 @@ impl App {
             origin_ns: data.origin_ns,
             expires_at_ns: None,
             tags: self.tags_of(key).into_iter().collect(),
+            run_id: None,
         }
     }
 
@@ -431,8 +432,26 @@ impl RedisClient<'_> {
     /// the same script: what a reader must carry into its fills to lose against a tag
     /// invalidation that began after it read.
     pub async fn lookup(&self, key: &str, touch_ms: Option<u64>) -> Result<RedisLookup, OpError> {
+        self.get_script(key, touch_ms, false).await
+    }
+
+    /// `lookup` through the run-id stamp check (the script a fenced fill's stamp is for): an
+    /// entry that no fenced fill of this incarnation of the shard stored — after a failover, the
+    /// promoted replica's copy, which may hold what an acknowledged delete removed — is a miss.
+    /// Only fills through `fill_fenced`/`fill` with a run id (and lease fills) are stamped.
+    pub async fn lookup_stamped(&self, key: &str, touch_ms: Option<u64>) -> Result<RedisLookup, OpError> {
+        self.get_script(key, touch_ms, true).await
+    }
+
+    async fn get_script(
+        &self,
+        key: &str,
+        touch_ms: Option<u64>,
+        stamped: bool,
+    ) -> Result<RedisLookup, OpError> {
         let tag = self.app.tags_of(key).into_iter().next();
-        match self.call(key, RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag }).await? {
+        let get = RedisReq::Get { key: key.into(), op: self.app.op, touch_ms, tag, stamped };
+        match self.call(key, get).await? {
             RedisResp::Entry { entry, run_id, tag_generation, evicted_keys } => {
                 Ok(RedisLookup { entry, run_id, tag_generation, evicted_keys })
             }

@@ -155,7 +155,9 @@ impl Protocol for TrackingProtocol {
             st.pending.insert(key.to_string(), t);
             t
         });
-        let got = cx.redis().lookup(key, None).await?; // the reply races the invalidations
+        // The reply races the invalidations. Stamped: after a failover the promoted replica's
+        // copy (which may predate an acknowledged delete) is a miss, not a value to track.
+        let got = cx.redis().lookup_stamped(key, None).await?;
         let Some((entry, pttl_ms)) = got.entry else {
             if let Some(t) = token {
                 let mut st = self.state.borrow_mut();

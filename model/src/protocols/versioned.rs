@@ -4,7 +4,8 @@
 //! Correct behaviour (DESIGN.md, "Built-in protocols"): every entry carries its database
 //! version; every tier keeps a per-key version floor that outlives eviction and deletion and
 //! refuses fills below it (`Gate::IfNewer`); a fill carries the incarnation (run id) the reader
-//! saw, so a tier restarted since refuses it; invalidation runs bottom-up after the commit —
+//! saw, so a tier restarted since refuses it (and Redis stamps the entry with it, so that after
+//! a failover a GET of the promoted replica's copy is a miss); invalidation runs bottom-up after the commit —
 //! Redis, every L3, every L2, every L1 — acknowledged and retried, and a write that cannot reach a
 //! tier in time is indeterminate; a fill never outlives its source's expiry; tag invalidation
 //! reaches every tier with an inclusive epoch.
@@ -57,6 +58,9 @@ pub enum Flaw {
     RefreshAfterInvalidate,
     /// Redis fills trust the floor key alone: when maxmemory evicted it, a late fill lands.
     EvictedFloor,
+    /// Redis GETs trust whatever the shard holds: after a failover the promoted replica's copy,
+    /// which may predate an acknowledged delete, is served and filled upward.
+    FailoverResurrection,
     // The deep tier (see `zoo_deep`): each leaves every other protection in place, so the race
     // needs three orderings to line up.
     /// L1/L2/L3 fills carry no incarnation: the version floor is trusted alone, and a restarted
@@ -125,7 +129,15 @@ impl Layered {
             Some(f) => f,
             None => {
                 let touch = self.has(Flaw::SlidingTtl).then_some(cx.config().redis_ttl_ms);
-                let l = cx.redis().lookup(key, touch).await?;
+                // Only an entry this incarnation of the shard took from a fenced fill counts:
+                // a promoted replica's copy may be older than an acknowledged invalidation.
+                // The zoo's other entries predate replication and, like `FailoverResurrection`,
+                // trust any entry (several store unstamped ones; their seeds replay as recorded).
+                let l = if self.flaw.is_none() {
+                    cx.redis().lookup_stamped(key, touch).await?
+                } else {
+                    cx.redis().lookup(key, touch).await?
+                };
                 match l.entry {
                     Some((e, pttl_ms)) => {
                         (Data::of(&e), (pttl_ms >= 0).then(|| pttl_ms as u64 * 1_000_000), l.tag_generation)

@@ -1,4 +1,4 @@
-//! The bug zoo: eighteen real invalidation races, each a protocol that claims the guarantees of
+//! The bug zoo: nineteen real invalidation races, each a protocol that claims the guarantees of
 //! the correct protocol it imitates and breaks them in one way. Every entry names the scenario
 //! and the invariant that expose it; `tiersim list --json` prints them, and a test sweeps each.
 
@@ -35,7 +35,7 @@ macro_rules! entry {
 }
 
 /// The zoo, in DESIGN.md's order.
-pub const ZOO: [ZooEntry; 18] = [
+pub const ZOO: [ZooEntry; 19] = [
     entry!("stale-set", "fill-race", InvalidationBarrier,
         "1. R misses everywhere and reads v1 from the database. 2. W commits v2 and invalidates every tier; W is acknowledged. 3. R's plain SET of v1 reaches Redis. 4. Redis serves v1 until its TTL.",
         "Nishtala et al., Scaling Memcache at Facebook (NSDI 2013), 3.2.1 stale sets"),
@@ -90,6 +90,9 @@ pub const ZOO: [ZooEntry; 18] = [
     entry!("evicted-floor", "redis-pressure", InvalidationBarrier,
         "1. R misses in Redis and reads v1 from the database. 2. W commits v2; Redis raises k's floor key to v2 and drops v1; W is acknowledged. 3. Under maxmemory (allkeys-lfu) Redis evicts the floor key, seldom read, to make room for another key. 4. R's gated fill of v1 finds no floor and lands; Redis serves v1.",
         "Redis maxmemory-policy allkeys-* evicts any key, including the version or lease keys a Lua fill script checks (Redis eviction docs; memcache lease tokens lost to eviction)"),
+    entry!("failover-resurrection", "redis-failover", NoResurrection,
+        "1. Redis holds v1 of k; its replica, tens of ms behind, holds it too. 2. D deletes k: the database commits v2 (a delete), Redis raises the floor and drops v1, every tier is invalidated; D is acknowledged. 3. The primary fails before the replica received the delete; the replica is promoted and holds v1 again (and the old floor). 4. A read misses L1, L2 and L3, GETs v1 from the new primary, trusts it, returns it and fills the tiers above with it.",
+        "Redis replication is asynchronous: a failover loses the writes the replica had not received (Redis replication docs, 'Redis replication and safety'; Jepsen: Redis-Raft / Sentinel lost acknowledged writes)"),
 ];
 
 fn flaw_of(name: &str) -> Option<Flaw> {
@@ -109,6 +112,7 @@ fn flaw_of(name: &str) -> Option<Flaw> {
         "same-tick-invalidate-all" => Flaw::SameTickInvalidateAll,
         "refresh-after-invalidate" => Flaw::RefreshAfterInvalidate,
         "evicted-floor" => Flaw::EvictedFloor,
+        "failover-resurrection" => Flaw::FailoverResurrection,
         _ => return None,
     })
 }

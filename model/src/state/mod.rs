@@ -5,6 +5,7 @@
 pub mod database;
 pub mod invalidation;
 pub mod redis;
+pub mod replication;
 pub mod store;
 pub mod tracking;
 pub mod transaction;

@@ -618,6 +618,12 @@ impl<V: Clone> RedisStore<V> {
         self.entries.is_empty()
     }
 
+    /// This keyspace as a replica holds it: the same keys, values and expiry instants (and
+    /// maxmemory state), but no client's WATCH (`state::replication`).
+    pub fn without_watches(&self) -> Self {
+        RedisStore { watches: Watches::default(), ..self.clone() }
+    }
+
     /// `WATCH key` by `client` at `now_ms` (see `state::transaction`).
     pub fn watch(&mut self, client: ClientId, key: &str, now_ms: u64) {
         let expired = self.entries.get(key).is_some_and(|s| s.is_expired(now_ms));

@@ -48,6 +48,12 @@ pub struct Entry {
     pub expires_at_ns: Option<u64>,
     /// Tags for tag invalidation.
     pub tags: BTreeSet<String>,
+    /// Redis only: the run id a fenced fill saw, stored with the value as a Lua SET-if-newer
+    /// stores it. An entry whose stamp is not the shard's current run id came from another
+    /// incarnation — a promoted replica's copy — and a stamp-checking GET treats it as a miss.
+    /// `None` elsewhere, and in Redis for unfenced writes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<u64>,
 }
 
 impl Entry {
@@ -348,6 +354,7 @@ mod tests {
             origin_ns: 0,
             expires_at_ns,
             tags: tags.iter().map(|t| t.to_string()).collect(),
+            run_id: None,
         }
     }
 
@@ -672,6 +679,7 @@ mod tests {
                                     .filter(|i| tag_bits & (1 << i) != 0)
                                     .map(|i| TAGS[i].to_string())
                                     .collect(),
+                                run_id: None,
                             };
                             prop_assert_eq!(real.insert(&key(k), e.clone()), naive.insert(&key(k), e));
                         }

@@ -82,10 +82,12 @@ pub fn run(
         for shard in 0..topo.redis_shards {
             let shared = RedisShared::default();
             redis.insert(redis_node(shard), shared.clone());
-            let (r, maxmemory) = (rec.clone(), config.redis_maxmemory);
+            let (r, maxmemory, lag) = (rec.clone(), config.redis_maxmemory, config.redis_replica_lag_ms);
             world.add_node(&redis_node(shard), move |ctx, name| {
                 let (s, r) = (shared.clone(), r.clone());
-                async move { redis_server::serve(Net::bind(&ctx, &name).await, r, s, maxmemory, seed).await }
+                async move {
+                    redis_server::serve(Net::bind(&ctx, &name).await, r, s, maxmemory, lag, seed).await
+                }
             });
         }
         let mut tiers: BTreeMap<String, (Tier, Arc<Mutex<TierStore>>)> = BTreeMap::new();
@@ -141,6 +143,13 @@ pub fn run(
         faults.sort_by_key(|f| f.at_ns);
         for tf in &faults {
             sleep_until(tf.at_ns).await;
+            if let tiersim_sim::fault::Fault::Failover { node } = &tf.fault {
+                // The replica's keyspace as of now is what the shard's next start promotes (a
+                // node that is no Redis shard has no replica: its failover is a crash).
+                if let Some(shared) = redis.get(node) {
+                    shared.fail_over(sim_now_ns());
+                }
+            }
             world.apply(&tf.fault);
             rec.fault(tf.fault.clone());
         }
@@ -172,7 +181,10 @@ pub fn run(
             if let Some(store) = shared.data.lock().unwrap().as_ref() {
                 let now_ms = world.ctx().clocks.node(node).now_ns() / 1_000_000;
                 let store: &RedisStore<Entry> = store;
-                for key in store.keys().filter(|k| !is_floor_key(k)) {
+                // What a failover restored and nothing rewrote since is not the protocol's doing
+                // (`check::cache`, "failover"); what it served or filled upward from it is judged.
+                let restored = shared.restored.lock().unwrap();
+                for key in store.keys().filter(|k| !is_floor_key(k) && !restored.contains(*k)) {
                     if let Some(e) = store.peek(key, now_ms) {
                         held.insert((node.clone(), key.clone()), (Tier::Redis, e.clone()));
                     }

@@ -219,9 +219,10 @@ fn event_key(e: &Event<ModelEvent>) -> Option<&str> {
             | ModelEvent::Remove { key, .. }
             | ModelEvent::Floor { key, .. }
             | ModelEvent::Serve { key, .. } => Some(key),
-            ModelEvent::TagInvalidate { .. } | ModelEvent::Start { .. } | ModelEvent::Disconnect { .. } => {
-                None
-            }
+            ModelEvent::TagInvalidate { .. }
+            | ModelEvent::Start { .. }
+            | ModelEvent::Disconnect { .. }
+            | ModelEvent::Promote { .. } => None,
         },
         Event::Fault { .. } => None,
     }
@@ -239,7 +240,8 @@ fn event_node(e: &ModelEvent) -> Option<&str> {
         | ModelEvent::Serve { node, .. }
         | ModelEvent::TagInvalidate { node, .. }
         | ModelEvent::Start { node }
-        | ModelEvent::Disconnect { node, .. } => Some(node),
+        | ModelEvent::Disconnect { node, .. }
+        | ModelEvent::Promote { node, .. } => Some(node),
     }
 }
 
@@ -435,6 +437,9 @@ pub(super) fn fault_row(f: &Fault) -> (String, bool, String) {
         Fault::UnclogNode { node } => (format!("clog {node}"), false, "node reconnected".into()),
         Fault::Kill { node } => (format!("kill {node}"), true, "killed".into()),
         Fault::Restart { node } => (format!("kill {node}"), false, "restarted".into()),
+        Fault::Failover { node } => {
+            (format!("kill {node}"), true, "failed over: its replica is promoted at the restart".into())
+        }
         Fault::LossStart { per_mille } => {
             ("packet loss".into(), true, format!("{per_mille}‰ of messages lost"))
         }

@@ -96,6 +96,16 @@ pub(super) fn describe(e: &Event<ModelEvent>, ops: &BTreeMap<u64, &Op>) -> (Stri
                 (format!("{node}/{tier}"), format!("tag {tag} invalidated"), None)
             }
             ModelEvent::Start { node } => (node.clone(), "started".into(), None),
+            ModelEvent::Promote { node, restored } => (
+                node.clone(),
+                format!(
+                    "started as its promoted replica, which restored {} key{}: {}",
+                    restored.len(),
+                    if restored.len() == 1 { "" } else { "s" },
+                    restored.iter().map(|(k, v)| format!("{k} v{v}")).collect::<Vec<_>>().join(", ")
+                ),
+                None,
+            ),
             ModelEvent::Disconnect { node, server, conn, cause } => (
                 node.clone(),
                 format!("connection {conn} to {server} dropped ({cause}): its subscriptions are gone"),

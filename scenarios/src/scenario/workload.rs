@@ -48,7 +48,15 @@ pub struct Faults {
     /// Crashes strike only the shared tiers (L2, L3, Redis), never an app process, so every
     /// client operation runs to its end.
     pub kill_tiers_only: bool,
+    /// Failovers of a Redis shard to its replica (the configuration must give it one), each
+    /// ending with the promoted replica serving after a promotion window of 10-50 ms.
+    pub failovers: u32,
 }
+
+/// How long a failover leaves a shard without a primary, in ms: [min, max). Sentinel and
+/// cluster failovers take seconds with default timeouts; tens of ms is a tuned deployment, and
+/// enough for requests to time out and connections to drop.
+pub const PROMOTION_MS: (u64, u64) = (10, 50);
 
 /// A complete workload.
 #[derive(Clone, Debug)]
@@ -185,6 +193,13 @@ impl Workload {
             let client = apps.choose(&mut rng).unwrap().clone();
             let server = redis_node(rng.gen_range(0..self.config.topology.redis_shards));
             out.push(TimedFault { at_ns, fault: Fault::DropConnection { client, server } });
+        }
+        for _ in 0..f.failovers {
+            let at_ns = rng.gen_range(0..active_ns.max(1));
+            let node = redis_node(rng.gen_range(0..self.config.topology.redis_shards));
+            let promoted_ns = at_ns + rng.gen_range(PROMOTION_MS.0..PROMOTION_MS.1) * 1_000_000;
+            out.push(TimedFault { at_ns, fault: Fault::Failover { node: node.clone() } });
+            out.push(TimedFault { at_ns: promoted_ns, fault: Fault::Restart { node } });
         }
         out.sort();
         out
