@@ -7,10 +7,11 @@
 //! Setting `TIERSIM_NO_BROWSER=1` is the explicit opt-out: the browser half is then skipped
 //! (with a note on stderr) and the assertions on the HTML text itself still run.
 
-use std::io::Read;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+// The browser helper shared with the `check --html` test (std only, hence by path).
+#[path = "../../tests/src/browser.rs"]
+mod browser;
+
+use browser::{body_attr, browser, dump_dom, temp_dir};
 use tiersim_model::event::ModelEvent;
 use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::{Outcome, Verdict};
@@ -97,92 +98,6 @@ fn assert_page(what: &str, page: &str, o: &Outcome, failing: bool) {
     }
 }
 
-/// A fresh directory for this test's files.
-fn temp_dir(tag: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("tiersim-report-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
-fn chromium() -> Option<PathBuf> {
-    let on_path = std::env::var_os("PATH")
-        .and_then(|paths| std::env::split_paths(&paths).map(|p| p.join("chromium")).find(|p| p.is_file()));
-    on_path.or_else(|| {
-        let p = PathBuf::from("/usr/bin/chromium");
-        p.is_file().then_some(p)
-    })
-}
-
-/// The browser; `None` only when `TIERSIM_NO_BROWSER=1` opts out of the browser half.
-fn browser() -> Option<PathBuf> {
-    if std::env::var("TIERSIM_NO_BROWSER").as_deref() == Ok("1") {
-        eprintln!("TIERSIM_NO_BROWSER=1: the report is NOT checked in a browser");
-        return None;
-    }
-    Some(chromium().unwrap_or_else(|| {
-        panic!(
-            "chromium is missing, so the report cannot be checked in a browser: install it \
-             (apt-get install -y chromium), or set TIERSIM_NO_BROWSER=1 to skip this half"
-        )
-    }))
-}
-
-/// Load `html` in headless chromium and return the serialised DOM after its scripts ran.
-fn dump_dom(chromium: &Path, html: &Path, dir: &Path) -> String {
-    let profile = dir.join(format!("profile-{}", html.file_stem().unwrap().to_string_lossy()));
-    let mut child = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--window-size=1400,900",
-        ])
-        .arg(format!("--user-data-dir={}", profile.display()))
-        .arg("--dump-dom")
-        .arg(format!("file://{}", html.display()))
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("chromium starts");
-    let mut stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        let mut s = String::new();
-        stdout.read_to_string(&mut s).map(|_| s)
-    });
-    let deadline = Instant::now() + Duration::from_secs(180);
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for chromium") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("chromium did not finish {} within 180 s", html.display());
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let dom = reader.join().unwrap().expect("chromium's output is text");
-    assert!(status.success(), "chromium failed ({status}) on {}", html.display());
-    assert!(dom.contains("<svg"), "chromium returned no page for {}", html.display());
-    dom
-}
-
-fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
-    let body = &dom[dom.find("<body").expect("a body")..];
-    let body = &body[..body.find('>').unwrap()];
-    let needle = format!("{name}=\"");
-    let at = body.find(&needle).unwrap_or_else(|| panic!("the page's script did not set {name}: {body}"))
-        + needle.len();
-    &body[at..at + body[at..].find('"').unwrap()]
-}
-
 #[test]
 fn report_shows_operations_and_the_violation_in_a_browser() {
     let (fail, fail_config, seed) = failing_run();
@@ -200,7 +115,7 @@ fn report_shows_operations_and_the_violation_in_a_browser() {
 
     // The same in a real browser.
     let Some(chromium) = browser() else { return };
-    let dir = temp_dir("browser");
+    let dir = temp_dir("report-browser");
     let fail_path = dir.join("fail.html");
     let pass_path = dir.join("pass.html");
     std::fs::write(&fail_path, &fail_html).unwrap();
@@ -260,7 +175,7 @@ fn report_escapes_run_text() {
     assert!(violation_element(&html).is_some());
 
     let Some(chromium) = browser() else { return };
-    let dir = temp_dir("escape");
+    let dir = temp_dir("report-escape");
     let path = dir.join("escaped.html");
     std::fs::write(&path, &html).unwrap();
     let dom = dump_dom(&chromium, &path, &dir);

@@ -1,5 +1,7 @@
 //! Shared helpers for tiersim's integration tests.
 
+pub mod browser;
+
 use std::sync::Arc;
 use tiersim_model::protocol::ProtocolFactory;
 use tiersim_scenarios::Scenario;

@@ -131,11 +131,17 @@ const SCRIPT: &str = r#"
 impl Page {
     /// The document head: the title and the styles.
     pub(super) fn head(&mut self, title: &str) {
+        self.head_of("tiersim report", title, "");
+    }
+
+    /// The head of a page made by `generator` (`tiersim report`, `tiersim check`), with the
+    /// report's styles and the page's `extra` ones after them.
+    pub(super) fn head_of(&mut self, generator: &str, title: &str, extra: &str) {
         let _ = write!(
             self.out,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"generator\" content=\"tiersim report\">\n\
-             <title>tiersim report: {}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
+             <meta name=\"generator\" content=\"{generator}\">\n\
+             <title>{generator}: {}</title>\n<style>{STYLE}{extra}</style>\n</head>\n<body>\n",
             escape(title)
         );
     }
@@ -332,7 +338,12 @@ impl Page {
 
     /// The script and the end of the document.
     pub(super) fn finish(&mut self) {
-        let _ = write!(self.out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+        self.finish_with(SCRIPT);
+    }
+
+    /// A page's own `script` and the end of the document.
+    pub(super) fn finish_with(&mut self, script: &str) {
+        let _ = write!(self.out, "<script>{script}</script>\n</body>\n</html>\n");
     }
 }
 
