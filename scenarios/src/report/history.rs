@@ -27,8 +27,8 @@
 //! and the same advice.
 //!
 //! Every element a reader (or the browser test) needs to find carries data: bars
-//! `data-line` (the invoke's line in the file), numbers `data-order`, the stuck marker
-//! `data-time-ns`, sections `data-file`, `data-key` and `data-verdict`. The page's short script
+//! `data-line` (the invoke's line in the file), numbers `data-order` and their point's
+//! `data-time-ns`, the stuck marker `data-time-ns`, sections `data-file`, `data-key` and `data-verdict`. The page's short script
 //! scrolls each timeline to its stuck marker and records on `<body>` what the browser laid out
 //! with a size (`data-drawn-ops`, `-order`, `-window`, `-unplaced`, `-stuck`). The page is a pure
 //! function of its input (no wall-clock figure is drawn), and all text from the files is escaped.
@@ -112,10 +112,10 @@ const SCRIPT: &str = r#"
   }
   var b = document.body;
   b.setAttribute('data-drawn-ops', drawn('rect.op[data-line]'));
-  b.setAttribute('data-drawn-order', drawn('g.lp'));
-  b.setAttribute('data-drawn-window', drawn('rect.op.window'));
-  b.setAttribute('data-drawn-unplaced', drawn('rect.op.unplaced'));
-  b.setAttribute('data-drawn-stuck', drawn('g.stuck'));
+  b.setAttribute('data-drawn-order', drawn('g.lp[data-order]'));
+  b.setAttribute('data-drawn-window', drawn('rect.op.window[data-line]'));
+  b.setAttribute('data-drawn-unplaced', drawn('rect.op.unplaced[data-line]'));
+  b.setAttribute('data-drawn-stuck', drawn('g.stuck[data-time-ns]'));
 })();
 "#;
 
@@ -648,7 +648,7 @@ impl<'a> KeyDrawing<'a> {
             let top = lane_y[&ops[i].process] + BAR_TOP_PX;
             let _ = writeln!(
                 body,
-                "<g class=\"lp\" data-line=\"{}\" data-order=\"{k}\"><title>#{k} in the linearization: line {} at {}</title>\
+                "<g class=\"lp\" data-line=\"{}\" data-order=\"{k}\" data-time-ns=\"{t}\"><title>#{k} in the linearization: line {} at {}</title>\
                  <line x1=\"{x:.1}\" y1=\"{:.1}\" x2=\"{x:.1}\" y2=\"{:.1}\"/><text x=\"{x:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{k}</text></g>",
                 ops[i].line,
                 ops[i].line,
@@ -732,5 +732,54 @@ fn span(ns: u64) -> String {
         format!("{ns} ns")
     } else {
         duration(ns)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    // Named from the crate root rather than `super` (the layout test's limit).
+    use crate::report::history::linearization_points;
+    use tiersim_sim::check::parse::{Op, Outcome};
+    use tiersim_sim::history::{OpFn, OpValue};
+
+    fn op(f: OpFn, value: i64, invoke_ns: u64, complete_ns: Option<u64>) -> Op {
+        Op {
+            process: invoke_ns,
+            f,
+            key: "k".into(),
+            value: OpValue::Single(Some(value)),
+            outcome: if complete_ns.is_some() { Outcome::Ok } else { Outcome::Info },
+            invoke_ns,
+            complete_ns,
+            line: invoke_ns as usize,
+        }
+    }
+
+    #[test]
+    fn points_follow_the_order_inside_each_interval_and_only_for_a_linearization() {
+        // write 1 [0, 100], read 1 [10, 20], write 2 [50, 60], an indeterminate write 3 from 70.
+        let ops = vec![
+            op(OpFn::Write, 1, 0, Some(100)),
+            op(OpFn::Read, 1, 10, Some(20)),
+            op(OpFn::Write, 2, 50, Some(60)),
+            op(OpFn::Write, 3, 70, None),
+        ];
+        let order = [0, 1, 2, 3];
+        let points = linearization_points(&ops, &order);
+        assert!(points.windows(2).all(|w| w[0] <= w[1]), "{points:?}");
+        for (&i, &t) in order.iter().zip(&points) {
+            assert!(t >= ops[i].invoke_ns && ops[i].complete_ns.is_none_or(|c| t <= c), "op {i} at {t}");
+        }
+        // The read's span is [10, 20] (after the write's earliest point, before its end).
+        assert_eq!(points[1], 15);
+        // An order that is no linearization (the read after a write that began once it ended)
+        // cannot be given points inside every interval.
+        let wrong = [0, 2, 1, 3];
+        let points = linearization_points(&ops, &wrong);
+        let inside = wrong
+            .iter()
+            .zip(&points)
+            .all(|(&i, &t)| t >= ops[i].invoke_ns && ops[i].complete_ns.is_none_or(|c| t <= c));
+        assert!(!inside, "{points:?}");
     }
 }
