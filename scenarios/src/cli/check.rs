@@ -77,7 +77,11 @@ impl CheckArgs {
             write_atomically(path, &html)?;
             let shown = path.display().to_string();
             out.json["html"] = shown.clone().into();
-            out.text.push_str(&format!("wrote {shown} ({} files)\n", out.checked.len()));
+            let files = match out.checked.len() {
+                1 => "1 file".to_string(),
+                n => format!("{n} files"),
+            };
+            out.text.push_str(&format!("wrote {shown} ({files})\n"));
         }
         if self.json {
             println!("{}", out.json);
