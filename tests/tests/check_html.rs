@@ -366,8 +366,65 @@ fn a_capped_key_is_said_and_drawn_around_the_contradiction() {
     let (_, seen) = read_page(&html);
     let drawn: Vec<&String> = seen[&kv[0].path.display().to_string()].keys().collect();
     assert_eq!(drawn, vec![&pick]);
-    assert!(
-        html.contains(&format!("{} keys of this file are not drawn", keys.len() - 1)),
-        "the rest is said"
+    assert!(html.contains(&format!("{} keys of this file not drawn", keys.len() - 1)), "the rest is said");
+}
+
+/// One page draws at most `PAGE_OPS_MAX` bars: a key that would pass it is drawn in part and a
+/// key after it not at all, and the page says both, with the flags that show the rest.
+#[test]
+fn a_page_past_its_limit_says_what_it_left_out() {
+    use tiersim_scenarios::report::PAGE_OPS_MAX;
+    use tiersim_sim::check::parse::{History, Op};
+    use tiersim_sim::check::value::ValueTable;
+    use tiersim_sim::check::wgl::{check_history, Budget};
+    use tiersim_sim::history::{OpFn, OpValue};
+    // Four keys of sequential unique writes, each read back: 4 × 34,000 operations.
+    let per_key = 34_000;
+    let mut ops = Vec::new();
+    for (k, key) in ["a", "b", "c", "d"].iter().enumerate() {
+        for n in 0..per_key {
+            let t = ((k * per_key + n) * 20) as u64;
+            let value = (n / 2) as i64;
+            let f = if n % 2 == 0 { OpFn::Write } else { OpFn::Read };
+            ops.push(Op {
+                process: k as u64,
+                f,
+                key: key.to_string(),
+                value: OpValue::Single(Some(value)),
+                outcome: Outcome::Ok,
+                invoke_ns: t,
+                complete_ns: Some(t + 10),
+                line: ops.len() + 1,
+            });
+        }
+    }
+    let values = ValueTable::integers();
+    let report = check_history(&ops, &values, &Budget::default(), 2);
+    assert_eq!(report.ok(), Some(true));
+    let history = History { client_events: 2 * ops.len(), ops, values };
+    let file = CheckedFile {
+        path: "big.jsonl".into(),
+        format: tiersim_sim::check::parse::Format::JsonLines,
+        history,
+        report,
+        delta_ns: Some(0),
+    };
+    let html = render_checked(
+        "big",
+        std::slice::from_ref(&file),
+        &HistoryPageOptions { max_ops_per_key: per_key, keys: Vec::new() },
     );
+    let (_, seen) = read_page(&html);
+    let keys = &seen["big.jsonl"];
+    let drawn: Vec<(&str, usize)> = keys.iter().map(|(k, s)| (k.as_str(), s.bars.len())).collect();
+    let cut = PAGE_OPS_MAX - 2 * per_key;
+    assert_eq!(drawn, vec![("a", per_key), ("b", per_key), ("c", cut)]);
+    assert!(
+        html.contains(&format!("Operations 1–{cut} of the {per_key} of this key")),
+        "the cut key is said"
+    );
+    assert!(html.contains("1 key of this file not drawn"), "the left-out key is said");
+    assert!(html.contains(
+        "key <code>d</code>: linearizable (the page already draws as many operations as one page draws)"
+    ));
 }

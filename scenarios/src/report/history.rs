@@ -318,8 +318,11 @@ fn file_section(out: &mut String, i: usize, f: &CheckedFile, opts: &HistoryPageO
     if !left_out.is_empty() {
         let _ = writeln!(
             out,
-            "<p class=\"scope\">{} keys of this file are not drawn; <code>tiersim check --html OUT --html-key KEY {}</code> draws one:</p>\n<ul class=\"scope\">",
-            left_out.len(),
+            "<p class=\"scope\">{} of this file not drawn; <code>tiersim check --html OUT --html-key KEY {}</code> draws one:</p>\n<ul class=\"scope\">",
+            match left_out.len() {
+                1 => "1 key".to_string(),
+                n => format!("{n} keys"),
+            },
             escape(&name)
         );
         for (r, why) in left_out {
