@@ -454,10 +454,15 @@ impl<'a> KeyDrawing<'a> {
         if self.to - self.from < n {
             let _ = writeln!(
                 out,
-                "<p class=\"scope\">Operations {}–{} of the {n} of this key (in invoke order) are drawn{}; <code>--html-max-ops {n}</code> draws them all (one page draws at most {PAGE_OPS_MAX}), <code>--html-key {}</code> only this key, and <code>--json</code> lists the whole linearization by line.</p>",
+                "<p class=\"scope\">Operations {}–{} of the {n} of this key (in invoke order) are drawn{}; {}, <code>--html-key {}</code> draws only this key, and <code>--json</code> gives the linearization's order by invoke line.</p>",
                 self.from + 1,
                 self.to,
                 if self.unplaced.is_empty() { "" } else { ", around the operation that cannot be placed" },
+                if n <= PAGE_OPS_MAX {
+                    format!("<code>--html-max-ops {n}</code> draws them all")
+                } else {
+                    format!("<code>--html-max-ops {PAGE_OPS_MAX}</code> draws the most one page holds")
+                },
                 escape(&format!("{:?}", self.result.key))
             );
         }
