@@ -327,7 +327,7 @@ fn file_section(out: &mut String, i: usize, f: &CheckedFile, opts: &HistoryPageO
         );
         for (r, why) in left_out {
             let (word, _) = verdict(key_ok(r));
-            let _ = writeln!(out, "<li>key <code>{}</code>: {word} ({why})</li>", escape(&r.key));
+            let _ = writeln!(out, "<li>key <code>{}</code>: {word} ({why})</li>", escape(&key_name(&r.key)));
         }
         out.push_str("</ul>\n");
     }
@@ -411,7 +411,7 @@ impl<'a> KeyDrawing<'a> {
             out,
             "<section class=\"key\" data-key=\"{}\" data-verdict=\"{word}\">\n<h3>key <code>{}</code><span class=\"verdict {class}\">{word}</span></h3>",
             escape(&r.key),
-            escape(&r.key)
+            escape(&key_name(&r.key))
         );
         let lines = |set: &BTreeSet<usize>| {
             set.iter().map(|&i| format!("line {}", ops[i].line)).collect::<Vec<_>>().join(", ")
@@ -684,6 +684,15 @@ impl<'a> KeyDrawing<'a> {
             y + 12.0,
             escape(&text)
         )
+    }
+}
+
+/// A key as the page names it: as it is, or `""` for the one register of a history without keys.
+fn key_name(key: &str) -> String {
+    if key.is_empty() {
+        "\"\"".to_string()
+    } else {
+        key.to_string()
     }
 }
 
