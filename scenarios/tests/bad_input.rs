@@ -304,6 +304,8 @@ fn check_html_out_is_checked_before_anything_is_read_and_written_only_for_a_verd
     assert!(err.contains("--html"), "{err}");
     let err = one_line_error(&tiersim(&["check", &good, "--html", &d("page.html"), "--html-max-ops", "0"]));
     assert!(err.contains("--html-max-ops"), "{err}");
+    let err = one_line_error(&tiersim(&["check", &good, "--html", &d("page.html"), "--html-key", "nope"]));
+    assert!(err.contains("\"nope\"") && err.contains("\"k\""), "names the key and the ones there are: {err}");
     assert!(!dir.join("page.html").exists());
     // Through a symlink to an existing file: the file gets the page, the link stays.
     std::fs::write(dir.join("target.html"), "old").unwrap();

@@ -11,6 +11,7 @@
 use super::output::*;
 use crate::registry::Registry;
 use crate::report::{render_checked, HistoryPageOptions, MAX_OPS_PER_KEY};
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::Duration;
 use tiersim_sim::check::command::{check_paths, CheckOptions, CheckedFile};
@@ -71,6 +72,16 @@ impl CheckArgs {
         };
         let mut out = check_paths(&self.files, &opts).map_err(BadInput)?;
         if let Some(path) = &self.html {
+            // A key asked for that no history has would leave a page without what was wanted.
+            let keys: BTreeSet<&str> =
+                out.checked.iter().flat_map(|f| f.report.results.iter().map(|r| r.key.as_str())).collect();
+            if let Some(missing) = self.html_keys.iter().find(|k| !keys.contains(k.as_str())) {
+                let some: Vec<String> = keys.iter().take(5).map(|k| format!("{k:?}")).collect();
+                return Err(BadInput(format!(
+                    "--html-key {missing:?}: no checked history has this key (its keys include {})",
+                    some.join(", ")
+                )));
+            }
             let page =
                 HistoryPageOptions { max_ops_per_key: self.html_max_ops, keys: self.html_keys.clone() };
             let html = render_checked(&page_title(&out.checked), &out.checked, &page);

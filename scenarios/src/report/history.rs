@@ -43,7 +43,7 @@ use std::fmt::Write as _;
 use tiersim_sim::check::command::CheckedFile;
 use tiersim_sim::check::parse::{Format, Op, Outcome};
 use tiersim_sim::check::value::ValueTable;
-use tiersim_sim::check::wgl::{KeyResult, KeyVerdict};
+use tiersim_sim::check::wgl::{partition, KeyResult, KeyVerdict};
 use tiersim_sim::history::{OpFn, OpValue};
 
 /// Operations drawn per key unless the caller says otherwise.
@@ -297,7 +297,7 @@ fn file_section(out: &mut String, i: usize, f: &CheckedFile, opts: &HistoryPageO
         ("smallest Δ", delta_text(f.delta_ns)),
     ];
     facts_list(out, &facts);
-    let by_key = key_ops(&f.history.ops);
+    let by_key = partition(&f.history.ops);
     let mut results: Vec<&KeyResult> = f.report.results.iter().collect();
     results.sort_by_key(|r| rank(key_ok(r)));
     let mut left_out: Vec<(&KeyResult, &str)> = Vec::new();
@@ -332,18 +332,6 @@ fn file_section(out: &mut String, i: usize, f: &CheckedFile, opts: &HistoryPageO
         out.push_str("</ul>\n");
     }
     out.push_str("</section>\n");
-}
-
-/// The operations of each key, in invoke order (as the checker orders them).
-fn key_ops(ops: &[Op]) -> BTreeMap<&str, Vec<usize>> {
-    let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-    for (i, op) in ops.iter().enumerate() {
-        by_key.entry(op.key.as_str()).or_default().push(i);
-    }
-    for indices in by_key.values_mut() {
-        indices.sort_by_key(|&i| (ops[i].invoke_ns, ops[i].line));
-    }
-    by_key
 }
 
 /// What one key's timeline shows: the stretch of its operations drawn, their positions in the
