@@ -295,6 +295,59 @@ fn a_bare_tiersim_an_empty_history_and_a_missing_argument_are_bad_input() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// `check --html OUT` treats OUT like every output path: a directory, a FIFO, a device or a
+/// missing directory is refused before any history is read (exit 2, one line naming OUT), a
+/// bad history writes no page, the page's own flags need `--html`, and a good call writes the
+/// page through a symlink and names it in its JSON.
+#[test]
+fn check_html_out_is_checked_before_anything_is_read_and_written_only_for_a_verdict() {
+    let dir = temp_dir("check-html");
+    let d = |n: &str| dir.join(n).to_str().unwrap().to_string();
+    let good = write(
+        &dir,
+        "good.jsonl",
+        "{\"process\": 0, \"type\": \"invoke\", \"f\": \"write\", \"key\": \"k\", \"value\": 1, \"time\": 0}\n\
+         {\"process\": 0, \"type\": \"ok\", \"f\": \"write\", \"key\": \"k\", \"value\": 1, \"time\": 10}\n",
+    );
+    let empty = write(&dir, "empty.jsonl", "");
+    std::fs::create_dir_all(dir.join("adir")).unwrap();
+    assert!(Command::new("mkfifo").arg(dir.join("fifo")).status().unwrap().success());
+    for (out, says) in [
+        (d("adir"), "is a directory"),
+        (d("fifo"), "not a regular file"),
+        ("/dev/null".to_string(), "not a regular file"),
+        (d("nodir/page.html"), "does not exist"),
+    ] {
+        let err = one_line_error(&tiersim(&["check", &good, "--html", &out]));
+        assert!(err.contains(&out) && err.contains(says), "{out}: {err}");
+    }
+    assert!(!dir.join("nodir").exists() && std::fs::metadata(dir.join("adir")).unwrap().is_dir());
+    assert!(!std::fs::metadata(dir.join("fifo")).unwrap().is_file(), "the FIFO stays a FIFO");
+    // A bad history: no page.
+    let err = one_line_error(&tiersim(&["check", &good, &empty, "--html", &d("page.html")]));
+    assert!(err.contains("empty.jsonl"), "{err}");
+    assert!(!dir.join("page.html").exists(), "a page was written for bad input");
+    // The page's flags without a page, or a page of nothing.
+    let err = one_line_error(&tiersim(&["check", &good, "--html-key", "k"]));
+    assert!(err.contains("--html"), "{err}");
+    let err = one_line_error(&tiersim(&["check", &good, "--html", &d("page.html"), "--html-max-ops", "0"]));
+    assert!(err.contains("--html-max-ops"), "{err}");
+    let err = one_line_error(&tiersim(&["check", &good, "--html", &d("page.html"), "--html-key", "nope"]));
+    assert!(err.contains("\"nope\"") && err.contains("\"k\""), "names the key and the ones there are: {err}");
+    assert!(!dir.join("page.html").exists());
+    // Through a symlink to an existing file: the file gets the page, the link stays.
+    std::fs::write(dir.join("target.html"), "old").unwrap();
+    std::os::unix::fs::symlink(dir.join("target.html"), dir.join("link.html")).unwrap();
+    let out = tiersim(&["check", &good, "--html", &d("link.html"), "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{out:?}");
+    let json: Value = serde_json::from_slice(&out.stdout).expect("one JSON object");
+    assert_eq!(json["html"], d("link.html"));
+    assert_eq!(json["ok"], true);
+    assert!(std::fs::symlink_metadata(dir.join("link.html")).unwrap().file_type().is_symlink());
+    assert!(std::fs::read_to_string(dir.join("target.html")).unwrap().contains("data-line=\"1\""));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// `--jobs` past what a machine can start is refused up front, not a panic at thread or process
 /// spawn halfway through a sweep; nothing is saved.
 #[test]
@@ -510,7 +563,7 @@ proptest! {
     #![proptest_config(fuzz_config(150))]
 
     /// Mutated histories, in both formats, are bad input in one line or checked to a verdict:
-    /// never a panic.
+    /// never a panic. What is checked is drawn by `check --html` with a bar per operation.
     #[test]
     fn mutated_histories_are_refused_in_one_line_or_checked(
         edn in any::<bool>(),
@@ -530,13 +583,29 @@ proptest! {
             timeout: Some(std::time::Duration::from_secs(5)),
             jobs: 1,
             max_witness: 10,
+            // Whatever is checked is drawn too (`check --html`).
+            keep: true,
         };
-        let result = std::panic::catch_unwind(|| tiersim_sim::check::command::check_paths(&[path.clone()], &opts));
+        let result = std::panic::catch_unwind(|| {
+            tiersim_sim::check::command::check_paths(&[path.clone()], &opts).map(|out| {
+                let page = tiersim_scenarios::report::render_checked("fuzz", &out.checked, &Default::default());
+                (out, page)
+            })
+        });
         let _ = std::fs::remove_dir_all(&dir);
         match result {
-            Err(_) => prop_assert!(false, "check panicked on:\n{}", lines.join("\n")),
+            Err(_) => prop_assert!(false, "check or its page panicked on:\n{}", lines.join("\n")),
             Ok(Err(msg)) => prop_assert!(!msg.trim().is_empty() && !msg.contains('\n'), "one line: {msg:?}"),
-            Ok(Ok(out)) => prop_assert!(out.exit_code <= 1, "{:?}", out.json),
+            Ok(Ok((out, page))) => {
+                prop_assert!(out.exit_code <= 1, "{:?}", out.json);
+                let ops = out.json["ops"].as_u64().unwrap() as usize;
+                let bars = page
+                    .split("<rect class=\"op ")
+                    .skip(1)
+                    .filter(|rest| rest[..rest.find('>').unwrap()].contains("data-line="))
+                    .count();
+                prop_assert_eq!(bars, ops, "one bar per operation");
+            }
         }
     }
 }
@@ -550,6 +619,7 @@ fn the_history_fuzzer_reaches_both_a_verdict_and_a_refusal() {
         timeout: None,
         jobs: 1,
         max_witness: 10,
+        keep: false,
     };
     for edn in [false, true] {
         let path = dir.join(if edn { "h.edn" } else { "h.jsonl" });

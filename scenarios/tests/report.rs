@@ -7,6 +7,8 @@
 //! Setting `TIERSIM_NO_BROWSER=1` is the explicit opt-out: the browser half is then skipped
 //! (with a note on stderr) and the assertions on the HTML text itself still run.
 
+// The browser helper shared with the `check --html` test (std only, hence by path).
+#[path = "../../tests/src/browser.rs"]
 mod browser;
 
 use browser::{body_attr, browser, dump_dom, temp_dir};

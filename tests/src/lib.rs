@@ -1,8 +1,19 @@
 //! Shared helpers for tiersim's integration tests.
 
+pub mod browser;
+
 use std::sync::Arc;
 use tiersim_model::protocol::ProtocolFactory;
 use tiersim_scenarios::Scenario;
+
+/// The directory beside the workspace that holds `peer-histories/`: `$TIERSIM_SHARED`, else
+/// `<workspace>/../shared`.
+pub fn shared_dir() -> std::path::PathBuf {
+    match std::env::var_os("TIERSIM_SHARED") {
+        Some(dir) => std::path::PathBuf::from(dir),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
+    }
+}
 
 pub fn scenario(name: &str) -> Arc<dyn Scenario> {
     tiersim_scenarios::by_name(name).unwrap_or_else(|| panic!("no scenario {name}"))

@@ -14,13 +14,11 @@
 //! - Bad input (an unknown protocol or scenario, an empty list, a protocol given twice, both or
 //!   neither of --scenario and --all) is one line and exit 2, with no page written.
 
-#[path = "../../scenarios/tests/browser/mod.rs"]
-mod browser;
-
 use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 use tiersim_scenarios::explore::worker::WORKER_ARG;
+use tiersim_tests::browser;
 use tiersim_scenarios::registry::Registry;
 use tiersim_scenarios::report::compare::COLUMNS;
 

@@ -13,12 +13,7 @@ use tiersim_sim::check::command::{check_paths, read_history, CheckOptions};
 use tiersim_sim::check::parse::{parse_history, parse_ops};
 use tiersim_sim::check::wgl::{check_history, check_ops, Budget, KeyVerdict};
 
-fn shared_dir() -> PathBuf {
-    match std::env::var_os("TIERSIM_SHARED") {
-        Some(dir) => PathBuf::from(dir),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared"),
-    }
-}
+use tiersim_tests::shared_dir;
 
 fn etcd_dir() -> PathBuf {
     let dir = shared_dir().join("peer-histories/etcd");

@@ -114,6 +114,29 @@ fn a_team_crate_gets_the_test_api_and_every_command_on_its_own_protocol() {
     let html_path = printed("report").last().unwrap().clone();
     let html = std::fs::read_to_string(&html_path).unwrap();
     assert!(html.contains("<svg") && html.contains("our-cache"), "{html_path} is no timeline");
+    // The failing run's history, recorded by the team's binary, checked and drawn by it.
+    let stem = Path::new(&saved).file_stem().unwrap().to_string_lossy().to_string();
+    let parts: Vec<&str> = stem.split("--").collect();
+    let (scenario, seed) = (parts[0], parts[parts.len() - 1]);
+    let history = target.join(format!("{stem}.history.jsonl"));
+    let page = target.join(format!("{stem}.check.html"));
+    let bin = ["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--"];
+    let run =
+        [&bin[..], &["run", "--scenario", scenario, "--protocol", "our-cache", "--seed", seed]].concat();
+    let out = cargo(&dir, &target, &[&run[..], &["--history", history.to_str().unwrap()]].concat());
+    assert!(history.is_file(), "no history written: {}", text(&out));
+    let check = [&bin[..], &["check", history.to_str().unwrap(), "--html", page.to_str().unwrap(), "--json"]]
+        .concat();
+    let out = cargo(&dir, &target, &check);
+    let j: serde_json::Value =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{}", text(&out)));
+    let page =
+        std::fs::read_to_string(&page).unwrap_or_else(|e| panic!("no check page: {e}: {}", text(&out)));
+    let verdict = j["verdict"].as_str().unwrap();
+    assert!(page.contains(&format!("data-verdict=\"{verdict}\"")), "the page's verdict is not {verdict}");
+    let ops = j["ops"].as_u64().unwrap() as usize;
+    let bars = page.matches("\" data-line=\"").count() - page.matches("<g class=\"lp\" data-line=\"").count();
+    assert!(ops > 0 && bars == ops, "{bars} bars for {ops} ops");
     // `list` and `run` know the team's protocol too.
     let list =
         cargo(&dir, &target, &["run", "--offline", "-q", "--release", "--bin", "cache-sim", "--", "list"]);

@@ -12,7 +12,7 @@ use tiersim_model::outcome::Outcome;
 
 /// The scale is chosen so that the median operation is about this wide, in px.
 const OP_TARGET_PX: f64 = 96.0;
-/// Bounds of the scale, in px per ms.
+/// Bounds of the scale of a run's timeline, in px per ms.
 const PX_PER_MS_MIN: f64 = 0.05;
 const PX_PER_MS_MAX: f64 = 60.0;
 /// The timeline is never wider than this (the scale shrinks instead), in px.
@@ -84,7 +84,7 @@ impl Axis {
 
     /// A tick step (ns) that puts ticks at least 80 px apart.
     pub(super) fn tick_ns(&self) -> u64 {
-        let mut step = 10_000u64;
+        let mut step = 1u64;
         loop {
             for m in [1, 2, 5] {
                 if (step * m) as f64 * self.px_per_ns >= 80.0 {
@@ -132,18 +132,27 @@ pub(super) fn axis_for(run: &Run, outcome: &Outcome) -> Axis {
         }
     }
     times.extend(outcome.violations.iter().map(|v| v.time_ns));
+    fit(times, durations, run.end_ns, (PX_PER_MS_MIN / 1e6, PX_PER_MS_MAX / 1e6))
+}
+
+/// The axis over the instants `times` (in any order) up to `end_ns`, at the scale that makes the
+/// median of `durations` about `OP_TARGET_PX` wide within `px_per_ns` (min, max), shrunk until
+/// it fits `WIDTH_MAX_PX`. A run's timeline and a checked history's share it; only their bounds
+/// differ (a recorded history's operations may last a few µs).
+pub(super) fn fit(mut times: Vec<u64>, mut durations: Vec<u64>, end_ns: u64, px_per_ns: (f64, f64)) -> Axis {
+    let (min, max) = px_per_ns;
     times.sort_unstable();
     times.dedup();
     durations.sort_unstable();
     let median = durations.get(durations.len() / 2).copied().filter(|d| *d > 0).unwrap_or(10_000_000);
-    let mut px_per_ns = (OP_TARGET_PX / median as f64).clamp(PX_PER_MS_MIN / 1e6, PX_PER_MS_MAX / 1e6);
-    let mut axis = Axis::build(&times, run.end_ns, px_per_ns);
+    let mut px_per_ns = (OP_TARGET_PX / median as f64).clamp(min, max);
+    let mut axis = Axis::build(&times, end_ns, px_per_ns);
     for _ in 0..8 {
-        if axis.width <= WIDTH_MAX_PX || px_per_ns <= PX_PER_MS_MIN / 1e6 {
+        if axis.width <= WIDTH_MAX_PX || px_per_ns <= min {
             break;
         }
-        px_per_ns = (px_per_ns * WIDTH_MAX_PX / axis.width * 0.97).max(PX_PER_MS_MIN / 1e6);
-        axis = Axis::build(&times, run.end_ns, px_per_ns);
+        px_per_ns = (px_per_ns * WIDTH_MAX_PX / axis.width * 0.97).max(min);
+        axis = Axis::build(&times, end_ns, px_per_ns);
     }
     axis
 }

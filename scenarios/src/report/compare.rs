@@ -182,7 +182,7 @@ const SCRIPT: &str = r#"
 /// Render the comparison as one self-contained HTML page.
 pub fn render(c: &Comparison<'_>) -> String {
     let mut page = Page::default();
-    page.head_of("tiersim compare", c.title);
+    page.head_of("tiersim compare", c.title, "");
     let out = &mut page.out;
     let _ = writeln!(out, "<style>{EXTRA_STYLE}</style>\n<header>\n<h1>{}</h1>", escape(c.title));
     out.push_str(

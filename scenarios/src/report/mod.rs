@@ -45,11 +45,17 @@
 //! focus keys' `lanes` with the shared vocabulary of `svg` on the time `axis`; all of them draw
 //! the facts that `collect` gathered from the history, `describe` puts events into words for the
 //! events table and `tiersim run --trace`, and `text` escapes and formats times for everyone.
+//!
+//! `history` draws the other page in this look, `tiersim check --html`: histories recorded
+//! elsewhere, with the checker's witness and contradiction marked ([`render_checked`]). It uses
+//! the page's head and styles, the `svg` rows, the `axis` and the `timeline`'s grid, and
+//! nothing of a run.
 
 mod axis;
 mod collect;
 pub mod compare;
 mod describe;
+mod history;
 mod lanes;
 mod page;
 mod svg;
@@ -62,6 +68,7 @@ use std::collections::BTreeMap;
 use tiersim_model::node::config::SystemConfig;
 use tiersim_model::outcome::Outcome;
 
+pub use history::{render_checked, HistoryPageOptions, MAX_OPS_PER_KEY, PAGE_OPS_MAX};
 pub use text::escape;
 
 /// Render `outcome` (a run of the system `config`) as one self-contained HTML page. `title`

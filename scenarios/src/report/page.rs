@@ -135,18 +135,17 @@ const SCRIPT: &str = r#"
 impl Page {
     /// The document head: the title and the styles.
     pub(super) fn head(&mut self, title: &str) {
-        self.head_of("tiersim report", title);
+        self.head_of("tiersim report", title, "");
     }
 
-    /// The document head of a page that `generator` (`tiersim report`, `tiersim compare`)
-    /// writes, in the report's styles.
-    pub(super) fn head_of(&mut self, generator: &str, title: &str) {
+    /// The head of a page made by `generator` (`tiersim report`, `tiersim check`), with the
+    /// report's styles and the page's `extra` ones after them.
+    pub(super) fn head_of(&mut self, generator: &str, title: &str, extra: &str) {
         let _ = write!(
             self.out,
             "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-             <meta name=\"generator\" content=\"{0}\">\n\
-             <title>{0}: {1}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n",
-            escape(generator),
+             <meta name=\"generator\" content=\"{generator}\">\n\
+             <title>{generator}: {}</title>\n<style>{STYLE}{extra}</style>\n</head>\n<body>\n",
             escape(title)
         );
     }
@@ -420,7 +419,12 @@ impl Page {
 
     /// The script and the end of the document.
     pub(super) fn finish(&mut self) {
-        let _ = write!(self.out, "<script>{SCRIPT}</script>\n</body>\n</html>\n");
+        self.finish_with(SCRIPT);
+    }
+
+    /// A page's own `script` and the end of the document.
+    pub(super) fn finish_with(&mut self, script: &str) {
+        let _ = write!(self.out, "<script>{script}</script>\n</body>\n</html>\n");
     }
 }
 

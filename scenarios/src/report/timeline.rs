@@ -206,8 +206,9 @@ fn op_bar(body: &mut String, o: &Op, py: f64, axis: &Axis, end_ns: u64, focus: &
 }
 
 /// The grid with the time axis at the top and the bottom of a drawing `height` px high, and the
-/// idle breaks; ticks too close to a break are left out.
-fn grid(axis: &Axis, height: f64) -> String {
+/// idle breaks; ticks too close to a break are left out. The page of checked histories draws
+/// its timelines on the same grid.
+pub(super) fn grid(axis: &Axis, height: f64) -> String {
     let mut under = String::new();
     let step = axis.tick_ns();
     let near_break = |x: f64| axis.segs.iter().any(|s| s.compressed && x > s.x0 - 30.0 && x < s.x1 + 30.0);
@@ -240,8 +241,11 @@ fn grid(axis: &Axis, height: f64) -> String {
             }
             let text = if step >= 1_000_000 {
                 format!("{} ms", t / 1_000_000)
+            } else if step >= 1_000 {
+                // Finer than a run's timeline ever gets: a recorded history's µs-long operations.
+                format!("{} µs", t / 1_000)
             } else {
-                format!("{:.2} ms", t as f64 / 1e6)
+                format!("{t} ns")
             };
             let _ = writeln!(
                 under,

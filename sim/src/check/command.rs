@@ -30,11 +30,21 @@ pub struct CheckOptions {
     pub jobs: usize,
     /// Most witness entries listed per key (the count is always given).
     pub max_witness: usize,
+    /// Keep every file's parsed history and report in [`CheckOutput::checked`], for whoever
+    /// draws them (`check --html`); off by default, so a directory of large histories is not
+    /// held in memory all at once for nothing.
+    pub keep: bool,
 }
 
 impl Default for CheckOptions {
     fn default() -> Self {
-        CheckOptions { max_states: Budget::default().max_states, timeout: None, jobs: 1, max_witness: 10_000 }
+        CheckOptions {
+            max_states: Budget::default().max_states,
+            timeout: None,
+            jobs: 1,
+            max_witness: 10_000,
+            keep: false,
+        }
     }
 }
 
@@ -47,6 +57,22 @@ pub struct CheckOutput {
     pub text: String,
     /// 0 when every history is linearizable, 1 when one is not or is undecided.
     pub exit_code: u8,
+    /// With [`CheckOptions::keep`], every file's history and report, in the order checked (the
+    /// order of `json`'s `files`); else empty.
+    pub checked: Vec<CheckedFile>,
+}
+
+/// One checked file, as the page of `check --html` draws it: what was read and what the
+/// checker answered about it.
+#[derive(Clone, Debug)]
+pub struct CheckedFile {
+    pub path: PathBuf,
+    pub format: Format,
+    pub history: History,
+    pub report: CheckReport,
+    /// The smallest Δ for which the history is Δ-atomic (`Some(0)` when linearizable; `None`
+    /// when no Δ helps or the budget ran out).
+    pub delta_ns: Option<u64>,
 }
 
 /// The history files named by `paths`: files as given, directories as their `*.jsonl` and
@@ -97,9 +123,10 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Result<CheckOutput
         checked.push(r?);
     }
     let wall_us = started.elapsed().as_micros() as u64;
+    let kept: Vec<CheckedFile> = checked.iter_mut().filter_map(|f| f.kept.take()).collect();
     if single {
         let f = checked.pop().expect("one file");
-        return Ok(CheckOutput { exit_code: f.exit_code(), json: f.json, text: f.text });
+        return Ok(CheckOutput { exit_code: f.exit_code(), json: f.json, text: f.text, checked: kept });
     }
     let count = |want: Option<bool>| checked.iter().filter(|f| f.ok == want).count();
     let (good, bad, unknown) = (count(Some(true)), count(Some(false)), count(None));
@@ -127,7 +154,7 @@ pub fn check_paths(paths: &[PathBuf], opts: &CheckOptions) -> Result<CheckOutput
         "ok": ok, "files": checked.into_iter().map(|f| f.json).collect::<Vec<_>>(), "totals": totals,
         "wall_us": wall_us, "wall_ms": wall_us / 1000,
     });
-    Ok(CheckOutput { json, text, exit_code })
+    Ok(CheckOutput { json, text, exit_code, checked: kept })
 }
 
 /// One file's result.
@@ -135,6 +162,8 @@ struct FileChecked {
     ok: Option<bool>,
     json: Value,
     text: String,
+    /// With [`CheckOptions::keep`].
+    kept: Option<CheckedFile>,
 }
 
 impl FileChecked {
@@ -190,7 +219,8 @@ fn check_file(
     };
     let wall_us = started.elapsed().as_micros() as u64;
     let (json, text) = render(path, format, &history, &report, ok, delta_ns, wall_us, opts.max_witness);
-    Ok(FileChecked { ok, json, text })
+    let kept = opts.keep.then(|| CheckedFile { path: path.to_path_buf(), format, history, report, delta_ns });
+    Ok(FileChecked { ok, json, text, kept })
 }
 
 /// An operation for the report.

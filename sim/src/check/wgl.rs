@@ -213,8 +213,9 @@ pub fn delta_for_report(
     deltas.into_iter().try_fold(0, |worst, d| Some(worst.max(d?)))
 }
 
-/// Groups operation indices by key, each group in invoke order.
-fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<usize>> {
+/// Groups operation indices by key, each group in invoke order (the order the checker, and the
+/// page of `check --html`, read a key in).
+pub fn partition(ops: &[Op]) -> BTreeMap<&str, Vec<usize>> {
     let mut by_key: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, op) in ops.iter().enumerate() {
         by_key.entry(op.key.as_str()).or_default().push(i);

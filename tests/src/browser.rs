@@ -1,17 +1,20 @@
-//! Pages checked the way a person reads them: loaded in a real headless browser (Debian's
-//! chromium), whose serialised DOM after the page's scripts ran is what a test asserts on. The
-//! run report's test (`scenarios/tests/report.rs`) and the compare page's
-//! (`tests/tests/compare.rs`, which includes this file by path) share it.
+//! A real headless browser for the tests of tiersim's HTML pages (`report`, `check --html`):
+//! Debian's chromium (`.ci/run` installs it) loads a page and hands back the DOM its scripts
+//! left, which the tests read the way a person reads the page.
 //!
-//! Without chromium a browser test fails, so a machine or CI image that lost it cannot pass
-//! silently; `TIERSIM_NO_BROWSER=1` is the explicit opt-out (`browser` then returns `None`).
+//! Without chromium a test fails, so a machine or CI image that lost it cannot pass silently.
+//! Setting `TIERSIM_NO_BROWSER=1` is the explicit opt-out: `browser()` is then `None` (with a
+//! note on stderr) and the tests check only the HTML text.
+//!
+//! This file is std only, so the scenarios crate's report test includes it by path
+//! (`#[path]`) instead of depending on this crate.
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// A fresh directory for this test's files.
+/// A fresh directory for a test's files, named by `tag`.
 pub fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tiersim-{tag}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -31,12 +34,12 @@ fn chromium() -> Option<PathBuf> {
 /// The browser; `None` only when `TIERSIM_NO_BROWSER=1` opts out of the browser half.
 pub fn browser() -> Option<PathBuf> {
     if std::env::var("TIERSIM_NO_BROWSER").as_deref() == Ok("1") {
-        eprintln!("TIERSIM_NO_BROWSER=1: the report is NOT checked in a browser");
+        eprintln!("TIERSIM_NO_BROWSER=1: the page is NOT checked in a browser");
         return None;
     }
     Some(chromium().unwrap_or_else(|| {
         panic!(
-            "chromium is missing, so the report cannot be checked in a browser: install it \
+            "chromium is missing, so the page cannot be checked in a browser: install it \
              (apt-get install -y chromium), or set TIERSIM_NO_BROWSER=1 to skip this half"
         )
     }))
@@ -88,6 +91,7 @@ pub fn dump_dom(chromium: &Path, html: &Path, dir: &Path) -> String {
     dom
 }
 
+/// The value of attribute `name` on the page's `<body>` (what its script recorded).
 pub fn body_attr<'a>(dom: &'a str, name: &str) -> &'a str {
     let body = &dom[dom.find("<body").expect("a body")..];
     let body = &body[..body.find('>').unwrap()];
