@@ -11,8 +11,13 @@ use tiersim_scenarios::explore::sweep::{self, SweepSpec};
 use tiersim_tests::{protocol, scenario};
 
 /// Every deep entry, each with a kept failure.
-const PINNED: [&str; 4] =
-    ["restart-unfenced-fill", "redis-restart-unfenced-fill", "heal-retry-delete", "write-through-evict"];
+const PINNED: [&str; 5] = [
+    "restart-unfenced-fill",
+    "redis-restart-unfenced-fill",
+    "heal-retry-delete",
+    "write-through-evict",
+    "heal-retry-tag",
+];
 
 fn seed_file(name: &str) -> tiersim_sim::replay::ReplayFile<tiersim_model::node::config::CacheOp> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../seeds/{name}.json"));
