@@ -454,6 +454,13 @@ mod tests {
         assert_eq!(near_misses(&tagged(1)), vec![]);
         // Invalidated only after the clear: that clear is not the one that matters.
         assert_eq!(near_misses(&tagged(16)), vec![]);
+        // A clear 1 ms after Redis moved the tag's generation is the cascade's first attempt,
+        // which carries that generation: the fill pushed behind it would be refused.
+        let mut prompt = tagged(3);
+        let redis = ModelEvent::TagInvalidate { node: "redis-0".into(), tier: Tier::Redis, tag: "t".into() };
+        prompt.events.push(Event::Internal { time_ns: 14 * MS, event: redis });
+        prompt.events.sort_by_key(|e| e.time_ns());
+        assert_eq!(near_misses(&prompt), vec![]);
     }
 
     #[test]
