@@ -73,6 +73,9 @@ pub enum Flaw {
     /// Writes and deletes write their version through to every tier instead of invalidating,
     /// and fills compare with the cached entry only; warming reads the lagging replica.
     WriteThroughInEntry,
+    /// A shared tier's tag invalidation that timed out is retried as a plain tag epoch (the
+    /// entries cached now go; no generation floor for fills still in flight).
+    TagRetryAsEpoch,
 }
 
 /// How many times an invalidation is sent before the write reports `info`.
@@ -372,6 +375,13 @@ impl Layered {
         let generation = cx.redis().del_tag(tag).await?;
         for tier in cx.shared_tiers() {
             let name = tier.node_name().to_string();
+            if self.has(Flaw::TagRetryAsEpoch) {
+                // The generation did not get through in time; the retry clears by epoch only.
+                if tier.invalidate_tag_generation(tag, generation, inclusive).await.is_err() {
+                    self.retry(&name, || tier.invalidate_tag(tag, inclusive)).await?;
+                }
+                continue;
+            }
             self.retry(&name, || tier.invalidate_tag_generation(tag, generation, inclusive)).await?;
         }
         cx.l1().invalidate_tag_generation(tag, generation, inclusive).await?;

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use tiersim_model::event::ModelEvent;
 use tiersim_model::node::config::CacheOp;
 use tiersim_sim::fault::{Fault, TimedFault};
-use tiersim_sim::history::{Event, History};
+use tiersim_sim::history::{Event, EventType, History, OpFn};
 use tiersim_sim::schedule::Schedule;
 
 /// How long after a fill a fence may come and still count as a near miss: a fill held this
@@ -29,6 +29,10 @@ const AFTER_NS: u64 = 150_000_000;
 /// How long before the fill landed its message may have been sent (a request's one-way trip on
 /// the slowest built-in network, plus madsim's charges).
 const BEFORE_NS: u64 = 30_000_000;
+/// How long after the clear before it a tier's clear of a tag must come to count as a retry: the
+/// default request timeout and a few ms (a first attempt follows one round trip after the step
+/// before it; on the slowest built-in network, 25 ms a message, that is up to ~55 ms).
+const RETRY_NS: u64 = 55_000_000;
 /// How far past the fence the perturbed fill lands.
 const MARGIN_NS: u64 = 1_000_000;
 /// Near misses taken from one run, best first.
@@ -102,12 +106,43 @@ fn node_name(code: u64) -> Option<String> {
     Some(format!("{}-{}", KINDS.get((code >> 5) as usize)?, code & 0x1f))
 }
 
+/// What a fence at a tier covers: one key, the keys of one tag, or everything (a restart).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Scope<'h> {
+    Key(&'h str),
+    Tag(&'h str),
+    All,
+}
+
+/// A stale fill that landed at a shared tier.
+struct Landed<'h> {
+    node: &'h str,
+    land_ns: u64,
+    key: &'h str,
+    version: u64,
+    origin_ns: u64,
+    tags: &'h [String],
+    op: u64,
+}
+
+impl Landed<'_> {
+    fn covered_by(&self, scope: Scope<'_>) -> bool {
+        match scope {
+            Scope::Key(k) => k == self.key,
+            Scope::Tag(t) => self.tags.iter().any(|x| x == t),
+            Scope::All => true,
+        }
+    }
+}
+
 /// The near misses of a run, best first, at most `PER_RUN`: every stale fill of a client
-/// operation (its key had a newer commit by the time of the fence) at a shared tier that landed
-/// within `AFTER_NS` before that tier's floor of the key rose above it, an entry of the key
-/// left it, or the tier restarted. The gap is to the latest such fence in the window, so the
-/// perturbed fill lands after all of them. Near misses with more kinds of fence behind them
-/// come first (a floor *and* a restart is two orderings already lined up), then the nearest.
+/// operation at a shared tier that landed within `AFTER_NS` before that tier's floor of the key
+/// rose above it, an entry of the key left it, a tag of the key was cleared there, or the tier
+/// restarted. A fill is stale when its key had a newer commit by the time of the fence, or one
+/// of its tags was invalidated after its data was read. The gap is to the latest such fence in
+/// the window, so the perturbed fill lands after all of them. Near misses with more kinds of
+/// fence behind them come first (a floor *and* a restart is two orderings already lined up),
+/// then the nearest.
 pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
     let apps = history
         .events
@@ -124,27 +159,53 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
         return Vec::new();
     }
     let mut process_of: BTreeMap<u64, u64> = BTreeMap::new();
-    // (node, time, key (None: a restart), the version it is about, its kind)
-    let mut fences: Vec<(&str, u64, Option<&str>, u64, u8)> = Vec::new();
-    let mut fills: Vec<(&str, u64, &str, u64, u64)> = Vec::new();
+    // (node, time, what it covers, the version it is about, its kind: 0 a floor, 1 a removal,
+    // 2 a restart, 3 a tag clear)
+    let mut fences: Vec<(&str, u64, Scope<'_>, u64, u8)> = Vec::new();
+    let mut fills: Vec<Landed<'_>> = Vec::new();
     // Per key, the commit instants and versions, in time order.
     let mut commits: BTreeMap<&str, Vec<(u64, u64)>> = BTreeMap::new();
+    // Per tag, the instants its invalidations were invoked.
+    let mut tag_invalidations: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
+    // Per tag, when Redis moved its generation (a generation there always holds).
+    let mut redis_tag_clears: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for e in &history.events {
         match e {
             Event::Client { op, event, .. } => {
                 process_of.entry(*op).or_insert(event.process);
+                if event.f == OpFn::InvalidateTag && event.kind == EventType::Invoke {
+                    tag_invalidations.entry(&event.key).or_default().push(event.time_ns);
+                }
             }
             Event::Internal { time_ns, event } => match event {
                 // A refused fill names no operation, so its sender is not known: only fills
                 // that landed count, and only at shared tiers (an L1 is its app's memory).
-                ModelEvent::Fill { node, key, version, op: Some(op), .. } if !node.starts_with("app-") => {
-                    fills.push((node, *time_ns, key, *version, *op))
+                ModelEvent::Fill { node, key, version, origin_ns, tags, op: Some(op), .. }
+                    if !node.starts_with("app-") =>
+                {
+                    fills.push(Landed {
+                        node,
+                        land_ns: *time_ns,
+                        key,
+                        version: *version,
+                        origin_ns: *origin_ns,
+                        tags,
+                        op: *op,
+                    })
                 }
                 ModelEvent::Floor { node, key, version, .. } => {
-                    fences.push((node, *time_ns, Some(key), *version, 0))
+                    fences.push((node, *time_ns, Scope::Key(key), *version, 0))
                 }
-                ModelEvent::Remove { node, key, .. } => fences.push((node, *time_ns, Some(key), u64::MAX, 1)),
-                ModelEvent::Start { node } => fences.push((node, *time_ns, None, u64::MAX, 2)),
+                ModelEvent::Remove { node, key, .. } => {
+                    fences.push((node, *time_ns, Scope::Key(key), u64::MAX, 1))
+                }
+                ModelEvent::TagInvalidate { node, tag, .. } if node.starts_with("redis-") => {
+                    redis_tag_clears.entry(tag).or_default().push(*time_ns)
+                }
+                ModelEvent::TagInvalidate { node, tag, .. } => {
+                    fences.push((node, *time_ns, Scope::Tag(tag), u64::MAX, 3))
+                }
+                ModelEvent::Start { node } => fences.push((node, *time_ns, Scope::All, u64::MAX, 2)),
                 ModelEvent::Commit { key, version, .. } => {
                     commits.entry(key).or_default().push((*time_ns, *version))
                 }
@@ -153,46 +214,76 @@ pub fn near_misses(history: &History<ModelEvent>) -> Vec<NearMiss> {
             Event::Fault { .. } => {}
         }
     }
+    // A tier's tag clear that came promptly after the cascade's step before it (Redis moving
+    // the tag's generation, or another tier's clear) was that cascade's first attempt, which
+    // carries the generation that refuses an older fill anyway; one that came a request
+    // timeout and a trip or more later was a retry, and retries are where protocols fall back
+    // to blunter commands.
+    let clears: BTreeMap<&str, Vec<u64>> = fences.iter().fold(redis_tag_clears, |mut m, f| {
+        if let (_, t, Scope::Tag(tag), _, _) = f {
+            m.entry(tag).or_default().push(*t);
+        }
+        m
+    });
+    fences.retain(|(_, t, scope, _, _)| match scope {
+        Scope::Tag(tag) => clears
+            .get(tag)
+            .and_then(|ts| ts.iter().filter(|r| *r < t).max())
+            .map_or(true, |r| t - r >= RETRY_NS),
+        _ => true,
+    });
     let mut out: BTreeSet<(std::cmp::Reverse<usize>, u64, NearMiss)> = BTreeSet::new();
-    for (node, land_ns, key, version, op) in fills {
-        let Some(process) = process_of.get(&op) else { continue };
+    for fill in fills {
+        let Some(process) = process_of.get(&fill.op) else { continue };
         let behind: Vec<(u64, u8)> = fences
             .iter()
-            .filter(|(n, t, k, v, _)| {
-                *n == node
-                    && *t > land_ns
-                    && *t <= land_ns + AFTER_NS
-                    && k.map_or(true, |k| k == key)
-                    && *v > version
+            .filter(|(n, t, scope, v, _)| {
+                *n == fill.node
+                    && *t > fill.land_ns
+                    && *t <= fill.land_ns + AFTER_NS
+                    && fill.covered_by(*scope)
+                    && *v > fill.version
             })
             .map(|(_, t, _, _, kind)| (*t, *kind))
             .collect();
         // Where the fill could land instead: after a removal or a restart, unless a floor above
         // it rose in between (since the tier last started), which would refuse it anyway: a
-        // near miss of a fence that holds is no near miss.
-        let target = behind
+        // near miss of a fence that holds is no near miss. That is for a fill a newer commit
+        // made stale; one whose tag was invalidated after its read lands instead after a tag
+        // clear that came as a retry (see above).
+        let untagged = behind
             .iter()
             .filter(|(t, kind)| {
-                *kind != 0 && {
+                (*kind == 1 || *kind == 2) && {
                     let since = behind.iter().filter(|(s, k)| *k == 2 && s <= t).map(|(s, _)| *s).max();
                     !behind.iter().any(|(f, k)| *k == 0 && f <= t && since.map_or(true, |s| *f > s))
                 }
             })
             .map(|(t, _)| *t)
-            .max();
-        let Some(fence_ns) = target else { continue };
-        let stale = commits.get(key).is_some_and(|c| c.iter().any(|(t, v)| *t <= fence_ns && *v > version));
-        if !stale {
-            continue;
-        }
+            .max()
+            .filter(|fence_ns| {
+                commits
+                    .get(fill.key)
+                    .is_some_and(|c| c.iter().any(|(t, v)| t <= fence_ns && *v > fill.version))
+            });
+        let tagged = || {
+            behind.iter().filter(|(_, kind)| *kind == 3).map(|(t, _)| *t).max().filter(|fence_ns| {
+                fill.tags.iter().any(|tag| {
+                    tag_invalidations
+                        .get(tag.as_str())
+                        .is_some_and(|ts| ts.iter().any(|t| *t > fill.origin_ns && t <= fence_ns))
+                })
+            })
+        };
+        let Some(fence_ns) = untagged.or_else(tagged) else { continue };
         let kinds =
             behind.iter().filter(|(t, _)| *t <= fence_ns).map(|(_, k)| *k).collect::<BTreeSet<_>>().len();
         let from = format!("app-{}", process % apps);
-        let gap_ns = fence_ns - land_ns;
+        let gap_ns = fence_ns - fill.land_ns;
         out.insert((
             std::cmp::Reverse(kinds),
             gap_ns,
-            NearMiss { from, to: node.to_string(), land_ns, gap_ns },
+            NearMiss { from, to: fill.node.to_string(), land_ns: fill.land_ns, gap_ns },
         ));
     }
     out.into_iter().map(|(_, _, m)| m).take(PER_RUN).collect()
@@ -326,6 +417,50 @@ mod tests {
         assert_eq!(near_misses(&history(vec![(14 * MS, remove)])).len(), 1);
         // A restart too late to push the fill behind it (past the window) is none.
         assert_eq!(near_misses(&history(vec![(400 * MS, restart())])), vec![]);
+    }
+
+    /// p1 reads k (tag t) at 0; an invalidation of t is invoked at `invoked_ms`; p1's fill
+    /// lands at l2-0 at 10 ms; l2-0 clears t by epoch at 15 ms. No commit: only the tag makes
+    /// the fill stale.
+    fn tagged(invoked_ms: u64) -> History<ModelEvent> {
+        let mut h = history(Vec::new());
+        h.events.retain(|e| !matches!(e, Event::Internal { event: ModelEvent::Commit { .. }, .. }));
+        for e in &mut h.events {
+            if let Event::Internal { event: ModelEvent::Fill { tags, origin_ns, .. }, .. } = e {
+                *tags = vec!["t".into()];
+                *origin_ns = 2 * MS;
+            }
+        }
+        let invoke = ClientEvent {
+            process: 2,
+            kind: EventType::Invoke,
+            f: OpFn::InvalidateTag,
+            key: "t".into(),
+            value: OpValue::Single(None),
+            time_ns: invoked_ms * MS,
+        };
+        h.events.push(Event::Client { op: 9, event: invoke, version: None });
+        let clear = ModelEvent::TagInvalidate { node: "l2-0".into(), tier: Tier::L2, tag: "t".into() };
+        h.events.push(Event::Internal { time_ns: 15 * MS, event: clear });
+        h.events.sort_by_key(|e| e.time_ns());
+        h
+    }
+
+    #[test]
+    fn a_fill_just_before_its_tag_was_cleared_is_a_near_miss_when_the_tag_was_invalidated_after_its_read() {
+        let want = NearMiss { from: "app-1".into(), to: "l2-0".into(), land_ns: 10 * MS, gap_ns: 5 * MS };
+        assert_eq!(near_misses(&tagged(3)), vec![want]);
+        // Read after the invalidation began: the data is not from before it, nothing to push.
+        assert_eq!(near_misses(&tagged(1)), vec![]);
+        // Invalidated only after the clear: that clear is not the one that matters.
+        assert_eq!(near_misses(&tagged(16)), vec![]);
+        // A clear 1 ms after Redis moved the tag's generation is the cascade's first attempt,
+        // which carries that generation: the fill pushed behind it would be refused.
+        let mut prompt = tagged(3);
+        let redis = ModelEvent::TagInvalidate { node: "redis-0".into(), tier: Tier::Redis, tag: "t".into() };
+        prompt.events.push(Event::Internal { time_ns: 14 * MS, event: redis });
+        prompt.events.sort_by_key(|e| e.time_ns());
+        assert_eq!(near_misses(&prompt), vec![]);
     }
 
     #[test]

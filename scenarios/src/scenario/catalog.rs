@@ -441,6 +441,44 @@ pub fn skewed_partitions() -> Workload {
     }
 }
 
+/// `warm-evict` made sparse for write-through-evict: TTLs of a minute, so only capacity pressure
+/// forgets a tombstone (at the default TTLs expiry forgot them every few hundred ms, and random
+/// search met the race every ~100 seeds), and ten keys through tiers of nine, so an eviction
+/// takes the one key a warmer is about to refill only now and then.
+pub fn warm_evict_sparse() -> Workload {
+    let w = warm_evict();
+    Workload {
+        name: "warm-evict-sparse",
+        description: "keys warmed from a replica 30 ms behind while they are deleted, through tiers one key short, TTLs of a minute",
+        config: SystemConfig {
+            l1_capacity: 9,
+            l2_capacity: 9,
+            l3_capacity: 9,
+            l1_ttl_ms: 60_000,
+            l2_ttl_ms: 60_000,
+            l3_ttl_ms: 60_000,
+            redis_ttl_ms: 60_000,
+            ..w.config
+        },
+        keys: Workload::keys("item", 10),
+        ..w
+    }
+}
+
+/// `flaky-links` over two keys of one tag, read and invalidated a tag at a time.
+pub fn flaky_tags() -> Workload {
+    let mut config = flaky_links().config;
+    config.tags = vec!["user_session".into()];
+    Workload {
+        name: "flaky-tags",
+        description: "two keys of one tag read and tag-invalidated over a slow network whose links drop for a request timeout or two",
+        config,
+        keys: vec!["user_session:1".into(), "user_session:2".into()],
+        mix: Mix { read: 6, write: 0, delete: 0, invalidate_tag: 2, warm: 0 },
+        ..flaky_links()
+    }
+}
+
 /// Every scenario, in the order `tiersim list` shows them.
 pub fn all() -> Vec<Arc<dyn Scenario>> {
     vec![
@@ -470,6 +508,8 @@ pub fn all() -> Vec<Arc<dyn Scenario>> {
         Arc::new(flaky_links()),
         Arc::new(warm_evict()),
         Arc::new(skewed_partitions()),
+        Arc::new(warm_evict_sparse()),
+        Arc::new(flaky_tags()),
         // Added after the deep zoo's: every scenario above keeps its place and config.
         Arc::new(redis_failover()),
     ]
