@@ -1,12 +1,14 @@
 //! The built-in protocols: the correct ones, what teams commonly ship, and the bug zoo.
 
 mod cache_aside;
+pub mod fanout;
 pub mod leased;
 pub mod pass_through;
 pub mod versioned;
 pub mod zoo;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
+pub use fanout::Fanout;
 pub use leased::Leased;
 pub use pass_through::PassThrough;
 pub use versioned::{Flaw, Layered, LayeredProtocol};
@@ -22,6 +24,7 @@ pub fn builtin() -> Vec<ProtocolFactory> {
         ProtocolFactory::new(|| CacheAside),
         ProtocolFactory::new(DoubleDelete::common),
         ProtocolFactory::new(|| PassThrough),
+        ProtocolFactory::new(Fanout::default),
     ];
     all.extend(zoo::ZOO.iter().map(zoo::protocol));
     all
@@ -29,7 +32,7 @@ pub fn builtin() -> Vec<ProtocolFactory> {
 
 /// The built-in protocols whose claims hold: a sweep of every scenario expects them clean, and a
 /// failing seed of one of them is a bug in the protocol or in tiersim.
-pub const CORRECT: [&str; 3] = ["versioned", "leased", "pass-through"];
+pub const CORRECT: [&str; 4] = ["versioned", "leased", "pass-through", "fanout"];
 
 /// A common protocol that breaks its claims in a documented way, and where a sweep shows it.
 #[derive(Clone, Copy, Debug)]
