@@ -172,13 +172,18 @@ pub struct Figures {
 /// How well warm batches warmed: a key of a batch is warmed when, at the instant the batch
 /// completed ok, the Redis tier (the shared tier every app reads through, which every
 /// protocol's warm fills) held a live entry of it at the database's current version. Keys of a
-/// batch that never completed ok count as not warmed. A key is warmed in time (the seed's
-/// "≥ 95 % of keys warmed within 200 ms", which `slo` judges) when its batch completed ok
-/// within [`WARMING_P99_MAX_NS`] of its invoke and either it was warmed, or the batch's own
-/// fill put in the version current when it read the database (or its own lookup found the
-/// version current then) and a later write superseded it or its TTL ended it: a write that
-/// races a warm does not make the warm slow or wrong, and at 100 writes a second on a few keys
-/// no protocol could keep every key current to the instant the batch completes.
+/// batch that never completed ok count as not warmed.
+///
+/// A key is warmed in time (the seed's "≥ 95 % of keys warmed within 200 ms", which `slo`
+/// judges) when its batch completed ok within [`WARMING_P99_MAX_NS`] of its invoke and either
+/// it was warmed, or the batch itself brought Redis the version current at that instant (its
+/// fill put in the version current when the fill's data was read, or its lookup found Redis
+/// holding the current version) and a write committed after that superseded it before the
+/// batch completed. Such a key is the racing write's job, not the warm's: the write's own
+/// invalidation removes the entry, and no protocol can keep a key that is being written current
+/// to the instant a batch completes. Nothing else excuses a key: one the warm put in that was
+/// evicted, expired, dropped by a tag invalidation or lost to a restart, or one filled from a
+/// lagging replica with a version already superseded when it was read, is not warmed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Warming {
     pub batches: u64,
@@ -226,9 +231,9 @@ pub fn warming(
             done.entry(at).or_default().push((&r.key, at - r.invoke_ns <= WARMING_P99_MAX_NS, r.op));
         }
     }
-    // (warm op, key) where the op's own Redis fill put in the version current when it read the
-    // database, or its lookup found there the version current at that instant.
-    let mut current_fills: std::collections::BTreeSet<(u64, &str)> = std::collections::BTreeSet::new();
+    // (warm op, key) -> the version the op's own Redis fill put in when it was current at the
+    // fill's database read, or its lookup found there when it was current at that instant.
+    let mut current_fills: BTreeMap<(u64, &str), u64> = BTreeMap::new();
     for e in &history.events {
         // A fill is judged as of its data's read from the database, a lookup as of its instant.
         let (key, version, op, then_ns) = match e {
@@ -248,7 +253,8 @@ pub fn warming(
                 .and_then(|vs| vs.iter().rev().find(|(_, c)| c.at_ns <= then_ns))
                 .map_or(0, |(v, _)| *v);
             if *version == current_then && ops.get(op).is_some_and(|r| r.f == OpFn::Warm) {
-                current_fills.insert((*op, key));
+                let seen = current_fills.entry((*op, key)).or_default();
+                *seen = (*seen).max(*version);
             }
         }
     }
@@ -269,8 +275,9 @@ pub fn warming(
                 .holders(key)
                 .any(|(_, h)| h.tier == Tier::Redis && h.version == current && h.live_at(at));
             out.warmed += u64::from(warm);
-            let filled_current = current_fills.contains(&(op, key.as_str()));
-            out.warmed_in_time += u64::from((warm || filled_current) && in_time);
+            // Brought in current, then superseded by a later commit: the write's job.
+            let superseded = current_fills.get(&(op, key.as_str())).is_some_and(|v| *v < current);
+            out.warmed_in_time += u64::from((warm || superseded) && in_time);
         }
     }
     out
@@ -652,6 +659,61 @@ mod tests {
         assert_eq!(by[3], Nines::Infinite);
         assert_eq!(c.json()["nines_by_threshold_ms"]["60000"], "inf");
         assert_eq!(c.json()["stale_reads"], 3);
+    }
+
+    /// One warm batch "b" of key k (op 9, invoked at 10 ms, ok at 40 ms): v1 committed at 0 ms,
+    /// the batch's Redis fill of v1 read at `read_ms` and landing at 20 ms, then `after`.
+    fn warmed_in_time(read_ms: u64, after: Vec<Event<ModelEvent>>) -> Warming {
+        let warm = |kind, t_ms| Event::Client {
+            op: 9,
+            event: ClientEvent {
+                process: 9,
+                kind,
+                f: OpFn::Warm,
+                key: "b".into(),
+                value: OpValue::Single(None),
+                time_ns: t_ms * MS,
+            },
+            version: None,
+        };
+        let mut redis_fill = fill("redis-0", 1, 20);
+        if let Event::Internal { event: ModelEvent::Fill { tier, origin_ns, op, .. }, .. } = &mut redis_fill {
+            (*tier, *origin_ns, *op) = (Tier::Redis, read_ms * MS, Some(9));
+        }
+        let mut events = vec![commit(0, 1, 0), warm(EventType::Invoke, 10), redis_fill];
+        events.extend(after);
+        events.push(warm(EventType::Ok, 40));
+        events.sort_by_key(|e| e.time_ns());
+        let h = history(events);
+        let batches = BTreeMap::from([("b".to_string(), vec!["k".to_string()])]);
+        warming(&h, &op_records(&h), &batches)
+    }
+
+    fn redis_remove(t_ms: u64, cause: crate::event::RemoveCause) -> Event<ModelEvent> {
+        Event::Internal {
+            time_ns: t_ms * MS,
+            event: ModelEvent::Remove { node: "redis-0".into(), tier: Tier::Redis, key: "k".into(), version: 1, cause },
+        }
+    }
+
+    #[test]
+    fn a_warm_key_superseded_by_a_later_write_is_the_writes_job_and_nothing_else_excuses_one() {
+        use crate::event::RemoveCause;
+        // Held at the current version when the batch completed: warmed.
+        let w = warmed_in_time(15, vec![]);
+        assert_eq!((w.keys, w.warmed, w.warmed_in_time), (1, 1, 1));
+        // v2 committed at 25 ms and its invalidation removed the warm's v1: the write's job.
+        let w = warmed_in_time(15, vec![commit(1, 2, 25), redis_remove(30, RemoveCause::Invalidate)]);
+        assert_eq!((w.warmed, w.warmed_in_time), (0, 1));
+        // Evicted (or expired) with no write: not warmed, not excused.
+        for cause in [RemoveCause::Evict, RemoveCause::Expire, RemoveCause::Tag] {
+            let w = warmed_in_time(15, vec![redis_remove(30, cause)]);
+            assert_eq!((w.warmed, w.warmed_in_time), (0, 0), "{cause:?}");
+        }
+        // v2 committed at 5 ms, before the fill's data was read at 15 ms (a lagging replica's
+        // v1): the warm brought in a superseded version, which nothing excuses.
+        let w = warmed_in_time(15, vec![commit(1, 2, 5), redis_remove(30, RemoveCause::Invalidate)]);
+        assert_eq!((w.warmed, w.warmed_in_time), (0, 0));
     }
 
     #[test]

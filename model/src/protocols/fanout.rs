@@ -46,10 +46,11 @@
 
 use crate::node::config::SystemConfig;
 use crate::node::tier::Gate;
-use crate::protocol::app::{App, TierHandle};
+use crate::node::redis::{RedisReq, RedisResp};
+use crate::protocol::app::{App, RedisFence, RedisLookup, TierHandle};
 use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
 use crate::protocols::versioned::{network_answers_in_time, versioned_claims, Layered};
-use crate::state::database::Row;
+use crate::state::database::{Data, Row};
 use crate::state::redis::shard_for;
 use crate::state::redis::{Expiry, SetOpts};
 use futures_util::future::join_all;
@@ -62,6 +63,8 @@ const ATTEMPTS: usize = 3;
 /// at once send the database and Redis 12 requests a ms, below the 16 a node takes off the
 /// wire per ms (`tiersim_sim::net::RECEIVERS`).
 pub const WARM_KEYS_PER_MS: usize = 6;
+/// Keys of a warm batch read side by side and filled in one MULTI/EXEC a shard.
+pub const WARM_CHUNK: usize = 50;
 
 /// A target of an invalidation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -179,73 +182,146 @@ impl Fanout {
         Ok(row)
     }
 
-    /// What a warm's fills must carry, read before any of its database reads: each Redis
-    /// shard's run id (a shard restarted since refuses the fill) and the generation of each tag
-    /// among `keys` (a tag invalidated since refuses it), from one lookup of one key per shard
-    /// and per tag.
-    async fn warm_context(&self, cx: &App, keys: &[String]) -> Result<WarmContext, OpError> {
+    /// What Redis holds of `keys` and what a fill of each must carry (the shard's run id, the
+    /// generation of the key's tag, the shard's eviction count: a fill is refused if any moved
+    /// since), from one MULTI/EXEC of GETs per shard: one round trip a shard for the whole batch.
+    async fn warm_lookups(&self, cx: &App, keys: &[String]) -> Result<Vec<RedisLookup>, OpError> {
         let shards = cx.config().topology.redis_shards;
-        let mut probes: BTreeMap<(usize, Option<String>), &str> = BTreeMap::new();
-        for key in keys {
-            let tag = cx.tags_of(key).into_iter().next();
-            probes.entry((shard_for(key, shards), tag)).or_insert(key);
+        let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, key) in keys.iter().enumerate() {
+            by_shard.entry(shard_for(key, shards)).or_default().push(i);
         }
-        let looked =
-            join_all(probes.values().map(|key| async move { cx.redis().lookup(key, None).await })).await;
-        let mut ctx = WarmContext::default();
-        for (((shard, tag), _), l) in probes.into_iter().zip(looked) {
-            let l = l?;
-            ctx.run_ids.insert(shard, l.run_id);
-            if let Some(tag) = tag {
-                ctx.tag_generations.insert(tag, l.tag_generation);
+        let redis = cx.redis();
+        let looked = join_all(by_shard.values().map(|idx| {
+            let redis = &redis;
+            async move {
+                let gets = || {
+                    idx.iter()
+                        .map(|&i| RedisReq::Get {
+                            key: keys[i].clone(),
+                            op: None,
+                            touch_ms: None,
+                            tag: cx.tags_of(&keys[i]).into_iter().next(),
+                        })
+                        .collect::<Vec<_>>()
+                };
+                retried(|| async { redis.exec(None, gets()).await }).await
+            }
+        }))
+        .await;
+        let mut out = vec![None; keys.len()];
+        for (idx, replies) in by_shard.values().zip(looked) {
+            let replies = replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
+            for (&i, reply) in idx.iter().zip(replies) {
+                out[i] = Some(match reply {
+                    RedisResp::Entry { entry, run_id, tag_generation, evicted_keys } => {
+                        RedisLookup { entry, run_id, tag_generation, evicted_keys }
+                    }
+                    RedisResp::Error(e) => return Err(OpError::Failed(e)),
+                    other => panic!("tiersim bug: GET in EXEC answered {other:?}"),
+                });
             }
         }
-        Ok(ctx)
+        Ok(out.into_iter().map(|l| l.expect("every key looked up")).collect())
     }
 
-    /// Warm `key` into Redis: the database's row, filled gated, as a read that missed would,
-    /// unless Redis held that version when the batch began (`cached`); a fill refused because a
-    /// newer version was committed meanwhile reads again (a few times), so the batch ends with
-    /// the key current.
-    async fn warm_key(
-        &self,
-        cx: &App,
-        ctx: &WarmContext,
-        key: &str,
-        cached: Option<u64>,
-    ) -> Result<(), OpError> {
+    /// Warm one chunk of keys Redis did not hold: each key's row from the region's replica
+    /// (which leaves the database's capacity to the writes), then every fill of the chunk gated
+    /// and fenced in one MULTI/EXEC a shard. A fill refused there (a newer version was
+    /// committed, or a lagging replica's row met a raised floor) is warmed again on its own
+    /// from the database ([`Fanout::warm_again`]).
+    async fn warm_chunk(&self, cx: &App, chunk: &[(&str, RedisFence)]) -> Result<(), OpError> {
+        let rows = join_all(chunk.iter().map(|(key, _)| retried(move || async move { cx.replica().read(key).await })))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<Data>, OpError>>()?;
         let shards = cx.config().topology.redis_shards;
-        let run_id = ctx.run_ids[&shard_for(key, shards)];
-        let tag_generation = cx.tags_of(key).into_iter().next().map_or(0, |t| ctx.tag_generations[&t]);
-        // From the region's replica, which leaves the database's capacity to the writes; a
-        // lagging replica's row is refused wherever a newer version's invalidation arrived.
-        let mut data = retried(|| async move { cx.replica().read(key).await }).await?;
-        if cached == Some(data.version) {
-            return Ok(()); // Redis held the current version when the batch began
+        let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+        for (i, (key, _)) in chunk.iter().enumerate() {
+            by_shard.entry(shard_for(key, shards)).or_default().push(i);
         }
-        for _ in 0..ATTEMPTS {
-            let opts = SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() };
-            let entry = cx.entry_of(key, &data);
-            let fill = || {
-                let entry = entry.clone();
-                async move {
-                    cx.redis()
-                        .fill_tagged(key, entry, opts, Gate::IfNewer, Some(run_id), Some(tag_generation))
-                        .await
-                }
-            };
-            if retried(fill).await? {
-                return Ok(());
+        let redis = cx.redis();
+        let filled = join_all(by_shard.values().map(|idx| {
+            let (redis, rows) = (&redis, &rows);
+            async move {
+                let fills = || {
+                    idx.iter()
+                        .map(|&i| {
+                            let (key, fence) = chunk[i];
+                            RedisReq::Fill {
+                                key: key.to_string(),
+                                entry: cx.entry_of(key, &rows[i]),
+                                opts: warm_opts(cx),
+                                gate: Gate::IfNewer,
+                                run_id: fence.run_id,
+                                tag_generation: fence.tag_generation,
+                                op: None,
+                                evicted_keys: fence.evicted_keys,
+                            }
+                        })
+                        .collect::<Vec<_>>()
+                };
+                retried(|| async { redis.exec(None, fills()).await }).await
             }
-            // Refused: Redis holds this version already, or a newer one was committed.
+        }))
+        .await;
+        let mut refused = Vec::new();
+        for (idx, replies) in by_shard.values().zip(filled) {
+            let replies = replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
+            for (&i, reply) in idx.iter().zip(replies) {
+                match reply {
+                    RedisResp::Bool(true) => {}
+                    RedisResp::Bool(false) => refused.push(i),
+                    RedisResp::Error(e) => return Err(OpError::Failed(e)),
+                    other => panic!("tiersim bug: a fill in EXEC answered {other:?}"),
+                }
+            }
+        }
+        all_ok(join_all(refused.into_iter().map(|i| self.warm_again(cx, chunk[i], rows[i]))).await)
+    }
+
+    /// A key whose warm fill of `data` was refused: Redis already holds that version (another
+    /// batch filled it), or a newer one was committed; read the database itself and fill again,
+    /// a few times, so the batch ends with the key current.
+    async fn warm_again(&self, cx: &App, (key, fence): (&str, RedisFence), mut data: Data) -> Result<(), OpError> {
+        for _ in 0..ATTEMPTS {
             let now = retried(|| async move { cx.db().read(key).await }).await?;
             if now.version == data.version {
                 return Ok(());
             }
             data = now;
+            let entry = cx.entry_of(key, &data);
+            let fill = || {
+                let entry = entry.clone();
+                async move { cx.redis().fill_fenced(key, entry, warm_opts(cx), Gate::IfNewer, fence).await }
+            };
+            if retried(fill).await? {
+                return Ok(());
+            }
         }
         Ok(())
     }
+}
+
+/// Where in `n` chunks warm op `op` begins: consecutive ops spread evenly (a Weyl sequence on
+/// the golden ratio), so batches begun side by side start far apart.
+fn weyl(op: u64, n: usize) -> usize {
+    ((op.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) * n as u64 >> 32) as usize
+}
+
+/// A key Redis did not hold in `l`, with the fence its fill must carry.
+fn missing_fence<'k>(key: &'k str, l: &RedisLookup) -> Option<(&'k str, RedisFence)> {
+    let fence = RedisFence {
+        run_id: Some(l.run_id),
+        tag_generation: Some(l.tag_generation),
+        evicted_keys: Some(l.evicted_keys),
+    };
+    l.entry.is_none().then_some((key, fence))
+}
+
+/// A warm fill's expiry: Redis's TTL.
+fn warm_opts(cx: &App) -> SetOpts {
+    SetOpts { expiry: Some(Expiry::Px(cx.config().redis_ttl_ms)), ..Default::default() }
 }
 
 /// A warm's request, sent again when it fails (a node queue under a batch of hundreds of keys
@@ -263,13 +339,6 @@ where
         }
     }
     Err(last.expect("at least one attempt"))
-}
-
-/// See [`Fanout::warm_context`].
-#[derive(Default)]
-struct WarmContext {
-    run_ids: BTreeMap<usize, u64>,
-    tag_generations: BTreeMap<String, u64>,
 }
 
 async fn invalidate_tier(t: &TierHandle<'_>, what: What) -> Result<(), OpError> {
@@ -329,21 +398,32 @@ impl Protocol for Fanout {
         self.invalidate(cx, What::Tag { tag: tag.to_string(), generation }).await
     }
     async fn warm(&self, cx: &App, keys: &[String]) -> Result<(), OpError> {
-        // What Redis holds already, one MGET a shard, beside what the fills must carry.
-        let names: Vec<&str> = keys.iter().map(String::as_str).collect();
-        let redis = cx.redis();
-        let (ctx, cached) = futures_util::join!(self.warm_context(cx, keys), redis.mget(&names));
-        let (ctx, cached) = (ctx?, cached?);
-        // Paced, [`WARM_KEYS_PER_MS`] keys a ms, so that batches warming side by side stay
-        // below what the database and Redis take off the wire and leave room for reads and
-        // writes (a burst of them queues past the rpc timeout and writes go `info`).
-        let ctx = &ctx;
-        let results = join_all(keys.iter().zip(cached).enumerate().map(|(i, (k, c))| async move {
-            let start_ms = (i / WARM_KEYS_PER_MS) as u64;
-            if start_ms > 0 {
+        // What Redis holds already, one MULTI/EXEC a shard: a key it holds needs no database
+        // read and no fill (if a write superseded it, that write's invalidation is on its way).
+        let looked = self.warm_lookups(cx, keys).await?;
+        let missing: Vec<(&str, RedisFence)> =
+            keys.iter().zip(&looked).filter_map(|(k, l)| missing_fence(k, l)).collect();
+        // The rest in chunks of [`WARM_CHUNK`] keys, one begun every [`WARM_CHUNK`] /
+        // [`WARM_KEYS_PER_MS`] ms, in an order of this batch's own: batches warming the same
+        // keys at once begin at different chunks, and each later chunk looks at Redis again
+        // just before it reads, so a chunk another batch filled meanwhile costs one round trip
+        // and no database read.
+        let chunks: Vec<&[(&str, RedisFence)]> = missing.chunks(WARM_CHUNK).collect();
+        let first = cx.op().map_or(0, |op| weyl(op, chunks.len()));
+        let results = join_all((0..chunks.len()).map(|i| {
+            let chunk = chunks[(first + i) % chunks.len()];
+            async move {
+                let start_ms = (i * WARM_CHUNK / WARM_KEYS_PER_MS) as u64;
+                if start_ms == 0 {
+                    return self.warm_chunk(cx, chunk).await;
+                }
                 cx.sleep(std::time::Duration::from_millis(start_ms)).await;
+                let keys: Vec<String> = chunk.iter().map(|(k, _)| k.to_string()).collect();
+                let looked = self.warm_lookups(cx, &keys).await?;
+                let still: Vec<(&str, RedisFence)> =
+                    chunk.iter().zip(&looked).filter_map(|((k, _), l)| missing_fence(k, l)).collect();
+                self.warm_chunk(cx, &still).await
             }
-            self.warm_key(cx, ctx, k, c.map(|e| e.version)).await
         }))
         .await;
         all_ok(results)
