@@ -25,10 +25,22 @@
 //! been; and `tier-order` allows a deeper tier to hold the old version until its own floor is
 //! raised. The write is acknowledged when every node acknowledged, as in `versioned`.
 //!
-//! Warming fills Redis, the shared tier (the tiers above fill on first read): one MGET a shard
-//! for what Redis holds, then each key not held at its current version read from the region's
-//! replica (the database's capacity stays with the writes) and filled gated, as a read's fill
-//! would be, paced [`WARM_KEYS_PER_MS`] keys a ms.
+//! Warming fills Redis, the shared tier (the tiers above fill on first read), and is built
+//! around what a node can take off the wire: 16 requests of a kind a ms
+//! (`tiersim_sim::net::RECEIVERS`), so 500 keys fetched and filled one request each cost Redis
+//! and the replica 31 ms of their capacity per batch, and three cold batches side by side
+//! queued past the 200 ms target (79 of 300 `warming-500` seeds missed it so). A batch instead
+//! asks Redis what it holds in one MULTI/EXEC of GETs a shard (which also brings each fill's
+//! fences: run id, tag generation, eviction count); reads only the keys Redis lacks, from the
+//! region's replica (the database's capacity stays with the writes), in chunks of
+//! [`WARM_CHUNK`] begun [`WARM_KEYS_PER_MS`] keys a ms; and fills each chunk gated and fenced
+//! in one MULTI/EXEC a shard. Batches warming the same keys at once cooperate without talking:
+//! each walks its chunks from a point of its own (spread by op id) and looks at Redis again
+//! before a chunk's reads, so a chunk another batch filled meanwhile costs one round trip.
+//! A fill refused (a newer version committed, or a lagging replica's row met a raised floor)
+//! reads the database itself and fills again. Measured on `warming-500` seeds 0..150: 6 keys a
+//! ms and chunks of 50 fail 1 seed; 8 keys a ms fail 4 (more overlap at the replica); chunks of
+//! 25 fail 12 of 300 (twice the round trips per key).
 //!
 //! Claims: everything `versioned` claims (`live` where the network answers in time), and `slo`
 //! where the network is the default one or faster (`slo_holds`). On a slower network
@@ -230,8 +242,21 @@ impl Fanout {
     /// and fenced in one MULTI/EXEC a shard. A fill refused there (a newer version was
     /// committed, or a lagging replica's row met a raised floor) is warmed again on its own
     /// from the database ([`Fanout::warm_again`]).
-    async fn warm_chunk(&self, cx: &App, chunk: &[(&str, RedisFence)]) -> Result<(), OpError> {
-        let rows = join_all(chunk.iter().map(|(key, _)| retried(move || async move { cx.replica().read(key).await })))
+    async fn warm_chunk(
+        &self,
+        cx: &App,
+        chunk: &[(&str, RedisFence)],
+        from_replica: bool,
+    ) -> Result<(), OpError> {
+        let rows = join_all(chunk.iter().map(|(key, _)| {
+            retried(move || async move {
+                if from_replica {
+                    cx.replica().read(key).await
+                } else {
+                    cx.db().read(key).await
+                }
+            })
+        }))
             .await
             .into_iter()
             .collect::<Result<Vec<Data>, OpError>>()?;
@@ -403,30 +428,50 @@ impl Protocol for Fanout {
         let looked = self.warm_lookups(cx, keys).await?;
         let missing: Vec<(&str, RedisFence)> =
             keys.iter().zip(&looked).filter_map(|(k, l)| missing_fence(k, l)).collect();
+        let bulk = keys.len() > WARM_CHUNK;
+        // A small batch also checks what Redis holds against the database: an entry a write has
+        // just superseded stays until its invalidation lands, and on a few hot keys that is
+        // often (`warming`: 100 writes a second on 6 keys). A bulk batch leaves that to the
+        // writes' invalidations: its reads are what the replica has least of.
+        let held = keys.iter().zip(&looked).filter_map(|(k, l)| {
+            let (entry, _) = l.entry.as_ref()?;
+            let fence = RedisFence {
+                run_id: Some(l.run_id),
+                tag_generation: Some(l.tag_generation),
+                evicted_keys: Some(l.evicted_keys),
+            };
+            let data = Data { value: entry.value, version: entry.version, origin_ns: entry.origin_ns };
+            (!bulk).then_some(((k.as_str(), fence), data))
+        });
+        let checked = join_all(held.map(|(key, data)| self.warm_again(cx, key, data)));
         // The rest in chunks of [`WARM_CHUNK`] keys, one begun every [`WARM_CHUNK`] /
         // [`WARM_KEYS_PER_MS`] ms, in an order of this batch's own: batches warming the same
         // keys at once begin at different chunks, and each later chunk looks at Redis again
         // just before it reads, so a chunk another batch filled meanwhile costs one round trip
         // and no database read.
         let chunks: Vec<&[(&str, RedisFence)]> = missing.chunks(WARM_CHUNK).collect();
+        // A bulk batch reads the region's replica, which leaves the database's capacity to the
+        // writes; a batch of one chunk reads the database itself, a few requests, where the
+        // replica's lag would only make it slower (its rows refused by raised floors) and staler.
         let first = cx.op().map_or(0, |op| weyl(op, chunks.len()));
         let results = join_all((0..chunks.len()).map(|i| {
             let chunk = chunks[(first + i) % chunks.len()];
             async move {
                 let start_ms = (i * WARM_CHUNK / WARM_KEYS_PER_MS) as u64;
                 if start_ms == 0 {
-                    return self.warm_chunk(cx, chunk).await;
+                    return self.warm_chunk(cx, chunk, bulk).await;
                 }
                 cx.sleep(std::time::Duration::from_millis(start_ms)).await;
                 let keys: Vec<String> = chunk.iter().map(|(k, _)| k.to_string()).collect();
                 let looked = self.warm_lookups(cx, &keys).await?;
                 let still: Vec<(&str, RedisFence)> =
                     chunk.iter().zip(&looked).filter_map(|((k, _), l)| missing_fence(k, l)).collect();
-                self.warm_chunk(cx, &still).await
+                self.warm_chunk(cx, &still, bulk).await
             }
         }))
         .await;
-        all_ok(results)
+        all_ok(results)?;
+        all_ok(checked.await)
     }
     async fn on_invalidation(&self, cx: &App, inv: Invalidation) {
         self.layered.on_invalidation(cx, inv).await
