@@ -171,8 +171,9 @@ pub struct Figures {
 
 /// How well warm batches warmed: a key of a batch is warmed when, at the instant the batch
 /// completed ok, the Redis tier (the shared tier every app reads through, which every
-/// protocol's warm fills) held a live entry of it at the database's current version. Keys of a
-/// batch that never completed ok count as not warmed.
+/// protocol's warm fills) held a live entry of it at the database's current version (or, for a
+/// key the database never held, nothing: there is nothing to warm). Keys of a batch that never
+/// completed ok count as not warmed.
 ///
 /// A key is warmed in time (the seed's "≥ 95 % of keys warmed within 200 ms", which `slo`
 /// judges) when its batch completed ok within [`WARMING_P99_MAX_NS`] of its invoke and either
@@ -270,10 +271,14 @@ pub fn warming(
                 .get(key)
                 .and_then(|vs| vs.iter().rev().find(|(_, c)| c.at_ns <= at))
                 .map_or(0, |(v, _)| *v);
-            let warm = replay
-                .contents
-                .holders(key)
-                .any(|(_, h)| h.tier == Tier::Redis && h.version == current && h.live_at(at));
+            // A key the database never held (version 0) has nothing to warm: warm unless Redis
+            // holds something else of it.
+            let mut redis = replay.contents.holders(key).filter(|(_, h)| h.tier == Tier::Redis && h.live_at(at));
+            let warm = if current == 0 {
+                redis.all(|(_, h)| h.version == 0)
+            } else {
+                redis.any(|(_, h)| h.version == current)
+            };
             out.warmed += u64::from(warm);
             // Brought in current, then superseded by a later commit: the write's job.
             let superseded = current_fills.get(&(op, key.as_str())).is_some_and(|v| *v < current);
