@@ -35,7 +35,10 @@ fn the_seed_scenarios_run_at_the_seeds_sizes() {
     assert_eq!(tags, ["user_session", "ai_model_cache", "schema_metadata", "analytics_data"]);
     // 60 s in process, 300 s on host and region, an hour in Redis.
     let c = scenario("ttl-coordination").config();
-    assert_eq!((c.l1_ttl_ms, c.l2_ttl_ms, c.l3_ttl_ms, c.redis_ttl_ms), (60_000, 300_000, 300_000, 3_600_000));
+    assert_eq!(
+        (c.l1_ttl_ms, c.l2_ttl_ms, c.l3_ttl_ms, c.redis_ttl_ms),
+        (60_000, 300_000, 300_000, 3_600_000)
+    );
     // Warm batches of 50, 200 and 500 keys, every key of every batch counted.
     for (name, batch) in [("warming-50", 50), ("warming-200", 200), ("warming-500", 500)] {
         let w = fanout(name, 0).figures.warming;
@@ -87,10 +90,16 @@ fn cache_aside_goes_stale_in_nines_where_the_correct_protocols_stay_within_their
         let bound_ns = protocol(p).claims(&scenario(name).config()).staleness_bound_ns.expect("a bound");
         let (c, max_ns) = reads(name, p, seeds(5));
         assert!(c.reads.total > 0 && max_ns <= bound_ns, "{p}: {max_ns} ns, bound {bound_ns} ns");
-        let beyond: Vec<usize> = (0..THRESHOLDS_MS.len()).filter(|&i| THRESHOLDS_MS[i] * 1_000_000 >= bound_ns).collect();
+        let beyond: Vec<usize> =
+            (0..THRESHOLDS_MS.len()).filter(|&i| THRESHOLDS_MS[i] * 1_000_000 >= bound_ns).collect();
         assert!(!beyond.is_empty(), "{p}'s bound {bound_ns} ns is below the largest threshold");
         for i in beyond {
-            assert_eq!(c.reads.nines_by_threshold()[i], Nines::Infinite, "{p} at {} ms: {c:?}", THRESHOLDS_MS[i]);
+            assert_eq!(
+                c.reads.nines_by_threshold()[i],
+                Nines::Infinite,
+                "{p} at {} ms: {c:?}",
+                THRESHOLDS_MS[i]
+            );
         }
     }
 }

@@ -273,7 +273,8 @@ pub fn warming(
                 .map_or(0, |(v, _)| *v);
             // A key the database never held (version 0) has nothing to warm: warm unless Redis
             // holds something else of it.
-            let mut redis = replay.contents.holders(key).filter(|(_, h)| h.tier == Tier::Redis && h.live_at(at));
+            let mut redis =
+                replay.contents.holders(key).filter(|(_, h)| h.tier == Tier::Redis && h.live_at(at));
             let warm = if current == 0 {
                 redis.all(|(_, h)| h.version == 0)
             } else {
@@ -697,7 +698,13 @@ mod tests {
     fn redis_remove(t_ms: u64, cause: crate::event::RemoveCause) -> Event<ModelEvent> {
         Event::Internal {
             time_ns: t_ms * MS,
-            event: ModelEvent::Remove { node: "redis-0".into(), tier: Tier::Redis, key: "k".into(), version: 1, cause },
+            event: ModelEvent::Remove {
+                node: "redis-0".into(),
+                tier: Tier::Redis,
+                key: "k".into(),
+                version: 1,
+                cause,
+            },
         }
     }
 

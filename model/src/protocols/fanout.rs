@@ -60,8 +60,8 @@
 //! per key, which needs a multi-key read on the database node).
 
 use crate::node::config::SystemConfig;
-use crate::node::tier::Gate;
 use crate::node::redis::{RedisReq, RedisResp};
+use crate::node::tier::Gate;
 use crate::protocol::app::{App, RedisFence, RedisLookup, TierHandle};
 use crate::protocol::{Claims, Invalidation, Invariant, OpError, Protocol};
 use crate::protocols::versioned::{network_answers_in_time, versioned_claims, Layered};
@@ -226,7 +226,8 @@ impl Fanout {
         .await;
         let mut out = vec![None; keys.len()];
         for (idx, replies) in by_shard.values().zip(looked) {
-            let replies = replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
+            let replies =
+                replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
             for (&i, reply) in idx.iter().zip(replies) {
                 out[i] = Some(match reply {
                     RedisResp::Entry { entry, run_id, tag_generation, evicted_keys } => {
@@ -260,9 +261,9 @@ impl Fanout {
                 }
             })
         }))
-            .await
-            .into_iter()
-            .collect::<Result<Vec<Data>, OpError>>()?;
+        .await
+        .into_iter()
+        .collect::<Result<Vec<Data>, OpError>>()?;
         let shards = cx.config().topology.redis_shards;
         let mut by_shard: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         for (i, (key, _)) in chunk.iter().enumerate() {
@@ -295,7 +296,8 @@ impl Fanout {
         .await;
         let mut refused = Vec::new();
         for (idx, replies) in by_shard.values().zip(filled) {
-            let replies = replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
+            let replies =
+                replies?.ok_or_else(|| OpError::Failed("EXEC without WATCH answered nil".into()))?;
             for (&i, reply) in idx.iter().zip(replies) {
                 match reply {
                     RedisResp::Bool(true) => {}
@@ -311,7 +313,12 @@ impl Fanout {
     /// A key whose warm fill of `data` was refused: Redis already holds that version (another
     /// batch filled it), or a newer one was committed; read the database itself and fill again,
     /// a few times, so the batch ends with the key current.
-    async fn warm_again(&self, cx: &App, (key, fence): (&str, RedisFence), mut data: Data) -> Result<(), OpError> {
+    async fn warm_again(
+        &self,
+        cx: &App,
+        (key, fence): (&str, RedisFence),
+        mut data: Data,
+    ) -> Result<(), OpError> {
         for _ in 0..ATTEMPTS {
             let now = retried(|| async move { cx.db().read(key).await }).await?;
             if now.version == data.version {
@@ -339,12 +346,16 @@ fn weyl(op: u64, n: usize) -> usize {
 
 /// A key Redis did not hold in `l`, with the fence its fill must carry.
 fn missing_fence<'k>(key: &'k str, l: &RedisLookup) -> Option<(&'k str, RedisFence)> {
-    let fence = RedisFence {
+    l.entry.is_none().then_some((key, fence_of(l)))
+}
+
+/// What a fill after lookup `l` must carry: every fence Redis checks.
+fn fence_of(l: &RedisLookup) -> RedisFence {
+    RedisFence {
         run_id: Some(l.run_id),
         tag_generation: Some(l.tag_generation),
         evicted_keys: Some(l.evicted_keys),
-    };
-    l.entry.is_none().then_some((key, fence))
+    }
 }
 
 /// A warm fill's expiry: Redis's TTL.
@@ -438,11 +449,7 @@ impl Protocol for Fanout {
         // writes' invalidations: its reads are what the replica has least of.
         let held = keys.iter().zip(&looked).filter_map(|(k, l)| {
             let (entry, _) = l.entry.as_ref()?;
-            let fence = RedisFence {
-                run_id: Some(l.run_id),
-                tag_generation: Some(l.tag_generation),
-                evicted_keys: Some(l.evicted_keys),
-            };
+            let fence = fence_of(l);
             let data = Data { value: entry.value, version: entry.version, origin_ns: entry.origin_ns };
             (!bulk).then_some(((k.as_str(), fence), data))
         });
