@@ -171,10 +171,20 @@ pub struct Figures {
 
 /// How well warm batches warmed: a key of a batch is warmed when, at the instant the batch
 /// completed ok, the Redis tier (the shared tier every app reads through, which every
-/// protocol's warm fills) held a live entry of it at the database's current version. Keys of a
-/// batch that never completed ok count as not warmed. A key is warmed in time when, besides,
-/// its batch completed within [`WARMING_P99_MAX_NS`] of its invoke (the seed's "≥ 95 % of keys
-/// warmed within 200 ms").
+/// protocol's warm fills) held a live entry of it at the database's current version (or, for a
+/// key the database never held, nothing: there is nothing to warm). Keys of a batch that never
+/// completed ok count as not warmed.
+///
+/// A key is warmed in time (the seed's "≥ 95 % of keys warmed within 200 ms", which `slo`
+/// judges) when its batch completed ok within [`WARMING_P99_MAX_NS`] of its invoke and either
+/// it was warmed, or the batch itself brought Redis the version current at that instant (its
+/// fill put in the version current when the fill's data was read, or its lookup found Redis
+/// holding the current version) and a write committed after that superseded it before the
+/// batch completed. Such a key is the racing write's job, not the warm's: the write's own
+/// invalidation removes the entry, and no protocol can keep a key that is being written current
+/// to the instant a batch completes. Nothing else excuses a key: one the warm put in that was
+/// evicted, expired, dropped by a tag invalidation or lost to a restart, or one filled from a
+/// lagging replica with a version already superseded when it was read, is not warmed.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Warming {
     pub batches: u64,
@@ -211,7 +221,7 @@ pub fn warming(
 ) -> Warming {
     let log = commit_log(history);
     // Completion instant -> the batches that completed ok then, and whether each did in time.
-    let mut done: BTreeMap<u64, Vec<(&str, bool)>> = BTreeMap::new();
+    let mut done: BTreeMap<u64, Vec<(&str, bool, u64)>> = BTreeMap::new();
     let mut out = Warming::default();
     for r in ops.values().filter(|r| r.f == OpFn::Warm) {
         let keys = batches.get(&r.key).map_or(0, |k| k.len() as u64);
@@ -219,7 +229,34 @@ pub fn warming(
         out.keys += keys;
         if r.outcome == Some(EventType::Ok) {
             let at = r.complete_ns.expect("an ok op has a completion");
-            done.entry(at).or_default().push((&r.key, at - r.invoke_ns <= WARMING_P99_MAX_NS));
+            done.entry(at).or_default().push((&r.key, at - r.invoke_ns <= WARMING_P99_MAX_NS, r.op));
+        }
+    }
+    // (warm op, key) -> the version the op's own Redis fill put in when it was current at the
+    // fill's database read, or its lookup found there when it was current at that instant.
+    let mut current_fills: BTreeMap<(u64, &str), u64> = BTreeMap::new();
+    for e in &history.events {
+        // A fill is judged as of its data's read from the database, a lookup as of its instant.
+        let (key, version, op, then_ns) = match e {
+            Event::Internal {
+                event: ModelEvent::Fill { tier: Tier::Redis, key, version, op: Some(op), origin_ns, .. },
+                ..
+            } => (key, version, op, *origin_ns),
+            Event::Internal {
+                time_ns,
+                event: ModelEvent::Serve { tier: Tier::Redis, key, version, op: Some(op), .. },
+            } => (key, version, op, *time_ns),
+            _ => continue,
+        };
+        {
+            let current_then = log
+                .get(key)
+                .and_then(|vs| vs.iter().rev().find(|(_, c)| c.at_ns <= then_ns))
+                .map_or(0, |(v, _)| *v);
+            if *version == current_then && ops.get(op).is_some_and(|r| r.f == OpFn::Warm) {
+                let seen = current_fills.entry((*op, key)).or_default();
+                *seen = (*seen).max(*version);
+            }
         }
     }
     let mut replay = Replay::new(history);
@@ -227,19 +264,26 @@ pub fn warming(
         while replay.next_time_ns().is_some_and(|t| t <= at) {
             replay.step();
         }
-        for (key, in_time) in
-            names.iter().flat_map(|(n, in_time)| batches[*n].iter().map(move |k| (k, *in_time)))
+        for (key, in_time, op) in
+            names.iter().flat_map(|(n, in_time, op)| batches[*n].iter().map(move |k| (k, *in_time, *op)))
         {
             let current = log
                 .get(key)
                 .and_then(|vs| vs.iter().rev().find(|(_, c)| c.at_ns <= at))
                 .map_or(0, |(v, _)| *v);
-            let warm = replay
-                .contents
-                .holders(key)
-                .any(|(_, h)| h.tier == Tier::Redis && h.version == current && h.live_at(at));
+            // A key the database never held (version 0) has nothing to warm: warm unless Redis
+            // holds something else of it.
+            let mut redis =
+                replay.contents.holders(key).filter(|(_, h)| h.tier == Tier::Redis && h.live_at(at));
+            let warm = if current == 0 {
+                redis.all(|(_, h)| h.version == 0)
+            } else {
+                redis.any(|(_, h)| h.version == current)
+            };
             out.warmed += u64::from(warm);
-            out.warmed_in_time += u64::from(warm && in_time);
+            // Brought in current, then superseded by a later commit: the write's job.
+            let superseded = current_fills.get(&(op, key.as_str())).is_some_and(|v| *v < current);
+            out.warmed_in_time += u64::from((warm || superseded) && in_time);
         }
     }
     out
@@ -621,6 +665,67 @@ mod tests {
         assert_eq!(by[3], Nines::Infinite);
         assert_eq!(c.json()["nines_by_threshold_ms"]["60000"], "inf");
         assert_eq!(c.json()["stale_reads"], 3);
+    }
+
+    /// One warm batch "b" of key k (op 9, invoked at 10 ms, ok at 40 ms): v1 committed at 0 ms,
+    /// the batch's Redis fill of v1 read at `read_ms` and landing at 20 ms, then `after`.
+    fn warmed_in_time(read_ms: u64, after: Vec<Event<ModelEvent>>) -> Warming {
+        let warm = |kind, t_ms| Event::Client {
+            op: 9,
+            event: ClientEvent {
+                process: 9,
+                kind,
+                f: OpFn::Warm,
+                key: "b".into(),
+                value: OpValue::Single(None),
+                time_ns: t_ms * MS,
+            },
+            version: None,
+        };
+        let mut redis_fill = fill("redis-0", 1, 20);
+        if let Event::Internal { event: ModelEvent::Fill { tier, origin_ns, op, .. }, .. } = &mut redis_fill {
+            (*tier, *origin_ns, *op) = (Tier::Redis, read_ms * MS, Some(9));
+        }
+        let mut events = vec![commit(0, 1, 0), warm(EventType::Invoke, 10), redis_fill];
+        events.extend(after);
+        events.push(warm(EventType::Ok, 40));
+        events.sort_by_key(|e| e.time_ns());
+        let h = history(events);
+        let batches = BTreeMap::from([("b".to_string(), vec!["k".to_string()])]);
+        warming(&h, &op_records(&h), &batches)
+    }
+
+    fn redis_remove(t_ms: u64, cause: crate::event::RemoveCause) -> Event<ModelEvent> {
+        Event::Internal {
+            time_ns: t_ms * MS,
+            event: ModelEvent::Remove {
+                node: "redis-0".into(),
+                tier: Tier::Redis,
+                key: "k".into(),
+                version: 1,
+                cause,
+            },
+        }
+    }
+
+    #[test]
+    fn a_warm_key_superseded_by_a_later_write_is_the_writes_job_and_nothing_else_excuses_one() {
+        use crate::event::RemoveCause;
+        // Held at the current version when the batch completed: warmed.
+        let w = warmed_in_time(15, vec![]);
+        assert_eq!((w.keys, w.warmed, w.warmed_in_time), (1, 1, 1));
+        // v2 committed at 25 ms and its invalidation removed the warm's v1: the write's job.
+        let w = warmed_in_time(15, vec![commit(1, 2, 25), redis_remove(30, RemoveCause::Invalidate)]);
+        assert_eq!((w.warmed, w.warmed_in_time), (0, 1));
+        // Evicted (or expired) with no write: not warmed, not excused.
+        for cause in [RemoveCause::Evict, RemoveCause::Expire, RemoveCause::Tag] {
+            let w = warmed_in_time(15, vec![redis_remove(30, cause)]);
+            assert_eq!((w.warmed, w.warmed_in_time), (0, 0), "{cause:?}");
+        }
+        // v2 committed at 5 ms, before the fill's data was read at 15 ms (a lagging replica's
+        // v1): the warm brought in a superseded version, which nothing excuses.
+        let w = warmed_in_time(15, vec![commit(1, 2, 5), redis_remove(30, RemoveCause::Invalidate)]);
+        assert_eq!((w.warmed, w.warmed_in_time), (0, 0));
     }
 
     #[test]

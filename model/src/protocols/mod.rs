@@ -1,6 +1,7 @@
 //! The built-in protocols: the correct ones, what teams commonly ship, and the bug zoo.
 
 mod cache_aside;
+pub mod fanout;
 pub mod leased;
 pub mod pass_through;
 pub mod tracking;
@@ -10,6 +11,7 @@ mod zoo_card;
 pub mod zoo_deep;
 
 pub use cache_aside::{CacheAside, DoubleDelete};
+pub use fanout::Fanout;
 pub use leased::Leased;
 pub use pass_through::PassThrough;
 pub use tracking::TrackingProtocol;
@@ -27,6 +29,7 @@ pub fn builtin() -> Vec<ProtocolFactory> {
         ProtocolFactory::new(DoubleDelete::common),
         ProtocolFactory::new(|| PassThrough),
         ProtocolFactory::new(TrackingProtocol::correct),
+        ProtocolFactory::new(Fanout::default),
     ];
     all.extend(zoo::all().map(zoo::protocol));
     all
@@ -34,7 +37,7 @@ pub fn builtin() -> Vec<ProtocolFactory> {
 
 /// The built-in protocols whose claims hold: a sweep of every scenario expects them clean, and a
 /// failing seed of one of them is a bug in the protocol or in tiersim.
-pub const CORRECT: [&str; 4] = ["versioned", "leased", "pass-through", "tracking"];
+pub const CORRECT: [&str; 5] = ["versioned", "leased", "pass-through", "tracking", "fanout"];
 
 /// A common protocol that breaks its claims in a documented way, and where a sweep shows it.
 #[derive(Clone, Copy, Debug)]
