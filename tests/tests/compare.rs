@@ -18,9 +18,9 @@ use serde_json::Value;
 use std::path::Path;
 use std::process::{Command, ExitCode, Output};
 use tiersim_scenarios::explore::worker::WORKER_ARG;
-use tiersim_tests::browser;
 use tiersim_scenarios::registry::Registry;
 use tiersim_scenarios::report::compare::COLUMNS;
+use tiersim_tests::browser;
 
 const PROTOCOLS: &str = "versioned,cache-aside,pass-through";
 

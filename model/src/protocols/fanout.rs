@@ -217,6 +217,8 @@ impl Fanout {
                             op: None,
                             touch_ms: None,
                             tag: cx.tags_of(&keys[i]).into_iter().next(),
+                            // As versioned reads: a promoted replica's copy is no hit.
+                            stamped: true,
                         })
                         .collect::<Vec<_>>()
                 };

@@ -37,7 +37,26 @@ pub fn builtin() -> Vec<ProtocolFactory> {
 
 /// The built-in protocols whose claims hold: a sweep of every scenario expects them clean, and a
 /// failing seed of one of them is a bug in the protocol or in tiersim.
-pub const CORRECT: [&str; 5] = ["versioned", "leased", "pass-through", "tracking", "fanout"];
+pub const CORRECT: [&str; 4] = ["versioned", "leased", "pass-through", "tracking"];
+
+/// A built-in protocol one of whose claims is measured to fail in some seeds, the claim kept
+/// and the gap documented (a verdict is a promise: the claim is not weakened to look clean).
+#[derive(Clone, Copy, Debug)]
+pub struct KnownGap {
+    pub name: &'static str,
+    /// The one claim it is known to break; any other failure is a regression.
+    pub invariant: Invariant,
+    /// Where and why, in a few words.
+    pub note: &'static str,
+}
+
+/// The protocols with a known gap: a sweep of everything expects them to fail only their gap's
+/// invariant.
+pub const KNOWN_GAPS: [KnownGap; 1] = [KnownGap {
+    name: "fanout",
+    invariant: Invariant::Slo,
+    note: "clean but for slo's warming target, missed in some seeds of the warming scenarios (fanout.rs, Known gaps)",
+}];
 
 /// A common protocol that breaks its claims in a documented way, and where a sweep shows it.
 #[derive(Clone, Copy, Debug)]

@@ -12,7 +12,7 @@ use crate::explore::sweep::SeedResult;
 use serde_json::json;
 use tiersim_model::outcome::Verdict;
 use tiersim_model::protocol::Invariant;
-use tiersim_model::protocols::{zoo, BASELINES, CORRECT};
+use tiersim_model::protocols::{zoo, BASELINES, CORRECT, KNOWN_GAPS};
 
 /// What tiersim says about a protocol.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub(crate) enum Role {
     /// Its claims break only in conditions no built-in scenario provokes: any verdict but a
     /// crash is as documented.
     Unexposed { note: &'static str },
+    /// A protocol whose claims hold but for one, measured to fail in some seeds (documented).
+    Gap { invariant: Invariant, note: &'static str },
     /// A bug-zoo entry, exposed by this scenario and invariant.
     Zoo { scenario: &'static str, invariant: Invariant },
     /// A protocol tiersim does not ship: expected to keep its claims.
@@ -47,6 +49,9 @@ impl Role {
                 None => Role::Unexposed { note: b.note },
             };
         }
+        if let Some(g) = KNOWN_GAPS.iter().find(|g| g.name == protocol) {
+            return Role::Gap { invariant: g.invariant, note: g.note };
+        }
         if CORRECT.contains(&protocol) {
             Role::Correct
         } else {
@@ -57,6 +62,7 @@ impl Role {
     pub(crate) fn name(self) -> &'static str {
         match self {
             Role::Correct => "correct",
+            Role::Gap { .. } => "known gap",
             Role::Baseline { .. } | Role::Unexposed { .. } => "baseline",
             Role::Zoo { .. } => "zoo",
             Role::Own => "own",
@@ -119,6 +125,26 @@ fn judge_one(protocol: &str, rows: Vec<&Row<'_>>) -> Judgement {
             } else {
                 (expected, failing_text(), false)
             }
+        }
+        Role::Gap { invariant, note } => {
+            let others: Vec<String> = {
+                let mut invs: Vec<String> = failing
+                    .iter()
+                    .flat_map(|r| r.3.iter().flat_map(|f| failed_invariants(f)))
+                    .filter(|i| i != invariant.name())
+                    .collect();
+                invs.sort();
+                invs.dedup();
+                invs
+            };
+            let happened = if failing.is_empty() {
+                format!("clean in {} scenarios", rows.len())
+            } else if others.is_empty() {
+                failing_text()
+            } else {
+                format!("{}; failed {} besides {invariant}", failing_text(), others.join(", "))
+            };
+            (note.to_string(), happened, others.is_empty())
         }
         Role::Unexposed { note } => {
             let happened = if failing.is_empty() {
@@ -188,5 +214,48 @@ pub(crate) fn failed_invariants(f: &SeedResult) -> Vec<String> {
         f.invariant.iter().cloned().collect()
     } else {
         f.invariants.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::cli::expect::{judge, Role};
+    use crate::explore::sweep::SeedResult;
+    use tiersim_model::outcome::Verdict;
+
+    fn failing(scenario: &'static str, seed: u64, invariants: &[&str]) -> SeedResult {
+        SeedResult {
+            scenario,
+            protocol: "fanout".into(),
+            seed,
+            verdict: Verdict::Fail,
+            invariant: invariants.first().map(|i| i.to_string()),
+            invariants: invariants.iter().map(|i| i.to_string()).collect(),
+            ops: 1,
+            messages: 1,
+            sim_ns: 1,
+            figures: Default::default(),
+            warming_p99_ns: None,
+        }
+    }
+
+    #[test]
+    fn a_known_gap_may_fail_its_own_invariant_and_nothing_else() {
+        assert!(matches!(Role::of("fanout"), Role::Gap { .. }));
+        let slo = failing("warming-500", 28, &["slo"]);
+        let barrier = failing("race", 3, &["invalidation-barrier", "slo"]);
+        let clean = vec![("race", "fanout".to_string(), 10, vec![])];
+        assert!(judge(&clean)[0].as_expected);
+        let gap = vec![
+            ("race", "fanout".to_string(), 10, vec![]),
+            ("warming-500", "fanout".into(), 10, vec![&slo]),
+        ];
+        let j = &judge(&gap)[0];
+        assert!(j.as_expected, "{}", j.happened);
+        assert_eq!(j.role_name(), "known gap");
+        let regression = vec![("race", "fanout".to_string(), 10, vec![&barrier])];
+        let j = &judge(&regression)[0];
+        assert!(!j.as_expected, "{}", j.happened);
+        assert!(j.happened.ends_with("failed invalidation-barrier besides slo"), "{}", j.happened);
     }
 }
