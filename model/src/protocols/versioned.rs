@@ -239,15 +239,53 @@ impl Layered {
             self.remove_everywhere(cx, key, false).await?;
             return cx.db().write(key, value).await;
         }
-        let row = cx.db().write(key, value).await?;
+        let row = match cx.db().write(key, value).await {
+            Ok(row) => row,
+            Err(e) => {
+                // The commit's reply was lost, or it never happened: either way no tier may stay
+                // older than what the database holds, so the invalidation runs in the background
+                // at the version the database answers.
+                self.keep_invalidating(cx, key, None);
+                return Err(e);
+            }
+        };
         if self.has(Flaw::WriteThroughInEntry) {
             self.write_through(cx, key, &row).await?;
         } else if self.has(Flaw::TopDownCascade) {
             self.remove_everywhere(cx, key, true).await?;
-        } else {
-            self.invalidate_bottom_up(cx, key, row.version).await?;
+        } else if let Err(e) = self.invalidate_bottom_up(cx, key, row.version).await {
+            // The write is indeterminate, but its invalidation is not given up: a tier that did
+            // not acknowledge in time would hold the old version for its whole TTL (a minute to
+            // an hour at the seed's TTLs), so the cascade goes on in the background until every
+            // tier acknowledged, as a change-stream invalidator retries until delivered.
+            self.keep_invalidating(cx, key, Some(row.version));
+            return Err(e);
         }
         Ok(row)
+    }
+
+    /// Repeat the bottom-up invalidation of `version` (None: the version the database holds
+    /// when the round begins, for a commit whose reply was lost), one round per rpc timeout,
+    /// until every tier acknowledged it (each step is idempotent: a floor only rises; raising it
+    /// to the database's current version is never wrong). It dies with the node.
+    fn keep_invalidating(&self, cx: &App, key: &str, version: Option<u64>) {
+        let (layered, cx, key) = (*self, cx.detached(), key.to_string());
+        let pause = Duration::from_millis(cx.config().rpc_timeout_ms);
+        cx.clone().spawn(async move {
+            loop {
+                cx.sleep(pause).await;
+                let version = match version {
+                    Some(v) => v,
+                    None => match cx.db().read(&key).await {
+                        Ok(data) => data.version,
+                        Err(_) => continue,
+                    },
+                };
+                if layered.invalidate_bottom_up(&cx, &key, version).await.is_ok() {
+                    return;
+                }
+            }
+        });
     }
 
     /// `WriteThroughInEntry`: put the committed row (a tombstone for a delete) into Redis and
