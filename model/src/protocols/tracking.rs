@@ -111,20 +111,58 @@ impl TrackingProtocol {
     }
 
     async fn commit(&self, cx: &App, key: &str, value: Option<i64>) -> Result<Row, OpError> {
-        let row = cx.db().write(key, value).await?;
-        let mut done = false;
-        for _ in 0..ATTEMPTS {
-            if cx.redis().invalidate(key, row.version).await.is_ok() {
-                done = true;
-                break;
+        let row = match cx.db().write(key, value).await {
+            Ok(row) => row,
+            Err(e) => {
+                // The commit's reply was lost, or it never happened: Redis must still come to
+                // hold nothing older than the database, so invalidate at the version it answers.
+                keep_invalidating(cx, key, None);
+                return Err(e);
             }
-        }
+        };
+        let done = invalidate_redis(cx, key, row.version).await;
         cx.l1().invalidate(key, row.version).await?;
         if !done {
+            // Indeterminate, but not given up: Redis would hold the old value for its TTL and
+            // never tell the L1s tracking it.
+            keep_invalidating(cx, key, Some(row.version));
             return Err(OpError::Indeterminate("redis did not acknowledge the invalidation".into()));
         }
         Ok(row)
     }
+}
+
+/// Redis's invalidation of `version`, sent up to `ATTEMPTS` times: whether it was acknowledged.
+async fn invalidate_redis(cx: &App, key: &str, version: u64) -> bool {
+    for _ in 0..ATTEMPTS {
+        if cx.redis().invalidate(key, version).await.is_ok() {
+            return true;
+        }
+    }
+    false
+}
+
+/// Repeat Redis's invalidation of `version` (None: the version the database holds when the
+/// round begins), one round per rpc timeout, until Redis acknowledged it (Redis then tells the
+/// L1s that track the key). It dies with the node.
+fn keep_invalidating(cx: &App, key: &str, version: Option<u64>) {
+    let (cx, key) = (cx.detached(), key.to_string());
+    let pause = std::time::Duration::from_millis(cx.config().rpc_timeout_ms);
+    cx.clone().spawn(async move {
+        loop {
+            cx.sleep(pause).await;
+            let version = match version {
+                Some(v) => v,
+                None => match cx.db().read(&key).await {
+                    Ok(data) => data.version,
+                    Err(_) => continue,
+                },
+            };
+            if invalidate_redis(&cx, &key, version).await {
+                return;
+            }
+        }
+    });
 }
 
 /// What `tracking` claims (see the module docs).
