@@ -7,7 +7,10 @@
 //! saw, so a tier restarted since refuses it (and Redis stamps the entry with it, so that after
 //! a failover a GET of the promoted replica's copy is a miss); invalidation runs bottom-up after the commit —
 //! Redis, every L3, every L2, every L1 — acknowledged and retried, and a write that cannot reach a
-//! tier in time is indeterminate; a fill never outlives its source's expiry; tag invalidation
+//! tier in time is indeterminate, its invalidation going on in the background until every tier
+//! acknowledged (after a lost commit reply too, at the version the database answers; a writer
+//! that dies mid-cascade takes that retry with it, the gap change-stream invalidation closes);
+//! a fill never outlives its source's expiry; tag invalidation
 //! reaches every tier with an inclusive epoch.
 //!
 //! A flaw changes exactly one of those steps, the way real code gets it wrong. Keeping the zoo on
