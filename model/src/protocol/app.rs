@@ -120,6 +120,34 @@ impl App {
         App { node: self.node.clone(), op: None }
     }
 
+    /// For a write that ended indeterminate: invalidate `key` in the background until `step`
+    /// reports every tier it covers acknowledged, one round per rpc timeout. Each round runs at
+    /// `version`, or (None: a commit whose reply was lost) at the version the database holds
+    /// when the round begins, which no tier may stay older than. It dies with the node.
+    pub fn keep_invalidating<F, Fut>(&self, key: &str, version: Option<u64>, step: F)
+    where
+        F: Fn(App, String, u64) -> Fut + 'static,
+        Fut: Future<Output = bool> + 'static,
+    {
+        let (cx, key) = (self.detached(), key.to_string());
+        let pause = Duration::from_millis(cx.config().rpc_timeout_ms);
+        self.spawn(async move {
+            loop {
+                cx.sleep(pause).await;
+                let version = match version {
+                    Some(v) => v,
+                    None => match cx.db().read(&key).await {
+                        Ok(data) => data.version,
+                        Err(_) => continue,
+                    },
+                };
+                if step(cx.clone(), key.clone(), version).await {
+                    return;
+                }
+            }
+        });
+    }
+
     /// A fill of `data` into some tier, with this system's tags for the key.
     pub fn fill_of(
         &self,

@@ -142,26 +142,11 @@ async fn invalidate_redis(cx: &App, key: &str, version: u64) -> bool {
     false
 }
 
-/// Repeat Redis's invalidation of `version` (None: the version the database holds when the
-/// round begins), one round per rpc timeout, until Redis acknowledged it (Redis then tells the
-/// L1s that track the key). It dies with the node.
+/// Repeat Redis's invalidation until it acknowledged (`App::keep_invalidating`); Redis then
+/// tells the L1s that track the key.
 fn keep_invalidating(cx: &App, key: &str, version: Option<u64>) {
-    let (cx, key) = (cx.detached(), key.to_string());
-    let pause = std::time::Duration::from_millis(cx.config().rpc_timeout_ms);
-    cx.clone().spawn(async move {
-        loop {
-            cx.sleep(pause).await;
-            let version = match version {
-                Some(v) => v,
-                None => match cx.db().read(&key).await {
-                    Ok(data) => data.version,
-                    Err(_) => continue,
-                },
-            };
-            if invalidate_redis(&cx, &key, version).await {
-                return;
-            }
-        }
+    cx.keep_invalidating(key, version, |cx, key, version| async move {
+        invalidate_redis(&cx, &key, version).await
     });
 }
 

@@ -267,27 +267,12 @@ impl Layered {
         Ok(row)
     }
 
-    /// Repeat the bottom-up invalidation of `version` (None: the version the database holds
-    /// when the round begins, for a commit whose reply was lost), one round per rpc timeout,
-    /// until every tier acknowledged it (each step is idempotent: a floor only rises; raising it
-    /// to the database's current version is never wrong). It dies with the node.
+    /// Repeat the bottom-up invalidation until every tier acknowledged it (`App::keep_invalidating`;
+    /// each step is idempotent: a floor only rises).
     fn keep_invalidating(&self, cx: &App, key: &str, version: Option<u64>) {
-        let (layered, cx, key) = (*self, cx.detached(), key.to_string());
-        let pause = Duration::from_millis(cx.config().rpc_timeout_ms);
-        cx.clone().spawn(async move {
-            loop {
-                cx.sleep(pause).await;
-                let version = match version {
-                    Some(v) => v,
-                    None => match cx.db().read(&key).await {
-                        Ok(data) => data.version,
-                        Err(_) => continue,
-                    },
-                };
-                if layered.invalidate_bottom_up(&cx, &key, version).await.is_ok() {
-                    return;
-                }
-            }
+        let layered = *self;
+        cx.keep_invalidating(key, version, move |cx, key, version| async move {
+            layered.invalidate_bottom_up(&cx, &key, version).await.is_ok()
         });
     }
 
