@@ -51,12 +51,12 @@ fn each_deep_race_fails_its_invariant_from_its_seed_file_and_the_correct_protoco
     }
 }
 
-#[test]
-fn a_short_race_directed_sweep_finds_the_unfenced_fill_across_a_restart() {
-    let entry = zoo::entry("restart-unfenced-fill").unwrap();
+/// Whether a `race`-directed sweep of `seeds` over the entry's scenario breaks its invariant.
+fn race_sweep_breaks(name: &str, seeds: std::ops::Range<u64>) -> bool {
+    let entry = zoo::entry(name).unwrap();
     let spec = SweepSpec {
         pairs: vec![(scenario(entry.scenario), zoo::protocol(entry))],
-        seeds: 0..60,
+        seeds: seeds.clone(),
         shard: (0, 1),
         jobs: 1,
         strategy: Strategy::Race,
@@ -64,11 +64,15 @@ fn a_short_race_directed_sweep_finds_the_unfenced_fill_across_a_restart() {
         workers: None,
     };
     let results = sweep::run(&spec, &|_, _, _| {});
-    assert_eq!(results.len(), 60, "one result per run");
+    assert_eq!(results.len() as u64, seeds.end - seeds.start, "one result per run");
+    results.iter().any(|r| r.invariants.iter().any(|i| i == entry.invariant.name()))
+}
+
+#[test]
+fn a_short_race_directed_sweep_finds_the_unfenced_fill_across_a_restart() {
     assert!(
-        results.iter().any(|r| r.invariants.iter().any(|i| i == entry.invariant.name())),
-        "60 race-directed runs of tier-restarts did not break {}",
-        entry.invariant
+        race_sweep_breaks("restart-unfenced-fill", 0..60),
+        "60 race-directed runs of tier-restarts did not break invalidation-barrier"
     );
 }
 
@@ -76,21 +80,9 @@ fn a_short_race_directed_sweep_finds_the_unfenced_fill_across_a_restart() {
 fn a_short_race_directed_sweep_finds_a_fill_read_before_a_tag_invalidation_and_landed_after_its_retry() {
     // Random search fails 2 of 20,000 seeds of flaky-tags; race's tag near misses (a fill just
     // before a tier's tag clear that came as a retry) find it at run 165 of 0..200.
-    let entry = zoo::entry("heal-retry-tag").unwrap();
-    let spec = SweepSpec {
-        pairs: vec![(scenario(entry.scenario), zoo::protocol(entry))],
-        seeds: 0..200,
-        shard: (0, 1),
-        jobs: 1,
-        strategy: Strategy::Race,
-        require: Vec::new(),
-        workers: None,
-    };
-    let results = sweep::run(&spec, &|_, _, _| {});
     assert!(
-        results.iter().any(|r| r.invariants.iter().any(|i| i == entry.invariant.name())),
-        "200 race-directed runs of flaky-tags did not break {}",
-        entry.invariant
+        race_sweep_breaks("heal-retry-tag", 0..200),
+        "200 race-directed runs of flaky-tags did not break tag-complete"
     );
 }
 
